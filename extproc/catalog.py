@@ -1,0 +1,194 @@
+"""The model catalog: which models and aliases envoy.yaml offers, and where they go.
+
+envoy.yaml is the single source of truth. A model is a route whose metadata
+carries `filter_metadata.llm_gateway.model`; the route matches the
+`x-gateway-model` header that the ext_proc service sets, and sends the call to a
+cluster whose endpoints carry `filter_metadata.llm_gateway` (the LiteLLM model
+string, the credentials source, the provider's base URL). The service reads the
+same file Envoy loads, so the two can never disagree about what exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+MODEL_HEADER = "x-gateway-model"
+METADATA_NAMESPACE = "llm_gateway"
+
+
+class CatalogError(ValueError):
+    """envoy.yaml does not describe a usable model catalog."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One provider endpoint of a cluster, as its `llm_gateway` metadata describes it."""
+
+    cluster: str
+    address: str
+    priority: int
+    model: str
+    provider: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+
+    @property
+    def upstream_model(self) -> str:
+        """The model name the provider expects (LiteLLM's string without the provider prefix)."""
+        prefix = self.provider + "/"
+        return self.model[len(prefix):] if self.model.startswith(prefix) else self.model
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """A model (or its aliases) that clients may ask for, and the cluster that serves it."""
+
+    name: str
+    cluster: str
+    aliases: tuple[str, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    description: str = ""
+    # True when the cluster runs the upstream ext_proc filter, which prepares
+    # every attempt for its endpoint. Without it the router filter prepares
+    # the request once, for the cluster's only endpoint.
+    per_attempt: bool = True
+
+
+@dataclass(slots=True)
+class Catalog:
+    """Every model route, indexed by name and alias."""
+
+    routes: dict[str, ModelRoute] = field(default_factory=dict)
+    _by_name: dict[str, ModelRoute] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for route in self.routes.values():
+            for name in (route.name, *route.aliases):
+                if name in self._by_name:
+                    raise CatalogError(
+                        f"model name {name!r} is used by both {self._by_name[name].name!r} and {route.name!r}"
+                    )
+                self._by_name[name] = route
+
+    def resolve(self, requested: str) -> ModelRoute | None:
+        """The route serving `requested` (a model name or an alias), if any."""
+        return self._by_name.get(requested)
+
+    def names(self) -> list[str]:
+        """Every name a client may ask for: models first, then aliases, sorted."""
+        models = sorted(self.routes)
+        aliases = sorted(n for n in self._by_name if n not in self.routes)
+        return models + aliases
+
+
+def provider_of(model: str) -> str:
+    """The LiteLLM provider prefix of a model string (`openai/gpt-4o` -> `openai`)."""
+    return model.split("/", 1)[0] if "/" in model else "openai"
+
+
+def load_catalog(config: dict[str, Any]) -> Catalog:
+    """Build the catalog from a parsed envoy.yaml (bootstrap with static resources)."""
+    clusters = {c.get("name"): c for c in _static(config).get("clusters", []) or []}
+    routes: dict[str, ModelRoute] = {}
+    for route in iter_routes(config):
+        meta = _llm_metadata(route)
+        if not meta or "model" not in meta:
+            continue
+        name = str(meta["model"])
+        target = (route.get("route") or {}).get("cluster")
+        if not target:
+            raise CatalogError(f"route for model {name!r} must name a `cluster` in its `route` action")
+        if target not in clusters:
+            raise CatalogError(f"route for model {name!r} sends to cluster {target!r}, which is not defined")
+        if not _matches_model_header(route, name):
+            raise CatalogError(
+                f"route for model {name!r} must match header {MODEL_HEADER!r} exactly equal to {name!r}"
+            )
+        if name in routes:
+            raise CatalogError(f"model {name!r} is defined by two routes")
+        aliases = meta.get("aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise CatalogError(f"`aliases` of model {name!r} must be a list of strings")
+        routes[name] = ModelRoute(
+            name=name,
+            cluster=target,
+            aliases=tuple(aliases),
+            endpoints=tuple(cluster_endpoints(clusters[target])),
+            description=str(meta.get("description", "")),
+            per_attempt=has_upstream_ext_proc(clusters[target]),
+        )
+        if not routes[name].per_attempt and len({e.model for e in routes[name].endpoints}) > 1:
+            raise CatalogError(
+                f"cluster {target!r} mixes endpoints of different models; it needs the upstream "
+                "ext_proc filter (see the provider clusters in the shipped envoy.yaml)"
+            )
+    return Catalog(routes)
+
+
+def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
+    """The provider endpoints of a cluster, in priority order."""
+    name = cluster.get("name", "")
+    assignment = cluster.get("load_assignment") or {}
+    for locality in assignment.get("endpoints", []) or []:
+        priority = int(locality.get("priority", 0))
+        for lb_endpoint in locality.get("lb_endpoints", []) or []:
+            meta = _llm_metadata(lb_endpoint)
+            if not meta:
+                raise CatalogError(
+                    f"an endpoint of cluster {name!r} has no `metadata.filter_metadata.{METADATA_NAMESPACE}`"
+                )
+            model = meta.get("model")
+            if not isinstance(model, str) or not model:
+                raise CatalogError(f"an endpoint of cluster {name!r} lacks the LiteLLM `model` string")
+            yield Endpoint(
+                cluster=name,
+                address=_address(lb_endpoint),
+                priority=priority,
+                model=model,
+                provider=str(meta.get("provider") or provider_of(model)),
+                api_base=meta.get("api_base"),
+                api_key_env=meta.get("api_key_env"),
+                api_key_file=meta.get("api_key_file"),
+            )
+
+
+def has_upstream_ext_proc(cluster: dict[str, Any]) -> bool:
+    """True when the cluster's upstream HTTP filters include ext_proc."""
+    for options in (cluster.get("typed_extension_protocol_options") or {}).values():
+        for http_filter in (options or {}).get("http_filters", []) or []:
+            if http_filter.get("name") == "envoy.filters.http.ext_proc":
+                return True
+    return False
+
+
+def iter_routes(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every route of every HTTP connection manager's inline route_config."""
+    for listener in _static(config).get("listeners", []) or []:
+        for chain in listener.get("filter_chains", []) or []:
+            for network_filter in chain.get("filters", []) or []:
+                hcm = network_filter.get("typed_config") or {}
+                for vhost in (hcm.get("route_config") or {}).get("virtual_hosts", []) or []:
+                    yield from vhost.get("routes", []) or []
+
+
+def _static(config: dict[str, Any]) -> dict[str, Any]:
+    return config.get("static_resources") or {}
+
+
+def _llm_metadata(obj: dict[str, Any]) -> dict[str, Any] | None:
+    meta = ((obj.get("metadata") or {}).get("filter_metadata") or {}).get(METADATA_NAMESPACE)
+    return meta if isinstance(meta, dict) else None
+
+
+def _matches_model_header(route: dict[str, Any], name: str) -> bool:
+    for header in (route.get("match") or {}).get("headers", []) or []:
+        if header.get("name") == MODEL_HEADER:
+            return (header.get("string_match") or {}).get("exact") == name
+    return False
+
+
+def _address(lb_endpoint: dict[str, Any]) -> str:
+    socket = ((lb_endpoint.get("endpoint") or {}).get("address") or {}).get("socket_address") or {}
+    return f"{socket.get('address', '')}:{socket.get('port_value', '')}"

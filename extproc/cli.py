@@ -1,0 +1,114 @@
+"""The `llm-gateway` command: serve, up, check, fake-provider."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `llm-gateway` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return int(args.func(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm-gateway", description="An LLM gateway built on Envoy.")
+    parser.add_argument("--version", action="version", version=f"llm-gateway {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the ext_proc service (one process)")
+    serve.add_argument("--config", default=None, help="envoy.yaml to read models from (default: the shipped one)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=9002)
+    serve.add_argument("--uds", default=None, help="listen on this Unix socket path instead of TCP")
+    serve.set_defaults(func=_serve)
+
+    up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
+    up.add_argument("--config", default=None, help="envoy.yaml to run (default: the shipped one)")
+    up.add_argument("--port", type=int, default=8080, help="the gateway's listener port")
+    up.add_argument("--admin-port", type=int, default=9901, help="Envoy's admin port (loopback only)")
+    up.add_argument("--workers", type=int, default=2, help="ext_proc service processes")
+    up.add_argument("--service-port", type=int, default=9002, help="first service port (one per worker)")
+    up.add_argument("--fake-provider-port", type=int, default=9000)
+    up.add_argument("--no-fake-provider", action="store_true", help="never start the fake provider")
+    up.set_defaults(func=_up)
+
+    check = commands.add_parser("check", help="validate envoy.yaml and say what is wrong in plain words")
+    check.add_argument("--config", default=None, help="envoy.yaml to check (default: the shipped one)")
+    check.set_defaults(func=_check)
+
+    from .fake_provider import add_arguments
+
+    fake = commands.add_parser("fake-provider", help="run the fake LLM provider (OpenAI, Anthropic, Gemini wire formats)")
+    add_arguments(fake)
+    fake.set_defaults(func=_fake_provider)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .config import DEFAULT_CONFIG, build_gateway, read_config
+    from .server import Listen, serve
+
+    _use_uvloop()
+    gateway = build_gateway(read_config(args.config or DEFAULT_CONFIG))
+    asyncio.run(serve(gateway, Listen(host=args.host, port=args.port, uds=args.uds)))
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from .config import DEFAULT_CONFIG
+    from .up import run_up
+
+    return run_up(
+        config_path=args.config or DEFAULT_CONFIG,
+        port=args.port,
+        admin_port=args.admin_port,
+        workers=args.workers,
+        service_port=args.service_port,
+        fake_provider_port=args.fake_provider_port,
+        fake_provider=False if args.no_fake_provider else None,
+    )
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .checks import check_config
+    from .config import DEFAULT_CONFIG
+
+    path = args.config or DEFAULT_CONFIG
+    report = check_config(path)
+    for problem in report.problems:
+        print(f"problem: {problem}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    if report.ok:
+        print(f"OK: {path}: {report.summary}")
+        return 0
+    print(f"{path}: {len(report.problems)} problem(s); the gateway would not run with this configuration.")
+    return 1
+
+
+def _fake_provider(args: argparse.Namespace) -> int:
+    from .fake_provider import config_from_args, run
+
+    run(config_from_args(args), args.host, args.port)
+    return 0
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a declared dependency
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())

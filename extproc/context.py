@@ -1,0 +1,62 @@
+"""The per-request context: everything the stages know about one request.
+
+One context lives for the length of one ext_proc gRPC stream, that is one
+HTTP request (router filter) or one upstream attempt (upstream filter). Stages
+read it and write their decisions into it as plain values.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import Endpoint, ModelRoute
+from .usage import Usage
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """State of one request as it passes through the ext_proc phases."""
+
+    started: float = field(default_factory=time.monotonic)
+    request_id: str = ""
+    method: str = ""
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    # Request, once the body is read.
+    raw_body: bytes = b""
+    body: dict[str, Any] | None = None
+    body_changed: bool = False
+    requested_model: str | None = None
+    route: ModelRoute | None = None
+    stream: bool = False
+    # The client asked for the usage chunk itself (else the gateway strips it).
+    client_wants_stream_usage: bool = False
+    tenant: str = "anonymous"
+
+    # Response.
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    endpoint: Endpoint | None = None
+    usage: Usage | None = None
+    cost_usd: float | None = None
+
+    # Headers to set on the upstream request and on the client's response.
+    upstream_headers: dict[str, str] = field(default_factory=dict)
+    client_headers: dict[str, str] = field(default_factory=dict)
+    # What each stage decided, for the access log ("routing:gpt-4o-mini").
+    decisions: list[str] = field(default_factory=list)
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the request reached the service."""
+        return (time.monotonic() - self.started) * 1000.0
+
+    @property
+    def served_model(self) -> str | None:
+        """The model the provider actually served, as it reported it (or as configured)."""
+        if self.usage is not None and self.usage.model:
+            return self.usage.model
+        return self.endpoint.upstream_model if self.endpoint else None

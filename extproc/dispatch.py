@@ -1,0 +1,92 @@
+"""Phase dispatch: ext_proc protobuf in, processor call, ext_proc protobuf out.
+
+This and `responses.py` are the only modules that touch ext_proc messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from google.protobuf import json_format
+
+from .decisions import Reply
+from .errors import GatewayError
+from .processor import RouterProcessor
+from .responses import changes_response, continue_response, reply_response
+from .upstream import UpstreamProcessor
+
+log = logging.getLogger(__name__)
+
+_INTERNAL_ERROR = Reply.from_error(GatewayError(500, "The gateway failed to process this request.", code="internal_error"))
+
+
+def headers_dict(message: pb.HttpHeaders) -> dict[str, str]:
+    """HTTP headers of an ext_proc message as a dict (last value wins)."""
+    return {h.key: h.raw_value.decode("utf-8", "replace") if h.raw_value else h.value for h in message.headers.headers}
+
+
+def attributes_dict(request: pb.ProcessingRequest) -> dict[str, Any]:
+    """Request or response attributes Envoy attached, flattened to plain values."""
+    result: dict[str, Any] = {}
+    for struct in request.attributes.values():
+        for key, value in struct.fields.items():
+            kind = value.WhichOneof("kind")
+            result[key] = value.string_value if kind == "string_value" else json_format.MessageToDict(value)
+    return result
+
+
+async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
+    """Answer one message of a router-level stream."""
+    phase = request.WhichOneof("request")
+    try:
+        if phase == "request_headers":
+            message = request.request_headers
+            result = await processor.request_headers(headers_dict(message), message.end_of_stream)
+        elif phase == "request_body":
+            result = await processor.request_body(request.request_body.body)
+        elif phase == "response_headers":
+            message = request.response_headers
+            result = await processor.response_headers(
+                headers_dict(message), message.end_of_stream, attributes_dict(request)
+            )
+        elif phase == "response_body":
+            message = request.response_body
+            result = await processor.response_body(message.body, message.end_of_stream)
+        else:
+            return continue_response(phase)
+    except Exception:
+        log.exception("request %s: %s failed", processor.ctx.request_id, phase)
+        return reply_response(_INTERNAL_ERROR)
+    if isinstance(result, Reply):
+        return reply_response(result, _reply_metadata(processor, result))
+    return changes_response(phase, result)
+
+
+async def dispatch_upstream(processor: UpstreamProcessor, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
+    """Answer one message of an upstream-level (per attempt) stream."""
+    phase = request.WhichOneof("request")
+    try:
+        if phase == "request_headers":
+            result = await processor.request_headers(headers_dict(request.request_headers), attributes_dict(request))
+        elif phase == "request_body":
+            result = await processor.request_body(request.request_body.body)
+        else:
+            return continue_response(phase)
+    except Exception:
+        log.exception("upstream attempt: %s failed", phase)
+        return reply_response(_INTERNAL_ERROR)
+    if isinstance(result, Reply):
+        return reply_response(result)
+    return changes_response(phase, result)
+
+
+def _reply_metadata(processor: RouterProcessor, reply: Reply) -> dict[str, object]:
+    ctx = processor.ctx
+    return {
+        "tenant": ctx.tenant,
+        "requested_model": ctx.requested_model,
+        "decisions": list(ctx.decisions),
+        "error": reply.reason or None,
+    }

@@ -1,0 +1,33 @@
+"""`GET /v1/models`: the models and aliases envoy.yaml offers, in OpenAI's list shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..catalog import Catalog
+
+# OpenAI's list carries a creation time per model; configuration has none, so
+# every entry reports the same fixed epoch rather than a changing clock.
+_CREATED = 1700000000
+
+
+class ModelsList:
+    """The model listing endpoint, answered by the gateway itself."""
+
+    method = "GET"
+    path = "/v1/models"
+
+    def answer(self, catalog: Catalog) -> bytes:
+        """The OpenAI `list` object naming every model and alias."""
+        data = []
+        for name in catalog.names():
+            route = catalog.resolve(name)
+            assert route is not None
+            provider = route.endpoints[0].provider if route.endpoints else "unknown"
+            entry: dict[str, Any] = {"id": name, "object": "model", "created": _CREATED, "owned_by": provider}
+            if name != route.name:
+                entry["alias_of"] = route.name
+            data.append(entry)
+        return orjson.dumps({"object": "list", "data": data})

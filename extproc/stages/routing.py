@@ -1,0 +1,45 @@
+"""Routing: the model or alias a client asked for, to the route that serves it."""
+
+from __future__ import annotations
+
+from ..catalog import MODEL_HEADER, Catalog
+from ..context import RequestContext
+from ..decisions import Reply
+from ..errors import GatewayError
+
+# Listing hundreds of names in an error helps nobody.
+_MAX_NAMES_IN_ERROR = 20
+
+
+class RoutingStage:
+    """Resolve the requested model and tell Envoy's route table which route to take."""
+
+    name = "routing"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    async def on_request(self, ctx: RequestContext) -> Reply | None:
+        """Set `x-gateway-model` to the canonical model name, or answer 404."""
+        requested = ctx.requested_model or ""
+        route = self._catalog.resolve(requested)
+        if route is None:
+            return Reply.from_error(_unknown_model(requested, self._catalog.names()))
+        ctx.route = route
+        ctx.upstream_headers[MODEL_HEADER] = route.name
+        ctx.decisions.append(f"route:{route.name}" if route.name == requested else f"alias:{requested}->{route.name}")
+        return None
+
+    async def on_response(self, ctx: RequestContext) -> None:
+        """Nothing to do on the way back."""
+
+
+def _unknown_model(requested: str, names: list[str]) -> GatewayError:
+    shown = names[:_MAX_NAMES_IN_ERROR]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return GatewayError(
+        404,
+        f"The model {requested!r} does not exist on this gateway. Available models: {', '.join(shown)}{more}.",
+        code="model_not_found",
+        param="model",
+    )

@@ -1,0 +1,89 @@
+"""`llm-gateway up`: run the gateway in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+
+from .launcher import LaunchError, Stack, StackOptions
+
+log = logging.getLogger(__name__)
+
+_RESTART_BACKOFF_S = 1.0
+
+
+def run_up(
+    config_path: str | Path,
+    port: int,
+    admin_port: int,
+    workers: int,
+    service_port: int,
+    fake_provider_port: int,
+    fake_provider: bool | None,
+) -> int:
+    """Start everything, print how to call it, restart crashed service processes, stop on a signal."""
+    options = StackOptions(
+        config_path=Path(config_path),
+        port=port,
+        admin_port=admin_port,
+        workers=workers,
+        service_port=service_port,
+        fake_provider_port=fake_provider_port,
+        fake_provider=fake_provider,
+    )
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stack = Stack(options)
+    try:
+        stack.start()
+    except LaunchError as exc:
+        log.error("could not start the gateway: %s", exc)
+        return 1
+    print(_banner(stack), flush=True)
+    try:
+        while not stop_requested:
+            exited = stack.poll()
+            if exited is None:
+                time.sleep(0.2)
+            elif exited.startswith("service-"):
+                index = int(exited.split("-", 1)[1])
+                log.warning("%s exited; restarting it", exited)
+                time.sleep(_RESTART_BACKOFF_S)
+                stack.start_service(index, stack.service_ports[index])
+            else:
+                log.error("%s exited; stopping the gateway", exited)
+                return 1
+    finally:
+        stack.stop()
+    return 0
+
+
+def _banner(stack: Stack) -> str:
+    fake = (
+        f"  fake provider  http://127.0.0.1:{stack.fake_provider_port} (no provider key set)\n"
+        if stack.fake_provider_port
+        else ""
+    )
+    return f"""
+llm-gateway is up.
+  base URL       {stack.base_url}
+  Envoy admin    {stack.admin_url}
+  ext_proc       {", ".join(f"127.0.0.1:{p}" for p in stack.service_ports)}
+{fake}
+Try it:
+  curl -s {stack.base_url}/chat/completions -H 'Content-Type: application/json' \\
+    -d '{{"model": "fast", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+  python -c 'from openai import OpenAI; c = OpenAI(base_url="{stack.base_url}", api_key="unused"); \\
+print(c.chat.completions.create(model="fast", messages=[{{"role": "user", "content": "Hello!"}}]).choices[0].message.content)'
+
+Ctrl-C stops everything.
+"""

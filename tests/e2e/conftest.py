@@ -1,0 +1,92 @@
+"""End-to-end fixtures: real Envoy, real ext_proc service processes, the fake provider.
+
+Everything binds 127.0.0.1 on free ports and is stopped by PID when the
+fixture ends (the launcher used by `llm-gateway up` does the work).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from extproc.config import DEFAULT_CONFIG
+from extproc.launcher import Stack, StackOptions
+
+pytestmark = pytest.mark.e2e
+
+
+def start_stack(tmp: Path, config: dict[str, Any] | None = None, workers: int = 1) -> Stack:
+    """Start the gateway on free ports from `config` (default: the shipped envoy.yaml)."""
+    config_path = DEFAULT_CONFIG
+    if config is not None:
+        config_path = tmp / "source-envoy.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    options = StackOptions(
+        config_path=config_path,
+        port=0,
+        admin_port=0,
+        workers=workers,
+        service_port=0,
+        fake_provider_port=0,
+        run_dir=tmp,
+        capture_logs=True,
+        envoy_concurrency=1,
+    )
+    return Stack(options).start()
+
+
+def shipped_config() -> dict[str, Any]:
+    """A fresh copy of the shipped envoy.yaml, for tests that adjust it."""
+    return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shipped configuration, running with two service processes."""
+    stack = start_stack(tmp_path_factory.mktemp("gateway"), workers=2)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture()
+def http(gateway: Stack) -> Iterator[httpx.Client]:
+    """A plain HTTP client on the gateway's listener."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30) as client:
+        yield client
+
+
+def fake_requests(stack: Stack) -> list[dict[str, Any]]:
+    """What the fake provider received, oldest first."""
+    response = httpx.get(f"http://127.0.0.1:{stack.fake_provider_port}/_fake/requests", timeout=10)
+    response.raise_for_status()
+    return response.json()["requests"]
+
+
+def access_log_entry(stack: Stack, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The JSON access-log line Envoy wrote for `request_id` (Envoy flushes its log asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in stack.log_path("envoy").read_text().splitlines():
+            if request_id in line and line.startswith("{"):
+                return json.loads(line)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no access log line for request {request_id}")
+        time.sleep(0.2)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.2) -> None:
+    """Poll `predicate` until it holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
