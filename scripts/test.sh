@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs them (unit, then end to end through
+# real Envoy). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh test
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    # pytest's "no tests collected": a test run that tested nothing is a failure here.
+    echo "test: pytest collected no tests" >&2
+    exit 1
+fi
+exit "$status"
