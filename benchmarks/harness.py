@@ -1,0 +1,255 @@
+"""Side-by-side throughput and latency: bare Envoy and the gateway, one invocation.
+
+    .venv/bin/python -m benchmarks.harness [--duration 10] [--connections 16] [--rate 100]
+
+Every variant runs against the same fastest-possible upstream (an Envoy
+answering with a canned chat completion, `benchmarks/upstream.yaml`), one
+after the other, in one run: the machines are shared and noisy, so only
+ratios measured together mean anything. Load comes from `wrk` (closed loop,
+fixed concurrency) and from an open-loop client at a fixed rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from extproc.config import DEFAULT_CONFIG
+from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV, render
+from extproc.launcher import Stack, StackOptions, envoy_binary, free_port
+
+HERE = Path(__file__).resolve().parent
+BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
+
+
+@dataclass
+class Result:
+    """One variant's figures."""
+
+    name: str
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: int = 0
+    rate_p50_ms: float | None = None
+    rate_p99_ms: float | None = None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per variant")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rate", type=int, default=100, help="requests per second of the fixed-rate run")
+    parser.add_argument("--rate-seconds", type=int, default=10)
+    parser.add_argument("--workers", default="1,2", help="service processes to try, comma-separated")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (scripts/install.sh test does)")
+    results = run(args)
+    print(table(results))
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    """Run every variant once and return their figures."""
+    tmp = Path(tempfile.mkdtemp(prefix="llm-gateway-bench-"))
+    upstream_port = free_port()
+    upstream = _start_envoy(_upstream_config(upstream_port), tmp / "upstream.yaml", concurrency=1)
+    results: list[Result] = []
+    try:
+        _wait_port(upstream_port)
+        source = _benchmark_source(upstream_port)
+        bare_port = free_port()
+        bare = _start_envoy(_bare_config(source, bare_port), tmp / "bare.yaml")
+        try:
+            _wait_port(bare_port)
+            results.append(_measure("bare Envoy", bare_port, "fast", args))
+        finally:
+            _stop(bare)
+        source_path = tmp / "gateway-source.yaml"
+        source_path.write_text(yaml.safe_dump(source, sort_keys=False))
+        for workers in [int(w) for w in args.workers.split(",")]:
+            stack = Stack(
+                StackOptions(
+                    config_path=source_path,
+                    port=0,
+                    admin_port=0,
+                    workers=workers,
+                    service_port=0,
+                    fake_provider=False,
+                    run_dir=tmp / f"gateway-{workers}",
+                    capture_logs=True,
+                    extra_env={FAKE_PROVIDER_KEY_ENV: "bench-key"},
+                )
+            ).start()
+            try:
+                results.append(_measure(f"gateway, {workers} proc, router-prepared (fast)", stack.port, "fast", args))
+                results.append(_measure(f"gateway, {workers} proc, per-attempt filter (smart)", stack.port, "smart", args))
+            finally:
+                stack.stop()
+    finally:
+        _stop(upstream)
+    return results
+
+
+def table(results: list[Result]) -> str:
+    """A markdown table with ratios against the first (bare Envoy) row."""
+    base = results[0]
+    lines = [
+        "| variant | req/s | vs bare | p50 ms | p99 ms | errors | p50 ms @rate | p99 ms @rate | added p50 @rate |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        added = (r.rate_p50_ms or 0) - (base.rate_p50_ms or 0)
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.rps / base.rps:.1%} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} "
+            f"| {r.rate_p50_ms or 0:.2f} | {r.rate_p99_ms or 0:.2f} | {added:+.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _measure(name: str, port: int, model: str, args: argparse.Namespace) -> Result:
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    result = _wrk(name, url, model, args.duration, args.connections)
+    result.rate_p50_ms, result.rate_p99_ms = asyncio.run(_fixed_rate(url, model, args.rate, args.rate_seconds))
+    print(f"{name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms @rate {result.rate_p50_ms:.2f} ms", flush=True)
+    return result
+
+
+def _wrk(name: str, url: str, model: str, duration: int, connections: int) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = '{BODY % model}'\n"
+        )
+    # Warm up (connections, caches), then measure.
+    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d2s", "-s", script.name, url], capture_output=True, check=True)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(
+        name=name,
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_wrk_ms(out, "50%"),
+        p99_ms=_wrk_ms(out, "99%"),
+        errors=int(errors.group(1)) if errors else 0,
+    )
+
+
+def _wrk_ms(out: str, percentile: str) -> float:
+    match = re.search(rf"{re.escape(percentile)}\s+([\d.]+)(us|ms|s)", out)
+    assert match, out
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+async def _fixed_rate(url: str, model: str, rate: int, seconds: int) -> tuple[float, float]:
+    """Open loop: one request every 1/rate s whatever the answers do; p50 and p99 in ms."""
+    latencies: list[float] = []
+    body = (BODY % model).encode()
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
+        async def one() -> None:
+            start = time.perf_counter()
+            response = await client.post(url, content=body, headers={"content-type": "application/json"})
+            if response.status_code == 200:
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        for _ in range(rate):  # warm-up second, not recorded
+            await one()
+        latencies.clear()
+        tasks = []
+        start = time.perf_counter()
+        for i in range(rate * seconds):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    latencies.sort()
+    return statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+
+
+def _benchmark_source(upstream_port: int) -> dict[str, Any]:
+    """The shipped envoy.yaml, pointed at the canned upstream, with the per-IP bucket out of the way."""
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = render(config, fake_provider_port=upstream_port)
+    for http_filter in _hcm(config)["http_filters"]:
+        if http_filter["name"] == "envoy.filters.http.local_ratelimit":
+            http_filter["typed_config"]["descriptors"][0]["token_bucket"] = {
+                "max_tokens": 10_000_000, "tokens_per_fill": 10_000_000, "fill_interval": "1s"
+            }
+    return config
+
+
+def _bare_config(source: dict[str, Any], port: int) -> dict[str, Any]:
+    """The same Envoy without the gateway: no ext_proc filters, model routes without the header match."""
+    config = render(copy.deepcopy(source), listener_port=port, admin_port=free_port())
+    hcm = _hcm(config)
+    hcm["http_filters"] = [f for f in hcm["http_filters"] if f["name"] != "envoy.filters.http.ext_proc"]
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    routes[0]["match"].pop("headers", None)
+    clusters = config["static_resources"]["clusters"]
+    config["static_resources"]["clusters"] = [c for c in clusters if c["name"] != "llm_gateway_extproc"]
+    for cluster in config["static_resources"]["clusters"]:
+        cluster.pop("typed_extension_protocol_options", None)
+    return config
+
+
+def _upstream_config(port: int) -> dict[str, Any]:
+    config = yaml.safe_load((HERE / "upstream.yaml").read_text())
+    config["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = port
+    return config
+
+
+def _hcm(config: dict[str, Any]) -> dict[str, Any]:
+    return config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def _start_envoy(config: dict[str, Any], path: Path, concurrency: int | None = None) -> subprocess.Popen[bytes]:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [envoy_binary(), "-c", str(path), "--disable-hot-restart", "-l", "error"]
+    if concurrency:
+        command += ["--concurrency", str(concurrency)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+if __name__ == "__main__":
+    main()
