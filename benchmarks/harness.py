@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100, help="requests per second of the fixed-rate run")
     parser.add_argument("--rate-seconds", type=int, default=10)
     parser.add_argument("--workers", default="1,2", help="service processes to try, comma-separated")
+    parser.add_argument("--unix-sockets", action="store_true", help="Envoy reaches the service over Unix sockets")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (scripts/install.sh test does)")
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                     run_dir=tmp / f"gateway-{workers}",
                     capture_logs=True,
                     extra_env={FAKE_PROVIDER_KEY_ENV: "bench-key"},
+                    unix_sockets=args.unix_sockets,
                 )
             ).start()
             try:

@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080, help="the gateway's listener port")
     up.add_argument("--admin-port", type=int, default=9901, help="Envoy's admin port (loopback only)")
     up.add_argument("--workers", type=int, default=2, help="ext_proc service processes")
-    up.add_argument("--service-port", type=int, default=9002, help="first service port (one per worker)")
+    up.add_argument(
+        "--tcp", action="store_true", help="reach the service over TCP (--service-port...) instead of Unix sockets"
+    )
+    up.add_argument("--service-port", type=int, default=9002, help="first service port with --tcp (one per worker)")
     up.add_argument("--fake-provider-port", type=int, default=9000)
     up.add_argument("--no-fake-provider", action="store_true", help="never start the fake provider")
     up.set_defaults(func=_up)
@@ -77,6 +80,7 @@ def _up(args: argparse.Namespace) -> int:
         admin_port=args.admin_port,
         workers=args.workers,
         service_port=args.service_port,
+        unix_sockets=not args.tcp,
         fake_provider_port=args.fake_provider_port,
         fake_provider=False if args.no_fake_provider else None,
     )

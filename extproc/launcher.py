@@ -67,6 +67,8 @@ class StackOptions:
     admin_port: int = 9901
     workers: int = 2
     service_port: int = 9002
+    # Envoy reaches the service over Unix sockets in run_dir instead of TCP.
+    unix_sockets: bool = False
     fake_provider_port: int = 9000
     # None: start the fake provider when the configuration uses it and no key is set.
     fake_provider: bool | None = None
@@ -96,7 +98,7 @@ class Stack:
         self.port = options.port or free_port()
         self.admin_port = options.admin_port or free_port()
         self.fake_provider_port: int | None = None
-        self.service_ports: list[int] = []
+        self.services: list[ServiceAddress] = []
         self.config_path = self.run_dir / "envoy.yaml"
         self.env = {**os.environ, **options.extra_env}
         self._children: dict[str, _Child] = {}
@@ -136,30 +138,32 @@ class Stack:
                  *options.fake_provider_args],
             )
         base = options.service_port
-        self.service_ports = [free_port() if not base else base + i for i in range(options.workers)]
+        if options.unix_sockets:
+            self.services = [ServiceAddress(uds=str(self.run_dir / f"service-{i}.sock")) for i in range(options.workers)]
+        else:
+            self.services = [ServiceAddress(port=free_port() if not base else base + i) for i in range(options.workers)]
         rendered = render(
             source,
             listener_port=self.port,
             admin_port=self.admin_port,
-            services=[ServiceAddress(port=p) for p in self.service_ports],
+            services=self.services,
             fake_provider_port=self.fake_provider_port,
         )
         self.config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
-        for index, port in enumerate(self.service_ports):
-            self.start_service(index, port)
+        for index in range(options.workers):
+            self.start_service(index)
         if self.fake_provider_port:
             _wait_http(f"http://127.0.0.1:{self.fake_provider_port}/_fake/health", self._children["fake-provider"])
-        for index, port in enumerate(self.service_ports):
-            wait_grpc_health(f"127.0.0.1:{port}", self._children[f"service-{index}"])
+        for index in range(options.workers):
+            self.wait_service_healthy(index)
         self._spawn_envoy()
         _wait_http(f"{self.admin_url}/ready", self._children["envoy"])
 
-    def start_service(self, index: int, port: int) -> None:
-        """Start (or restart) service process `index` on `port`."""
-        self._spawn(
-            f"service-{index}",
-            ["serve", "--config", str(self.config_path), "--host", "127.0.0.1", "--port", str(port)],
-        )
+    def start_service(self, index: int) -> None:
+        """Start (or restart) service process `index` on its address."""
+        address = self.services[index]
+        where = ["--uds", address.uds] if address.uds else ["--host", "127.0.0.1", "--port", str(address.port)]
+        self._spawn(f"service-{index}", ["serve", "--config", str(self.config_path), *where])
 
     def stop_service(self, index: int) -> None:
         """Stop service process `index` (SIGTERM, then SIGKILL)."""
@@ -169,7 +173,9 @@ class Stack:
 
     def wait_service_healthy(self, index: int) -> None:
         """Block until service process `index` answers its gRPC health check."""
-        wait_grpc_health(f"127.0.0.1:{self.service_ports[index]}", self._children[f"service-{index}"])
+        address = self.services[index]
+        target = f"unix:{address.uds}" if address.uds else f"127.0.0.1:{address.port}"
+        wait_grpc_health(target, self._children[f"service-{index}"])
 
     def _spawn_envoy(self) -> None:
         command = [envoy_binary(), "-c", str(self.config_path), "--disable-hot-restart", "-l", "warning"]

@@ -20,6 +20,7 @@ def run_up(
     admin_port: int,
     workers: int,
     service_port: int,
+    unix_sockets: bool,
     fake_provider_port: int,
     fake_provider: bool | None,
 ) -> int:
@@ -30,6 +31,7 @@ def run_up(
         admin_port=admin_port,
         workers=workers,
         service_port=service_port,
+        unix_sockets=unix_sockets,
         fake_provider_port=fake_provider_port,
         fake_provider=fake_provider,
     )
@@ -57,7 +59,7 @@ def run_up(
                 index = int(exited.split("-", 1)[1])
                 log.warning("%s exited; restarting it", exited)
                 time.sleep(_RESTART_BACKOFF_S)
-                stack.start_service(index, stack.service_ports[index])
+                stack.start_service(index)
             else:
                 log.error("%s exited; stopping the gateway", exited)
                 return 1
@@ -76,7 +78,7 @@ def _banner(stack: Stack) -> str:
 llm-gateway is up.
   base URL       {stack.base_url}
   Envoy admin    {stack.admin_url}
-  ext_proc       {", ".join(f"127.0.0.1:{p}" for p in stack.service_ports)}
+  ext_proc       {", ".join(s.uds or f"127.0.0.1:{s.port}" for s in stack.services)}
 {fake}
 Try it:
   curl -s {stack.base_url}/chat/completions -H 'Content-Type: application/json' \\

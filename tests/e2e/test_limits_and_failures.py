@@ -71,7 +71,7 @@ def test_service_down_fails_closed_then_recovers_without_envoy_restart(tmp_path:
             assert down.status_code == 503
             assert down.json()["error"]["code"] == "gateway_unavailable"
             # Nothing reached the provider while the policy service was down.
-            stack.start_service(0, stack.service_ports[0])
+            stack.start_service(0)
             stack.wait_service_healthy(0)
             wait_until(lambda: client.post(CHAT, json=BODY).status_code == 200)
         assert stack.children()["envoy"] == envoy_pid

@@ -1,0 +1,74 @@
+"""`llm-gateway up`, as the README runs it: healthy, answers the SDK, stops every child on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import openai
+import pytest
+
+from extproc.launcher import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_up_serves_then_stops_every_child() -> None:
+    port, admin, fake = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "FAKE_PROVIDER_API_KEY"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "extproc", "up", "--port", str(port), "--admin-port", str(admin),
+         "--fake-provider-port", str(fake), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        banner = []
+        deadline = time.monotonic() + 90
+        assert process.stdout is not None
+        children: list[int] = []
+        for line in process.stdout:
+            banner.append(line)
+            if "Ctrl-C stops everything" in line or time.monotonic() > deadline:
+                break
+        text = "".join(banner)
+        assert f"http://127.0.0.1:{port}/v1" in text, text
+        assert "fake provider" in text and "curl" in text and "OpenAI(" in text
+        children = _children_of(process.pid)
+        assert len(children) == 4  # Envoy, two service processes, the fake provider
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "up?"}])
+        assert reply.choices[0].message.content == "Fake reply to: up?"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        process.stdout.close()
+    for child in children:
+        assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
