@@ -1,0 +1,35 @@
+"""Every Envoy bootstrap shipped in the repository passes `envoy --mode validate`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from extproc.launcher import envoy_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOTSTRAPS = sorted(
+    path
+    for folder in ("envoy", "benchmarks")
+    for path in (ROOT / folder).rglob("*.yaml")
+    if "static_resources" in (yaml.safe_load(path.read_text()) or {})
+)
+
+
+def test_the_shipped_gateway_config_is_among_them() -> None:
+    assert ROOT / "envoy" / "envoy.yaml" in BOOTSTRAPS
+
+
+@pytest.mark.parametrize("path", BOOTSTRAPS, ids=[str(p.relative_to(ROOT)) for p in BOOTSTRAPS])
+def test_envoy_validates(path: Path) -> None:
+    result = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path), "-l", "critical"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr or result.stdout

@@ -1,0 +1,165 @@
+"""The upstream-level processor: each attempt rewritten for the endpoint Envoy chose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from envoy.config.core.v3 import base_pb2
+from google.protobuf import text_format
+
+from extproc.attributes import gateway_metadata
+from extproc.catalog import load_catalog
+from extproc.config import DEFAULT_CONFIG
+from extproc.credentials import Credentials
+from extproc.decisions import Changes, Reply
+from extproc.upstream import UpstreamProcessor, endpoints_by_cluster
+
+CHAT = "/v1/chat/completions"
+BODY = {"model": "smart", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+        "stream_options": {"include_usage": True}}  # fmt: skip
+
+
+def _host_metadata(fields: dict[str, Any], namespace: str = "llm_gateway") -> str:
+    """The text format Envoy sends for `xds.upstream_host_metadata`."""
+    metadata = base_pb2.Metadata()
+    metadata.filter_metadata[namespace].update(fields)
+    return text_format.MessageToString(metadata)
+
+
+def _attributes(cluster: str, model: str) -> dict[str, Any]:
+    return {"xds.cluster_name": cluster, "xds.upstream_host_metadata": _host_metadata({"model": model})}
+
+
+@pytest.fixture(scope="module")
+def shipped_endpoints() -> dict[tuple[str, str], Any]:
+    return endpoints_by_cluster(load_catalog(yaml.safe_load(DEFAULT_CONFIG.read_text())))
+
+
+@pytest.fixture
+def processor(shipped_endpoints: dict[tuple[str, str], Any]) -> UpstreamProcessor:
+    return UpstreamProcessor(Credentials({"FAKE_PROVIDER_API_KEY": "k"}), shipped_endpoints)
+
+
+def _mixed_endpoints() -> dict[tuple[str, str], Any]:
+    """One cluster with a hosted primary and a local fallback of another model."""
+    lb = [
+        ("openai/gpt-4o", {"api_base": "https://api.example.com/v1/", "api_key_env": "OPENAI_API_KEY"}),
+        ("hosted_vllm/meta-llama/Llama-3.1-8B", {"api_base": "http://127.0.0.1:8000/v1"}),
+    ]
+    cluster = {
+        "name": "mixed",
+        "typed_extension_protocol_options": {"o": {"http_filters": [{"name": "envoy.filters.http.ext_proc"}]}},
+        "load_assignment": {
+            "endpoints": [
+                {"priority": i, "lb_endpoints": [{"metadata": {"filter_metadata": {"llm_gateway": {"model": m, **meta}}}}]}
+                for i, (m, meta) in enumerate(lb)
+            ]
+        },
+    }
+    route = {
+        "match": {"headers": [{"name": "x-gateway-model", "string_match": {"exact": "smart"}}]},
+        "route": {"cluster": "mixed"},
+        "metadata": {"filter_metadata": {"llm_gateway": {"model": "smart"}}},
+    }
+    config = {
+        "static_resources": {
+            "listeners": [{"filter_chains": [{"filters": [{"typed_config": {"route_config": {"virtual_hosts": [{"routes": [route]}]}}}]}]}],
+            "clusters": [cluster],
+        }
+    }
+    return endpoints_by_cluster(load_catalog(config))
+
+
+async def _attempt(processor: UpstreamProcessor, attributes: dict[str, Any], body: Any = BODY, path: str = CHAT) -> Reply | Changes:
+    first = await processor.request_headers({":path": path, ":method": "POST"}, attributes)
+    if isinstance(first, Reply):
+        return first
+    assert first == Changes()
+    return await processor.request_body(body if isinstance(body, bytes) else orjson.dumps(body))
+
+
+def _error(result: Reply | Changes, status: int) -> dict[str, Any]:
+    assert isinstance(result, Reply) and result.status == status, result
+    return orjson.loads(result.body)["error"]
+
+
+def test_the_attribute_text_is_read_back() -> None:
+    text = _host_metadata({"model": "openai/gpt-4o", "api_key_env": "X"})
+    assert "llm_gateway" in text and gateway_metadata(text) == {"model": "openai/gpt-4o", "api_key_env": "X"}
+
+
+@pytest.mark.parametrize("text", ["", "not { protobuf", _host_metadata({"model": "x"}, namespace="envoy.lb")])
+def test_unreadable_or_foreign_metadata_is_empty(text: str) -> None:
+    assert gateway_metadata(text) == {}
+
+
+async def test_attempt_is_prepared_for_the_chosen_endpoint(processor: UpstreamProcessor) -> None:
+    changes = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"))
+    assert isinstance(changes, Changes) and changes.body is not None
+    assert changes.set_headers == {
+        "content-length": str(len(changes.body)),
+        ":path": "/v1/chat/completions",
+        ":authority": "127.0.0.1:9000",
+        "authorization": "Bearer k",
+    }
+    assert orjson.loads(changes.body) == {**BODY, "model": "gpt-4o"}
+
+
+async def test_each_endpoint_of_a_mixed_cluster_gets_its_own_model_and_address() -> None:
+    processor = UpstreamProcessor(Credentials({"OPENAI_API_KEY": "sk-1"}), _mixed_endpoints())
+    primary = await _attempt(processor, _attributes("mixed", "openai/gpt-4o"))
+    assert isinstance(primary, Changes) and primary.body is not None
+    assert orjson.loads(primary.body)["model"] == "gpt-4o"
+    assert primary.set_headers[":authority"] == "api.example.com"
+    assert primary.set_headers[":path"] == "/v1/chat/completions"  # the base's trailing slash is not doubled
+    assert primary.set_headers["authorization"] == "Bearer sk-1"
+
+    fallback_processor = UpstreamProcessor(Credentials({"OPENAI_API_KEY": "sk-1"}), _mixed_endpoints())
+    fallback = await _attempt(fallback_processor, _attributes("mixed", "hosted_vllm/meta-llama/Llama-3.1-8B"))
+    assert isinstance(fallback, Changes) and fallback.body is not None
+    assert orjson.loads(fallback.body)["model"] == "meta-llama/Llama-3.1-8B"
+    assert fallback.set_headers[":authority"] == "127.0.0.1:8000"
+    assert "authorization" not in fallback.set_headers  # this endpoint needs no key
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {},
+        {"xds.cluster_name": "fake_openai_gpt_4o"},
+        _attributes("fake_openai_gpt_4o", "openai/gpt-4o-mini"),  # a model of another cluster
+        _attributes("elsewhere", "openai/gpt-4o"),
+        {"xds.cluster_name": "fake_openai_gpt_4o", "xds.upstream_host_metadata": "garbage {"},
+    ],
+    ids=["none", "no-metadata", "wrong-model", "wrong-cluster", "garbage"],
+)
+async def test_an_endpoint_the_gateway_does_not_know_is_502(processor: UpstreamProcessor, attributes: dict[str, Any]) -> None:
+    result = await processor.request_headers({":path": CHAT}, attributes)
+    assert _error(result, 502)["code"] == "unknown_endpoint"
+    assert await processor.request_body(orjson.dumps(BODY)) == Changes()  # nothing to prepare
+
+
+@pytest.mark.parametrize(("body", "code"), [(b"{nope", "invalid_json"), (b"[1, 2]", "invalid_request")])
+async def test_a_body_that_is_not_a_json_object_is_400(processor: UpstreamProcessor, body: bytes, code: str) -> None:
+    result = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"), body)
+    assert _error(result, 400)["code"] == code
+
+
+async def test_a_missing_key_is_503_naming_the_variable(shipped_endpoints: dict[tuple[str, str], Any]) -> None:
+    processor = UpstreamProcessor(Credentials({}), shipped_endpoints)
+    error = _error(await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o")), 503)
+    assert "FAKE_PROVIDER_API_KEY" in error["message"] and error["code"] == "provider_credentials_missing"
+
+
+async def test_a_path_the_provider_does_not_serve_is_404(processor: UpstreamProcessor) -> None:
+    result = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"), path="/v1/responses")
+    assert _error(result, 404)["code"] == "unsupported_endpoint"
+
+
+async def test_query_string_does_not_hide_the_endpoint(processor: UpstreamProcessor) -> None:
+    changes = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"), path=CHAT + "?trace=1")
+    assert isinstance(changes, Changes) and changes.body is not None
+    assert orjson.loads(changes.body)["model"] == "gpt-4o"
