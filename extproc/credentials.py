@@ -33,9 +33,9 @@ class Credentials:
                 try:
                     key = Path(endpoint.api_key_file).read_text().strip()
                 except OSError as exc:
-                    raise _missing(endpoint, f"key file cannot be read ({exc.strerror})") from None
+                    raise _missing(endpoint, f"key file {endpoint.api_key_file} cannot be read ({exc.strerror})") from None
                 if not key:
-                    raise _missing(endpoint, "key file is empty")
+                    raise _missing(endpoint, f"key file {endpoint.api_key_file} is empty")
                 self._files[endpoint.api_key_file] = key
             return self._files[endpoint.api_key_file]
         return None

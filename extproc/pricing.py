@@ -3,8 +3,8 @@
 `litellm.cost_per_token` costs about 0.3 ms a call, too slow for the hot path.
 Most models are priced linearly (a rate per prompt token, per completion
 token, per cached token), so those rates are read once per model from
-LiteLLM and cached; models with tiered prices (`..._above_200k_tokens`) and
-anything unusual go through LiteLLM on every call.
+LiteLLM and cached; models with tiered prices (`..._above_200k_tokens` keys
+or a `tiered_pricing` list) go through LiteLLM on every call.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Pricing:
 
     def _linear_rates(self, model: str) -> _Rates | None:
         info = self._model_info(model)
-        if info is None or any("above_" in key and info[key] for key in info):
+        if info is None or _is_tiered(info):
             return None
         probe = Usage(prompt_tokens=_MILLION)
         prompt = self.litellm_cost(model, probe)
@@ -96,3 +96,8 @@ class Pricing:
             self._unpriced.add(model)
             log.warning("no price for model %s in LiteLLM's cost map", model)
             return None
+
+
+def _is_tiered(info: dict[str, Any]) -> bool:
+    """True when the price per token depends on the request's size (no linear fast path)."""
+    return bool(info.get("tiered_pricing")) or any("above_" in key and info[key] for key in info)

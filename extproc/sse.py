@@ -12,7 +12,6 @@ from typing import Iterator
 
 # An event ends at a blank line; providers use \n\n or \r\n\r\n.
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
-_DATA_LINE = re.compile(rb"^data: ?(.*?)\r?$", re.MULTILINE)
 
 
 class SSEParser:
@@ -30,7 +29,8 @@ class SSEParser:
         for match in _EVENT_END.finditer(buffer):
             raw = buffer[start : match.end()]
             start = match.end()
-            lines = _DATA_LINE.findall(raw)
+            # splitlines() ends lines at \r\n, \n and a lone \r, as SSE does.
+            lines = [_data_value(line) for line in raw.splitlines() if line.startswith(b"data:")]
             yield raw, b"\n".join(lines) if lines else None
         self._buffer = buffer[start:]
 
@@ -38,3 +38,8 @@ class SSEParser:
         """Bytes received after the last complete event (normally empty)."""
         rest, self._buffer = self._buffer, b""
         return rest
+
+
+def _data_value(line: bytes) -> bytes:
+    value = line[5:]
+    return value[1:] if value.startswith(b" ") else value
