@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=100, help="requests per second of the fixed-rate run")
     parser.add_argument("--rate-seconds", type=int, default=10)
     parser.add_argument("--workers", default="1,2", help="service processes to try, comma-separated")
+    parser.add_argument("--envoy-concurrency", type=int, default=None, help="Envoy worker threads (default: one per core)")
     parser.add_argument("--unix-sockets", action="store_true", help="Envoy reaches the service over Unix sockets")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -73,12 +74,14 @@ def run(args: argparse.Namespace) -> list[Result]:
         _wait_port(upstream_port)
         source = _benchmark_source(upstream_port)
         bare_port = free_port()
-        bare = _start_envoy(_bare_config(source, bare_port), tmp / "bare.yaml")
+        bare = _start_envoy(_bare_config(source, bare_port), tmp / "bare.yaml", args.envoy_concurrency)
         try:
             _wait_port(bare_port)
             results.append(_measure("bare Envoy", bare_port, "fast", args))
         finally:
             _stop(bare)
+        results.append(_upstream_alone("canned upstream alone (no proxy)", upstream_port, args))
+        results.append(_fake_provider_alone(args))
         source_path = tmp / "gateway-source.yaml"
         source_path.write_text(yaml.safe_dump(source, sort_keys=False))
         for workers in [int(w) for w in args.workers.split(",")]:
@@ -94,6 +97,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                     capture_logs=True,
                     extra_env={FAKE_PROVIDER_KEY_ENV: "bench-key"},
                     unix_sockets=args.unix_sockets,
+                    envoy_concurrency=args.envoy_concurrency,
                 )
             ).start()
             try:
@@ -114,10 +118,13 @@ def table(results: list[Result]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        added = (r.rate_p50_ms or 0) - (base.rate_p50_ms or 0)
+        if r.rate_p50_ms is None:
+            at_rate = "| – | – | – |"
+        else:
+            added = r.rate_p50_ms - (base.rate_p50_ms or 0)
+            at_rate = f"| {r.rate_p50_ms:.2f} | {r.rate_p99_ms or 0:.2f} | {added:+.2f} |"
         lines.append(
-            f"| {r.name} | {r.rps:,.0f} | {r.rps / base.rps:.1%} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} "
-            f"| {r.rate_p50_ms or 0:.2f} | {r.rate_p99_ms or 0:.2f} | {added:+.2f} |"
+            f"| {r.name} | {r.rps:,.0f} | {r.rps / base.rps:.1%} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} {at_rate}"
         )
     return "\n".join(lines)
 
@@ -130,12 +137,39 @@ def _measure(name: str, port: int, model: str, args: argparse.Namespace) -> Resu
     return result
 
 
-def _wrk(name: str, url: str, model: str, duration: int, connections: int) -> Result:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = '{BODY % model}'\n"
+def _upstream_alone(name: str, port: int, args: argparse.Namespace) -> Result:
+    return _wrk(name, f"http://127.0.0.1:{port}/v1/chat/completions", "fast", args.duration, args.connections)
+
+
+def _fake_provider_alone(args: argparse.Namespace) -> Result:
+    """The fake provider must not be what limits a benchmark: measure it alone, same request."""
+    from extproc.fake_provider import FakeConfig
+    from extproc.fake_provider.testing import running
+
+    with running(FakeConfig()) as server:
+        result = _wrk_with_headers(
+            "fake provider alone (1 process)",
+            f"{server.url}/v1/chat/completions",
+            "gpt-4o-mini",
+            args.duration,
+            args.connections,
+            {"Authorization": "Bearer bench"},
         )
+    return result
+
+
+def _wrk(name: str, url: str, model: str, duration: int, connections: int) -> Result:
+    return _wrk_with_headers(name, url, model, duration, connections, {})
+
+
+def _wrk_with_headers(
+    name: str, url: str, model: str, duration: int, connections: int, headers: dict[str, str]
+) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
+        for key, value in headers.items():
+            script.write(f'wrk.headers["{key}"] = "{value}"\n')
+        script.write(f"wrk.body = '{BODY % model}'\n")
     # Warm up (connections, caches), then measure.
     subprocess.run(["wrk", "-t2", f"-c{connections}", "-d2s", "-s", script.name, url], capture_output=True, check=True)
     out = subprocess.run(
