@@ -6,6 +6,7 @@ LiteLLM, so whatever LiteLLM parses from the fake, it parses from the real API.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Iterator
@@ -24,6 +25,10 @@ litellm = pytest.importorskip("litellm")
 pytestmark = [
     # LiteLLM's TypedDicts use ReadOnly, which pydantic warns about when it builds their schemas.
     pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning"),
+    # LiteLLM caches the SDK clients it builds per api_base and never closes them; their sockets
+    # are reported when the garbage collector finds them (see the module fixture below).
+    pytest.mark.filterwarnings("ignore:unclosed <socket:ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
 MESSAGES = [{"role": "user", "content": "hello world from litellm, please answer at some length"}]
@@ -46,6 +51,10 @@ NO_MCP = {"_skip_mcp_handler": True}
 def fake() -> Iterator[FakeServer]:
     with running(FakeConfig()) as server:
         yield server
+    # Collect LiteLLM's abandoned clients here, where their warnings are expected,
+    # rather than in whichever later test the collector happens to run.
+    litellm.in_memory_llm_clients_cache.flush_cache()
+    gc.collect()
 
 
 def providers(server: FakeServer) -> dict[str, tuple[str, str]]:
