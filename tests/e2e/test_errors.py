@@ -7,6 +7,7 @@ import openai
 import pytest
 
 from extproc.launcher import Stack
+from tests.sdk_clients import openai_client
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +24,7 @@ def _error(response: httpx.Response, status: int) -> dict:
 
 
 def test_unknown_model_names_the_models_that_exist(gateway: Stack) -> None:
-    client = openai.OpenAI(base_url=gateway.base_url, api_key="k", max_retries=0)
+    client = openai_client(gateway.base_url)
     with pytest.raises(openai.NotFoundError) as raised:
         client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
     message = raised.value.body["message"]  # type: ignore[index]

@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from extproc.launcher import Stack
+from tests.sdk_clients import openai_client
 
 from .conftest import access_log_entry, fake_requests
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 def client(stack: Stack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stack.base_url, api_key="client-key-not-for-the-provider", max_retries=0)
+    return openai_client(stack.base_url, "client-key-not-for-the-provider")
 
 
 def test_sync_completion_through_alias(gateway: Stack) -> None:

@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from extproc.launcher import free_port
+from tests.sdk_clients import openai_client
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +56,7 @@ def test_up_serves_then_stops_every_child() -> None:
         assert "fake provider" in text and "curl" in text and "OpenAI(" in text
         children = _children_of(process.pid)
         assert len(children) == 4  # Envoy, two service processes, the fake provider
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+        client = openai_client(f"http://127.0.0.1:{port}/v1", "unused")
         reply = client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "up?"}])
         assert reply.choices[0].message.content == "Fake reply to: up?"
     finally:

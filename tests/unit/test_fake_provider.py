@@ -15,6 +15,7 @@ from extproc.fake_provider import tokens as fake_tokens
 from extproc.fake_provider.recording import fingerprint
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
+from tests.sdk_clients import openai_client
 
 MODEL = "gpt-4o-mini"
 WEATHER = {
@@ -43,7 +44,7 @@ def fake() -> Iterator[FakeServer]:
 
 
 def client(server: FakeServer, key: str = "sk-test") -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
+    return openai_client(server.url + "/v1", key)
 
 
 def count(text: str) -> int:

@@ -12,6 +12,7 @@ from extproc.fake_provider import FakeConfig
 from extproc.fake_provider import tokens as fake_tokens
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
+from tests.sdk_clients import anthropic_client
 
 MODEL = "claude-haiku-4-5"
 WEATHER = {
@@ -33,7 +34,7 @@ def fake() -> Iterator[FakeServer]:
 
 
 def client(server: FakeServer, key: str = "sk-ant-test") -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=server.url, api_key=key, max_retries=0)
+    return anthropic_client(server.url, key)
 
 
 def count(text: str) -> int:
