@@ -1,0 +1,16 @@
+"""Keep LiteLLM off the network. Import this before `litellm`.
+
+LiteLLM fetches its model cost map and Anthropic's beta-header table from
+GitHub at import or first use unless told not to. These machines have no
+internet, and a gateway's prices and headers must not change under it at
+run time: both come from the files shipped in the pinned LiteLLM wheel.
+"""
+
+from __future__ import annotations
+
+import os
+
+OFFLINE_SWITCHES = ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS")
+
+for _name in OFFLINE_SWITCHES:
+    os.environ.setdefault(_name, "True")

@@ -1,0 +1,435 @@
+"""Per-endpoint translation between OpenAI's API and a provider's wire format, on LiteLLM.
+
+A `ProviderTranslator` is built once per provider endpoint at start-up from the
+endpoint's LiteLLM model string. Per upstream attempt it turns an OpenAI
+request into the provider's request (path, host, headers with credentials,
+body), and the provider's answer (buffered JSON, SSE stream, error body) back
+into OpenAI's format. LiteLLM's provider configs do the translating; Envoy
+does the sending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from . import _litellm, shapes
+from .errors import TranslationError, error_message, error_type
+from .streams import BufferedStream, GeminiStream, NDJSONStream, OpenAIStream, ParsedStream, StreamTranslator
+
+# Headers that carry a provider credential (lower case).
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+# Providers that serve without an API key (self-hosted servers).
+_KEYLESS = frozenset({"hosted_vllm", "ollama_chat"})
+# Providers whose chat wire is OpenAI's: answers pass through untouched.
+_OPENAI_WIRE = frozenset({"openai", "azure", "hosted_vllm"})
+# Providers that have no public endpoint, so the endpoint must name its api_base.
+_NEEDS_API_BASE = frozenset({"hosted_vllm", "azure"})
+# Providers with an OpenAI-style /embeddings endpoint.
+_OPENAI_EMBEDDINGS = frozenset({"openai", "azure", "mistral", "hosted_vllm", "together_ai"})
+_MIN_MASKED_KEY = 6
+
+
+@dataclass(slots=True, repr=False)
+class UpstreamRequest:
+    """The request to send to one provider endpoint (its repr masks credentials)."""
+
+    path: str  # URL path and query, e.g. "/v1/messages"
+    authority: str  # host[:port]
+    scheme: str  # "http" | "https"
+    headers: dict[str, str]  # lower-case names; credentials, content-type and content-length included
+    body: bytes
+    stream: bool = False  # True when the provider will answer with an event stream
+    # The request-side translation state; passing this request back to chat_response or
+    # chat_stream saves deriving it again from the payload.
+    state: Any = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        shown = {name: "***" if name in _CREDENTIAL_HEADERS else value for name, value in self.headers.items()}
+        return (
+            f"UpstreamRequest(path={self.path!r}, authority={self.authority!r}, scheme={self.scheme!r}, "
+            f"headers={shown!r}, body=<{len(self.body)} bytes>, stream={self.stream!r})"
+        )
+
+
+class ProviderTranslator:
+    """Translation for one provider endpoint (a LiteLLM model string and its base URL)."""
+
+    # The provider's base URL when the endpoint does not name one and LiteLLM has no default.
+    default_api_base: ClassVar[str | None] = None
+    # Whether reading an answer needs the state that building the request body leaves.
+    _answer_needs_request_body: ClassVar[bool] = True
+    # How the provider's event stream is read.
+    _stream_class: ClassVar[type[ParsedStream]] = ParsedStream
+
+    def __init__(
+        self,
+        model: str,
+        provider: str,
+        upstream_model: str,
+        api_base: str | None,
+        options: dict[str, Any],
+    ) -> None:
+        self.model = model
+        self.provider = provider
+        self.upstream_model = upstream_model
+        self.api_base = (api_base or self.default_api_base or "").rstrip("/") or None
+        self.options = options
+        self.openai_compatible = provider in _OPENAI_WIRE
+        self._drop_params = bool(options.get("drop_params", False))
+        self._key_required = bool(options.get("api_key_required", provider not in _KEYLESS))
+        self._extra_headers = {str(k).lower(): str(v) for k, v in (options.get("headers") or {}).items()}
+        if provider in _NEEDS_API_BASE and not self.api_base:
+            raise ValueError(f"{provider} endpoints need an api_base")
+        self._config = _litellm.chat_config(upstream_model, provider)
+        self._stream_usage = "stream_options" in _litellm.supported_chat_params(self._config, upstream_model)
+
+    @classmethod
+    def for_model(cls, model: str, api_base: str | None = None, options: dict[str, Any] | None = None) -> ProviderTranslator:
+        """The translator for a LiteLLM model string such as "anthropic/claude-3-5-haiku-20241022".
+
+        `options`: `api_version` (Azure), `headers` (extra static headers),
+        `drop_params` (drop parameters the provider does not take instead of
+        refusing the request), `api_key_required` (default: all but self-hosted).
+        """
+        try:
+            upstream, provider, base = _litellm.resolve(model, api_base)
+        except ValueError as exc:
+            raise TranslationError(500, str(exc), "unknown_provider") from exc
+        translator_class = _BY_PROVIDER.get(provider, ProviderTranslator)
+        try:
+            return translator_class(model, provider, upstream, base, dict(options or {}))
+        except ValueError as exc:
+            raise TranslationError(500, f"Cannot translate for {model!r}: {exc}", "unsupported_provider") from exc
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, api_base={self.api_base!r})"
+
+    # -- chat ---------------------------------------------------------------------------------
+
+    def chat_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
+        """The provider request for an OpenAI chat request."""
+        key = self._check_key(api_key)
+        call = self._prepare(payload, key)
+        url, headers = self._guard(key, lambda: self._chat_target(call, key))
+        body = self._guard(key, lambda: self._chat_body(call, headers))
+        request = self._upstream(url, headers, body, key, stream=call.stream and not call.fake_stream)
+        request.state = call
+        return request
+
+    def chat_response(
+        self, body: bytes, request_payload: dict[str, Any], request: UpstreamRequest | None = None
+    ) -> dict[str, Any]:
+        """The OpenAI chat.completion for the provider's buffered 200 answer.
+
+        `request`, if given, is what chat_request returned for this attempt.
+        """
+        if self.openai_compatible:
+            return _json_object(body)
+        return self._parse_chat_or_502(self._response_state(request_payload, request), body)
+
+    def chat_stream(self, request_payload: dict[str, Any], request: UpstreamRequest | None = None) -> StreamTranslator:
+        """A translator for the provider's answer to a streaming chat request (see chat_response for `request`)."""
+        if self.openai_compatible:
+            return OpenAIStream()
+        call = self._response_state(request_payload, request)
+        if call.fake_stream:
+            return BufferedStream(lambda body: self._parse_chat_or_502(call, body))
+        parser = self._guard(None, lambda: _litellm.stream_parser(self._config, self.provider, self.upstream_model, call))
+        return self._stream_class(parser, self.upstream_model)
+
+    # -- embeddings ---------------------------------------------------------------------------
+
+    def embeddings_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
+        """The provider request for an OpenAI embeddings request."""
+        if self.provider not in _OPENAI_EMBEDDINGS:
+            raise TranslationError(
+                400, f"Model {self.model!r} ({self.provider}) does not offer embeddings.", "unsupported_endpoint"
+            )
+        key = self._check_key(api_key)
+        inputs = _embedding_input(payload)
+        params = self._guard(
+            key,
+            lambda: _litellm.embedding_params(self.upstream_model, self.provider, payload, drop_params=self._drop_params),
+        )
+        config = _litellm.embedding_config(self.upstream_model, self.provider)
+        if config is not None:
+            body = self._guard(
+                key, lambda: config.transform_embedding_request(self.upstream_model, inputs, params, {})
+            )
+        else:
+            body = {"model": self.upstream_model, "input": inputs, **params}
+        url, headers = self._embeddings_target(key)
+        return self._upstream(url, headers, dict(body), key)
+
+    def embeddings_response(self, body: bytes, request_payload: dict[str, Any]) -> dict[str, Any]:
+        """The OpenAI embeddings list for the provider's 200 answer."""
+        return _json_object(body)
+
+    # -- errors -------------------------------------------------------------------------------
+
+    def error(self, status: int, body: bytes) -> tuple[str, str]:
+        """(message, OpenAI error type) for a provider's error answer in any format."""
+        message = error_message(body) or f"{self.provider} answered with HTTP status {status}."
+        return message, error_type(status)
+
+    # -- steps that providers override --------------------------------------------------------
+
+    def _chat_target(self, call: _litellm.ChatCall, key: str | None) -> tuple[str, dict[str, Any]]:
+        """(URL, headers) of a chat request."""
+        headers = _litellm.chat_headers(self._config, self.upstream_model, call, key, self.api_base)
+        url = _litellm.chat_url(self._config, self.upstream_model, call, key, self.api_base)
+        return url, headers
+
+    def _chat_body(self, call: _litellm.ChatCall, headers: dict[str, Any]) -> dict[str, Any]:
+        return _litellm.chat_body(self._config, self.upstream_model, call, headers)
+
+    def _parse_chat(self, call: _litellm.ChatCall, body: bytes) -> Any:
+        return _litellm.chat_response(self._config, self.upstream_model, call, body)
+
+    def _embeddings_target(self, key: str | None) -> tuple[str, dict[str, Any]]:
+        headers = {"content-type": "application/json"}
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        return f"{self._base()}/embeddings", headers
+
+    # -- shared steps -------------------------------------------------------------------------
+
+    def _response_state(self, payload: dict[str, Any], request: UpstreamRequest | None) -> _litellm.ChatCall:
+        """The request-side state that reading the answer needs, as litellm.completion() keeps it."""
+        if request is not None and isinstance(request.state, _litellm.ChatCall):
+            return request.state
+        call = self._prepare(payload, None)
+        if self._answer_needs_request_body:
+            # Building the body records what the answer is read with (e.g. Anthropic's map
+            # back from the tool names it had to rewrite).
+            self._guard(None, lambda: self._chat_body(call, {}))
+        return call
+
+    def _parse_chat_or_502(self, call: _litellm.ChatCall, body: bytes) -> dict[str, Any]:
+        try:
+            return shapes.completion(self._parse_chat(call, body))
+        except TranslationError:
+            raise
+        except Exception as exc:
+            raise TranslationError(
+                502, f"Unreadable answer from {self.provider}: {_litellm.error_message(exc)}", "bad_upstream_response"
+            ) from exc
+
+    def _prepare(self, payload: dict[str, Any], key: str | None) -> _litellm.ChatCall:
+        """Validate and map the request's parameters, on a private copy of the payload."""
+        payload = _copy(payload)
+        if payload.get("stream") is True and self._stream_usage:
+            options = payload.get("stream_options")
+            payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        return self._guard(
+            key,
+            lambda: _litellm.prepare_chat(
+                self._config,
+                self.upstream_model,
+                self.provider,
+                payload,
+                drop_params=self._drop_params,
+                api_version=self.options.get("api_version"),
+            ),
+        )
+
+    def _check_key(self, api_key: str | None) -> str | None:
+        if api_key:
+            return api_key
+        if self._key_required:
+            raise TranslationError(500, f"No API key is configured for {self.model!r}.", "missing_credentials")
+        return None
+
+    def _base(self) -> str:
+        if not self.api_base:
+            raise TranslationError(500, f"No api_base is configured for {self.model!r}.", "missing_api_base")
+        return self.api_base
+
+    def _guard(self, key: str | None, step: Any) -> Any:
+        """Run a LiteLLM step; its failures become client errors with any key masked."""
+        try:
+            return step()
+        except TranslationError:
+            raise
+        except _litellm.UnsupportedParamsError as exc:
+            raise TranslationError(400, _mask(_litellm.error_message(exc), key), "unsupported_parameter") from exc
+        except _litellm.ImageFetchError as exc:
+            raise TranslationError(
+                400,
+                f"{self.provider} cannot take image URLs through this gateway, which does not download them: "
+                "send the image inline as a data: URL.",
+                "image_url_unsupported",
+            ) from exc
+        except Exception as exc:
+            raise TranslationError(400, _mask(_litellm.error_message(exc), key), "invalid_request") from exc
+
+    def _upstream(
+        self, url: str, headers: dict[str, Any], body: dict[str, Any], key: str | None, stream: bool = False
+    ) -> UpstreamRequest:
+        raw = orjson.dumps(body, default=_json_default)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise TranslationError(500, f"Bad provider URL for {self.model!r}: {parts.scheme}://{parts.netloc}", "bad_api_base")
+        out = {str(name).lower(): str(value) for name, value in headers.items() if value is not None}
+        if key is None:
+            for name in _CREDENTIAL_HEADERS:
+                out.pop(name, None)
+        out.update(self._extra_headers)
+        out.setdefault("content-type", "application/json")
+        out["content-length"] = str(len(raw))
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return UpstreamRequest(
+            path=path, authority=parts.netloc, scheme=parts.scheme, headers=out, body=raw, stream=stream
+        )
+
+
+class _OpenAITranslator(ProviderTranslator):
+    """OpenAI itself, and any OpenAI-compatible server named `openai/...` with an api_base."""
+
+    default_api_base = "https://api.openai.com/v1"
+
+
+class _AnthropicTranslator(ProviderTranslator):
+    """Anthropic's Messages API (x-api-key and anthropic-version headers)."""
+
+    default_api_base = "https://api.anthropic.com"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        # litellm.completion() appends the Messages path to a bare base URL.
+        if self.api_base and not self.api_base.endswith("/v1/messages"):
+            self.api_base += "/v1/messages"
+
+    def _chat_body(self, call: _litellm.ChatCall, headers: dict[str, Any]) -> dict[str, Any]:
+        body = _litellm.chat_body(self._config, self.upstream_model, call, headers, own_params=True)
+        _litellm.filter_anthropic_beta(headers, body)
+        return body
+
+    def embeddings_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
+        """Anthropic has no embeddings API."""
+        raise TranslationError(
+            400, f"Model {self.model!r} is an Anthropic model; Anthropic does not offer embeddings.", "unsupported_endpoint"
+        )
+
+
+class _AzureTranslator(ProviderTranslator):
+    """Azure OpenAI: a deployment path, an api-version query and an api-key header."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.api_version = str(self.options.get("api_version") or _litellm.AZURE_DEFAULT_API_VERSION)
+        self.options.setdefault("api_version", self.api_version)
+
+    def _chat_target(self, call: _litellm.ChatCall, key: str | None) -> tuple[str, dict[str, Any]]:
+        return self._deployment_url("chat/completions"), self._key_headers(key)
+
+    def _embeddings_target(self, key: str | None) -> tuple[str, dict[str, Any]]:
+        return self._deployment_url("embeddings"), self._key_headers(key)
+
+    def _deployment_url(self, operation: str) -> str:
+        # The URL the openai SDK's AzureOpenAI client builds, which LiteLLM uses for Azure.
+        deployment = quote(self.upstream_model, safe="")
+        return f"{self._base()}/openai/deployments/{deployment}/{operation}?api-version={quote(self.api_version)}"
+
+    @staticmethod
+    def _key_headers(key: str | None) -> dict[str, Any]:
+        headers = {"content-type": "application/json"}
+        if key:
+            headers["api-key"] = key
+        return headers
+
+
+class _GeminiTranslator(ProviderTranslator):
+    """Google AI Studio: generateContent / streamGenerateContent?alt=sse, x-goog-api-key."""
+
+    _answer_needs_request_body = False
+    _stream_class = GeminiStream
+
+    def _chat_target(self, call: _litellm.ChatCall, key: str | None) -> tuple[str, dict[str, Any]]:
+        url, auth = _litellm.gemini_url(self.upstream_model, key or "", call.stream, self.api_base)
+        return url, {"content-type": "application/json", **auth}
+
+    def _chat_body(self, call: _litellm.ChatCall, headers: dict[str, Any]) -> dict[str, Any]:
+        return _litellm.gemini_body(self.upstream_model, call)
+
+    def embeddings_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
+        """A batchEmbedContents request."""
+        key = self._check_key(api_key)
+        inputs = _embedding_input(payload)
+        params = self._guard(
+            key, lambda: _litellm.embedding_params(self.upstream_model, "gemini", payload, drop_params=self._drop_params)
+        )
+        body = self._guard(key, lambda: _litellm.gemini_embedding_body(self.upstream_model, inputs, params))
+        url, auth = self._guard(
+            key, lambda: _litellm.gemini_url(self.upstream_model, key or "", False, self.api_base, mode="batch_embedding")
+        )
+        return self._upstream(url, {"content-type": "application/json; charset=utf-8", **auth}, body, key)
+
+    def embeddings_response(self, body: bytes, request_payload: dict[str, Any]) -> dict[str, Any]:
+        """The OpenAI embeddings list for a batchEmbedContents answer."""
+        inputs = _embedding_input(request_payload)
+        try:
+            return shapes.embeddings(_litellm.gemini_embedding_response(self.upstream_model, inputs, body))
+        except Exception as exc:
+            raise TranslationError(
+                502, f"Unreadable answer from gemini: {_litellm.error_message(exc)}", "bad_upstream_response"
+            ) from exc
+
+
+class _OllamaTranslator(ProviderTranslator):
+    """Ollama's /api/chat (streams are newline-delimited JSON); LiteLLM defaults to localhost:11434."""
+
+    _stream_class = NDJSONStream
+
+
+_BY_PROVIDER: dict[str, type[ProviderTranslator]] = {
+    "openai": _OpenAITranslator,
+    "anthropic": _AnthropicTranslator,
+    "azure": _AzureTranslator,
+    "gemini": _GeminiTranslator,
+    "ollama_chat": _OllamaTranslator,
+}
+
+
+def _copy(payload: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a JSON payload (LiteLLM edits messages in place; a retry needs the original)."""
+    try:
+        copied = orjson.loads(orjson.dumps(payload))
+    except TypeError as exc:
+        raise TranslationError(400, f"The request is not plain JSON: {exc}", "invalid_request") from exc
+    if not isinstance(copied, dict):
+        raise TranslationError(400, "The request body must be a JSON object.", "invalid_request")
+    return copied
+
+
+def _embedding_input(payload: dict[str, Any]) -> Any:
+    inputs = payload.get("input")
+    if inputs is None or inputs == "" or inputs == []:
+        raise TranslationError(400, "'input' is required for embeddings.", "invalid_request")
+    return inputs
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise TranslationError(502, "The provider answered with malformed JSON.", "bad_upstream_response") from exc
+    if not isinstance(parsed, dict):
+        raise TranslationError(502, "The provider answered with JSON that is not an object.", "bad_upstream_response")
+    return parsed
+
+
+def _mask(message: str, key: str | None) -> str:
+    # Keys shorter than this are not secrets worth masking, and would mangle ordinary words.
+    return message.replace(key, "***") if key and len(key) >= _MIN_MASKED_KEY and key in message else message
+
+
+def _json_default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(exclude_none=True)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
