@@ -15,10 +15,20 @@ from typing import Any, Iterator
 
 MODEL_HEADER = "x-gateway-model"
 METADATA_NAMESPACE = "llm_gateway"
+ROUTE_KINDS = ("chat", "embeddings")
 
 
 class CatalogError(ValueError):
     """envoy.yaml does not describe a usable model catalog."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """Per-token prices in USD that override LiteLLM's cost map (self-hosted models)."""
+
+    prompt: float
+    completion: float
+    cached: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +43,9 @@ class Endpoint:
     api_base: str | None = None
     api_key_env: str | None = None
     api_key_file: str | None = None
+    # Azure OpenAI's `api-version` query parameter.
+    api_version: str | None = None
+    prices: Prices | None = None
 
     @property
     def upstream_model(self) -> str:
@@ -50,6 +63,8 @@ class ModelRoute:
     aliases: tuple[str, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     description: str = ""
+    # What the model serves: "chat" or "embeddings".
+    kind: str = "chat"
     # True when the cluster runs the upstream ext_proc filter, which prepares
     # every attempt for its endpoint. Without it the router filter prepares
     # the request once, for the cluster's only endpoint.
@@ -111,12 +126,16 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
         aliases = meta.get("aliases") or []
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise CatalogError(f"`aliases` of model {name!r} must be a list of strings")
+        kind = meta.get("kind", "chat")
+        if kind not in ROUTE_KINDS:
+            raise CatalogError(f"`kind` of model {name!r} must be one of {', '.join(ROUTE_KINDS)}; got {kind!r}")
         routes[name] = ModelRoute(
             name=name,
             cluster=target,
             aliases=tuple(aliases),
             endpoints=tuple(cluster_endpoints(clusters[target])),
             description=str(meta.get("description", "")),
+            kind=kind,
             per_attempt=has_upstream_ext_proc(clusters[target]),
         )
         if not routes[name].per_attempt and len({e.model for e in routes[name].endpoints}) > 1:
@@ -151,7 +170,25 @@ def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
                 api_base=meta.get("api_base"),
                 api_key_env=meta.get("api_key_env"),
                 api_key_file=meta.get("api_key_file"),
+                api_version=meta.get("api_version"),
+                prices=_prices(name, meta),
             )
+
+
+def _prices(cluster: str, meta: dict[str, Any]) -> Prices | None:
+    """The `input_cost_per_token` / `output_cost_per_token` override of an endpoint, if any."""
+    keys = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
+    if not any(key in meta for key in keys):
+        return None
+    values: list[float] = []
+    for key in keys:
+        value = meta.get(key, meta.get("input_cost_per_token") if key == "cache_read_input_token_cost" else None)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise CatalogError(
+                f"an endpoint of cluster {cluster!r} sets prices: `{key}` must be a number of USD per token, at least 0"
+            )
+        values.append(float(value))
+    return Prices(prompt=values[0], completion=values[1], cached=values[2])
 
 
 def has_upstream_ext_proc(cluster: dict[str, Any]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from . import __version__
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9002)
     serve.add_argument("--uds", default=None, help="listen on this Unix socket path instead of TCP")
+    serve.add_argument(
+        "--metrics-port", type=int, default=None, help="also serve GET /metrics on this port of --host (shared by processes)"
+    )
     serve.set_defaults(func=_serve)
 
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
@@ -61,12 +65,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from . import metrics
     from .config import DEFAULT_CONFIG, build_gateway, read_config
     from .server import Listen, serve
 
     _use_uvloop()
+    # Before anything is counted: several processes of one gateway share a directory.
+    metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
     gateway = build_gateway(read_config(args.config or DEFAULT_CONFIG))
-    asyncio.run(serve(gateway, Listen(host=args.host, port=args.port, uds=args.uds)))
+    listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
+    asyncio.run(serve(gateway, listen))
     return 0
 
 

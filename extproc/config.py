@@ -7,12 +7,14 @@ from typing import Any
 
 import yaml
 
-from .catalog import load_catalog
+from .catalog import Catalog, CatalogError, Endpoint, load_catalog
 from .credentials import Credentials
 from .endpoints import default_registry
+from .estimate import Estimator
 from .pricing import Pricing
 from .processor import Gateway
-from .stages import AccountingStage, RoutingStage
+from .stages import AccountingStage, CostControlStage, RoutingStage
+from .translation import ProviderTranslator, TranslationError
 
 # The shipped configuration, next to the package in a source checkout.
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "envoy" / "envoy.yaml"
@@ -32,7 +34,31 @@ def build_gateway(
 ) -> Gateway:
     """The catalog, endpoint registry and stage pipeline that envoy.yaml describes."""
     catalog = load_catalog(config)
-    stages = [RoutingStage(catalog), AccountingStage(pricing or Pricing())]
+    pricing = pricing or Pricing()
+    estimator = Estimator(pricing)
+    stages = [RoutingStage(catalog), CostControlStage(estimator), AccountingStage(pricing)]
     return Gateway(
-        catalog=catalog, registry=default_registry(), stages=stages, credentials=credentials or Credentials()
+        catalog=catalog,
+        registry=default_registry(),
+        stages=stages,
+        credentials=credentials or Credentials(),
+        translators=build_translators(catalog),
+        estimator=estimator,
+        pricing=pricing,
     )
+
+
+def build_translators(catalog: Catalog) -> dict[Endpoint, ProviderTranslator]:
+    """One translator per provider endpoint; CatalogError names an endpoint LiteLLM cannot serve."""
+    translators: dict[Endpoint, ProviderTranslator] = {}
+    for route in catalog.routes.values():
+        for endpoint in route.endpoints:
+            options = {"api_version": endpoint.api_version} if endpoint.api_version else None
+            try:
+                translators[endpoint] = ProviderTranslator.for_model(endpoint.model, endpoint.api_base, options)
+            except (TranslationError, ValueError) as exc:
+                raise CatalogError(
+                    f"endpoint {endpoint.address} of cluster {endpoint.cluster!r}: model {endpoint.model!r} "
+                    f"cannot be served: {exc}"
+                ) from None
+    return translators

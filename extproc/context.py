@@ -36,12 +36,19 @@ class RequestContext:
     # The client asked for the usage chunk itself (else the gateway strips it).
     client_wants_stream_usage: bool = False
     tenant: str = "anonymous"
+    # "chat" or "embeddings", from the endpoint the client called.
+    kind: str = "chat"
+    # The body's `x_gateway` extension object (removed before the provider sees it).
+    gateway_options: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
 
     # Response.
     status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     endpoint: Endpoint | None = None
     usage: Usage | None = None
+    # True when the provider reported no usage and the gateway counted it.
+    usage_estimated: bool = False
     cost_usd: float | None = None
 
     # Headers to set on the upstream request and on the client's response.

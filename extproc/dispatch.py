@@ -43,7 +43,9 @@ async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequ
     try:
         if phase == "request_headers":
             message = request.request_headers
-            result = await processor.request_headers(headers_dict(message), message.end_of_stream)
+            result = await processor.request_headers(
+                headers_dict(message), message.end_of_stream, attributes_dict(request)
+            )
         elif phase == "request_body":
             result = await processor.request_body(request.request_body.body)
         elif phase == "response_headers":

@@ -27,6 +27,7 @@ import grpc
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from . import metrics
 from .envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,11 @@ class Stack:
                 ["fake-provider", "--port", str(self.fake_provider_port), "--api-key", self.env[FAKE_PROVIDER_KEY_ENV],
                  *options.fake_provider_args],
             )
+        # Every service process adds its counts to files here; any of them
+        # answers GET /metrics with the sums (prometheus-client multiprocess mode).
+        metrics_dir = self.run_dir / "metrics"
+        metrics.prepare_directory(str(metrics_dir))
+        self.env[metrics.MULTIPROC_DIR_ENV] = str(metrics_dir)
         base = options.service_port
         if options.unix_sockets:
             self.services = [ServiceAddress(uds=str(self.run_dir / f"service-{i}.sock")) for i in range(options.workers)]
@@ -170,6 +176,7 @@ class Stack:
         child = self._children.pop(f"service-{index}", None)
         if child is not None:
             _terminate(child)
+            metrics.mark_process_dead(child.process.pid, self.env.get(metrics.MULTIPROC_DIR_ENV))
 
     def wait_service_healthy(self, index: int) -> None:
         """Block until service process `index` answers its gRPC health check."""

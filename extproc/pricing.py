@@ -10,16 +10,13 @@ or a `tiered_pricing` list) go through LiteLLM on every call.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
+from . import litellm_offline  # noqa: F401 - before litellm
 from .catalog import Endpoint
 from .usage import Usage
 
-# Never fetch the cost map from the network: these machines have none, and a
-# gateway's prices must not change under it at start-up.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +45,9 @@ class Pricing:
 
     def cost_usd(self, endpoint: Endpoint, usage: Usage) -> float | None:
         """The cost of `usage` on `endpoint`, or None when LiteLLM has no price for it."""
+        if endpoint.prices is not None:
+            prices = endpoint.prices
+            return _linear_cost(_Rates(prices.prompt, prices.completion, prices.cached), usage)
         model = endpoint.model
         if model in self._unpriced:
             return None
@@ -55,8 +55,7 @@ class Pricing:
             self._rates[model] = self._linear_rates(model)
         rates = self._rates[model]
         if rates is not None:
-            uncached = usage.prompt_tokens - usage.cached_tokens
-            return uncached * rates.prompt + usage.cached_tokens * rates.cached + usage.completion_tokens * rates.completion
+            return _linear_cost(rates, usage)
         return self.litellm_cost(model, usage)
 
     def litellm_cost(self, model: str, usage: Usage) -> float | None:
@@ -96,6 +95,11 @@ class Pricing:
             self._unpriced.add(model)
             log.warning("no price for model %s in LiteLLM's cost map", model)
             return None
+
+
+def _linear_cost(rates: _Rates, usage: Usage) -> float:
+    uncached = usage.prompt_tokens - usage.cached_tokens
+    return uncached * rates.prompt + usage.cached_tokens * rates.cached + usage.completion_tokens * rates.completion
 
 
 def _is_tiered(info: dict[str, Any]) -> bool:

@@ -8,22 +8,30 @@ Envoy sends them. What differs between endpoints is described by their
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from . import metrics
 from .attributes import gateway_metadata
 from .catalog import Catalog, Endpoint, ModelRoute
+from .client_formats import GATEWAY_FIELD, OPENAI
 from .context import RequestContext
 from .credentials import Credentials
 from .decisions import Changes, Reply
 from .endpoints import EndpointSpec, Registry
-from .errors import GatewayError, error_body
+from .errors import GatewayError
+from .estimate import Estimator
+from .pricing import Pricing
 from .provider_request import for_endpoint
-from .sse import SSEParser
 from .stages import Stage
+from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
+from .translation import ProviderTranslator
+from .usage import Usage
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,8 @@ REQUEST_ID_HEADER = "x-gateway-request-id"
 SERVED_MODEL_HEADER = "x-gateway-served-model"
 PROVIDER_HEADER = "x-gateway-provider"
 UPSTREAM_HOST_METADATA = "xds.upstream_host_metadata"
+# The downstream peer, "ip:port" (asked for by the router filter's request_attributes).
+SOURCE_ADDRESS = "source.address"
 
 
 @dataclass(slots=True)
@@ -41,6 +51,9 @@ class Gateway:
     registry: Registry
     stages: list[Stage]
     credentials: Credentials
+    translators: dict[Endpoint, ProviderTranslator]
+    estimator: Estimator
+    pricing: Pricing
 
 
 class RouterProcessor:
@@ -50,11 +63,17 @@ class RouterProcessor:
         self._gateway = gateway
         self.ctx = RequestContext()
         self._spec: EndpointSpec | None = None
-        self._sse: SSEParser | None = None
+        self._translator: ProviderTranslator | None = None
+        self._passthrough: PassthroughStream | None = None
+        self._translated: TranslatedStream | None = None
+        # Completion text of a stream, kept only to estimate usage a provider did not report.
+        self._streamed_text: list[str] = []
 
     # --- request -----------------------------------------------------------
 
-    async def request_headers(self, headers: dict[str, str], end_of_stream: bool) -> Reply | Changes:
+    async def request_headers(
+        self, headers: dict[str, str], end_of_stream: bool, attributes: dict[str, Any] | None = None
+    ) -> Reply | Changes:
         """Pick the endpoint spec by path; answer locally served and unknown paths."""
         ctx = self.ctx
         ctx.headers = headers
@@ -64,8 +83,12 @@ class RouterProcessor:
         registry = self._gateway.registry
         local = registry.local(ctx.method, ctx.path)
         if local is not None:
+            if local.loopback_only and not _peer_is_loopback((attributes or {}).get(SOURCE_ADDRESS, "")):
+                return self._reject(GatewayError(403, f"{local.path} is only served to the gateway's own host.", code="forbidden"))
             ctx.decisions.append(f"local:{local.path}")
-            return Reply.json(200, local.answer(self._gateway.catalog), self._id_header())
+            catalog = self._gateway.catalog
+            body = await asyncio.to_thread(local.answer, catalog) if local.blocking else local.answer(catalog)
+            return Reply(200, body, {"content-type": local.content_type, **self._id_header()})
         spec = registry.forwarded(ctx.method, ctx.path)
         if spec is None:
             return self._reject(self._unknown_endpoint())
@@ -91,32 +114,50 @@ class RouterProcessor:
         except orjson.JSONDecodeError as exc:
             return self._reject(GatewayError(400, f"The request body is not valid JSON: {exc}.", code="invalid_json"))
         try:
-            parsed = spec.parse(decoded)
+            options = _pop_gateway_options(decoded)
+            canonical = spec.to_canonical(decoded)
+            parsed = spec.parse(canonical)
         except GatewayError as error:
             return self._reject(error)
-        ctx.body = decoded
+        ctx.gateway_options = options
+        ctx.body = canonical
+        ctx.kind = spec.kind
         ctx.requested_model = parsed.model
         ctx.stream = parsed.stream
+        ctx.dry_run = parsed.dry_run
         ctx.client_wants_stream_usage = parsed.stream_usage
-        for stage in self._gateway.stages:
-            reply = await stage.on_request(ctx)
-            if reply is not None:
-                reply.headers.update(self._id_header())
-                return reply
+        try:
+            for stage in self._gateway.stages:
+                reply = await stage.on_request(ctx)
+                if reply is not None:
+                    reply.headers.update(self._id_header())
+                    return reply
+        except GatewayError as error:
+            return self._reject(error)
         changes = Changes(set_headers=ctx.upstream_headers, clear_route_cache=True, metadata=self._request_metadata())
-        body_changed = spec.prepare_upstream(decoded, parsed) or ctx.body_changed
+        body_changed = spec.prepare_upstream(canonical, parsed) or ctx.body_changed or bool(options)
+        body_changed = body_changed or canonical is not decoded
+        if spec.upstream_path != ctx.path:
+            changes.set_headers[":path"] = spec.upstream_path
         route = ctx.route
         if route is not None and not route.per_attempt and route.endpoints:
             # No upstream filter on this cluster: prepare the request for its only endpoint here.
             try:
                 endpoint = route.endpoints[0]
-                prepared = for_endpoint(endpoint, ctx.path, decoded, self._gateway.credentials.api_key(endpoint))
+                prepared = for_endpoint(
+                    self._gateway.translators[endpoint],
+                    endpoint,
+                    spec.upstream_path,
+                    canonical,
+                    self._gateway.credentials.api_key(endpoint),
+                )
             except GatewayError as error:
                 return self._reject(error)
             changes.set_headers.update(prepared.headers)
+            changes.remove_headers.extend(prepared.remove_headers)
             changes.body = prepared.body
         elif body_changed:
-            changes.replace_body(orjson.dumps(decoded))
+            changes.replace_body(orjson.dumps(canonical))
         return changes
 
     # --- response ----------------------------------------------------------
@@ -130,14 +171,20 @@ class RouterProcessor:
         ctx.status = _status(headers)
         ctx.endpoint = self._serving_endpoint(attributes)
         self._set_identity_headers()
-        if self._spec is None:
+        spec = self._spec
+        if spec is None:
             return Changes(set_headers=dict(ctx.client_headers))
+        self._translator = self._gateway.translators.get(ctx.endpoint) if ctx.endpoint else None
         is_sse = headers.get("content-type", "").startswith("text/event-stream")
         if is_sse and ctx.status == 200 and not end_of_stream:
-            self._sse = SSEParser()
+            self._start_stream(spec)
             ctx.decisions.append("stream")
             # The stream is rewritten on the fly: its length is no longer known.
-            return Changes(set_headers=dict(ctx.client_headers), remove_headers=["content-length"], stream_body=True)
+            return Changes(
+                set_headers={**ctx.client_headers, "content-type": "text/event-stream"},
+                remove_headers=["content-length"],
+                stream_body=True,
+            )
         if end_of_stream:
             await self._finish()
             return Changes(set_headers=dict(ctx.client_headers), metadata=self._response_metadata())
@@ -145,73 +192,202 @@ class RouterProcessor:
         return Changes()
 
     async def response_body(self, chunk: bytes, end_of_stream: bool) -> Changes:
-        """Read usage (buffered JSON or the stream's usage event) and finish the request."""
-        if self._sse is not None:
+        """Translate the answer for the client, read its usage, and finish the request."""
+        if self._passthrough is not None or self._translated is not None:
             return await self._stream_chunk(chunk, end_of_stream)
         ctx = self.ctx
-        if self._spec is None:
+        spec = self._spec
+        if spec is None:
             # A reply Envoy made before this filter saw the request (a local rate
             # limit, say): its own local_reply_config already shapes the body.
             return Changes()
-        changes = Changes()
         if ctx.status is not None and ctx.status >= 400:
-            changes = _client_error_body(ctx.status, chunk)
-        elif self._spec is not None and chunk:
-            try:
-                payload = orjson.loads(chunk)
-            except orjson.JSONDecodeError:
-                log.warning("request %s: upstream answered %s with a body that is not JSON", ctx.request_id, ctx.status)
-                payload = None
-                changes = Changes(set_headers={"content-type": "application/json", ":status": "502"}).replace_body(
-                    error_body(502, "The model provider sent a malformed answer.", code="bad_upstream_response")
-                )
-                ctx.status = 502
-            if isinstance(payload, dict):
-                ctx.usage = self._spec.usage(payload)
+            changes = self._client_error(ctx.status, chunk)
+        else:
+            changes = self._client_answer(spec, chunk)
         await self._finish()
         changes.set_headers.update(ctx.client_headers)
         changes.metadata = self._response_metadata()
         return changes
 
+    def _client_answer(self, spec: EndpointSpec, body: bytes) -> Changes:
+        """A buffered 2xx answer: canonical, then the client's format, with usage read on the way."""
+        ctx = self.ctx
+        translator = self._translator
+        native = translator is None or translator.openai_compatible
+        try:
+            if native:
+                payload = orjson.loads(body) if body else None
+            elif ctx.kind == "embeddings":
+                payload = translator.embeddings_response(body, ctx.body or {})  # type: ignore[union-attr]
+            else:
+                payload = translator.chat_response(body, ctx.body or {})  # type: ignore[union-attr]
+        except Exception as exc:  # orjson's error, or anything LiteLLM raises on a body it cannot read
+            log.warning(
+                "request %s: %s answered %s with a body that cannot be read: %s",
+                ctx.request_id,
+                ctx.endpoint.provider if ctx.endpoint else "the provider",
+                ctx.status,
+                type(exc).__name__,
+            )
+            ctx.status = 502
+            return self._error_changes(
+                GatewayError(502, "The model provider sent a malformed answer.", code="bad_upstream_response")
+            )
+        if not isinstance(payload, dict):
+            return Changes()
+        ctx.usage = spec.usage(payload)
+        if ctx.usage is None:
+            self._estimate_usage(_completion_text(payload))
+        if native and spec.client_format is OPENAI:
+            return Changes()
+        answer = spec.client_format.answer(payload, ctx.requested_model or "")
+        return Changes(set_headers={"content-type": "application/json"}).replace_body(orjson.dumps(answer))
+
+    def _client_error(self, status: int, body: bytes) -> Changes:
+        """An upstream error in the client's error format, keeping the provider's message."""
+        spec = self._spec
+        assert spec is not None
+        translator = self._translator
+        if spec.client_format is OPENAI and (translator is None or translator.openai_compatible) and _is_openai_error(body):
+            return Changes()
+        if translator is not None:
+            message, type_ = translator.error(status, body)
+        else:
+            message, type_ = _generic_error(status, body)
+        return self._error_changes(GatewayError(status, message, code="upstream_error", type=type_))
+
+    def _error_changes(self, error: GatewayError) -> Changes:
+        body = self._error_body(error)
+        return Changes(set_headers={"content-type": "application/json", ":status": str(error.status)}).replace_body(body)
+
+    def _start_stream(self, spec: EndpointSpec) -> None:
+        ctx = self.ctx
+        translator = self._translator
+        native = translator is None or translator.openai_compatible
+        if native and spec.client_format is OPENAI:
+            self._passthrough = PassthroughStream(self._on_chunk, ctx.client_wants_stream_usage)
+            return
+        source = OpenAIChunks() if native else translator.chat_stream(ctx.body or {})  # type: ignore[union-attr]
+        writer = spec.client_format.stream_writer(ctx.requested_model or "", ctx.client_wants_stream_usage)
+        self._translated = TranslatedStream(source, writer, self._on_chunk)
+
     async def _stream_chunk(self, chunk: bytes, end_of_stream: bool) -> Changes:
         ctx = self.ctx
-        assert self._sse is not None and self._spec is not None
-        strip_usage = not ctx.client_wants_stream_usage
-        out = bytearray() if strip_usage else None
-        for raw_event, data in self._sse.feed(chunk):
-            keep = True
-            if data is not None and b'"usage"' in data:
-                try:
-                    payload = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    payload = None
-                if isinstance(payload, dict):
-                    usage = self._spec.usage(payload)
-                    if usage is not None:
-                        ctx.usage = usage
-                        # The usage chunk (choices == []) was asked for by the gateway, not the client.
-                        keep = not (strip_usage and payload.get("choices") == [])
-            if out is not None and keep:
-                out += raw_event
-        if not end_of_stream:
-            return Changes(body=bytes(out)) if out is not None and bytes(out) != chunk else Changes()
-        if out is not None:
-            out += self._sse.remainder()
-        await self._finish()
-        changes = Changes(metadata=self._response_metadata())
-        if out is not None and bytes(out) != chunk:
-            changes.body = bytes(out)
+        if self._passthrough is not None:
+            out = self._passthrough.feed(chunk, end_of_stream)
+            if end_of_stream and ctx.usage is None:
+                self._estimate_usage("".join(self._streamed_text))
+        else:
+            assert self._translated is not None
+            out = self._translated.feed(chunk, end_of_stream, self._closing_chunks)
+        changes = Changes(body=out) if out is not None else Changes()
+        if end_of_stream:
+            await self._finish()
+            changes.metadata = self._response_metadata()
         return changes
+
+    def _on_chunk(self, chunk: dict[str, Any]) -> None:
+        """Read usage from a canonical stream chunk and put the gateway's figures on it."""
+        ctx = self.ctx
+        usage = self._spec.usage(chunk) if self._spec is not None else None
+        if usage is not None:
+            ctx.usage = usage
+            chunk[GATEWAY_FIELD] = self._gateway_figures(usage)
+            return
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                self._streamed_text.append(delta["content"])
+
+    def _closing_chunks(self) -> list[dict[str, Any]]:
+        """At a translated stream's end: an estimated usage chunk when the provider reported none."""
+        ctx = self.ctx
+        if ctx.usage is not None:
+            return []
+        self._estimate_usage("".join(self._streamed_text))
+        if ctx.usage is None:
+            return []
+        usage = ctx.usage
+        return [
+            {
+                "id": f"chatcmpl-{ctx.request_id or 'gateway'}",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": ctx.served_model or "",
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                    "total_tokens": usage.total_tokens,
+                },
+            }
+        ]
+
+    def _estimate_usage(self, completion_text: str) -> None:
+        """Count usage the provider did not report, and say so."""
+        ctx = self.ctx
+        if ctx.endpoint is None or ctx.body is None:
+            return
+        estimator = self._gateway.estimator
+        model = ctx.endpoint.model
+        ctx.usage = Usage(
+            prompt_tokens=estimator.prompt_tokens(model, ctx.body, ctx.kind),
+            completion_tokens=estimator.completion_tokens(model, completion_text) if completion_text else 0,
+            model=ctx.endpoint.upstream_model,
+        )
+        ctx.usage_estimated = True
+        ctx.decisions.append("usage_estimated")
+
+    def _gateway_figures(self, usage: Usage) -> dict[str, Any]:
+        """What the stream's usage chunk tells the client about the answer."""
+        ctx = self.ctx
+        cost = self._gateway.pricing.cost_usd(ctx.endpoint, usage) if ctx.endpoint else None
+        ctx.cost_usd = cost
+        return {
+            "served_model": ctx.served_model,
+            "provider": ctx.endpoint.provider if ctx.endpoint else None,
+            "cost_usd": cost,
+            "usage_estimated": ctx.usage_estimated,
+        }
 
     # --- helpers -------------------------------------------------------------
 
     async def _finish(self) -> None:
+        ctx = self.ctx
         for stage in self._gateway.stages:
-            await stage.on_response(self.ctx)
+            await stage.on_response(ctx)
+        usage, endpoint = ctx.usage, ctx.endpoint
+        metrics.record_answer(
+            route=ctx.route.name if ctx.route else None,
+            model=endpoint.upstream_model if endpoint else None,
+            response_model=usage.model if usage else None,
+            provider=endpoint.provider if endpoint else None,
+            tenant=ctx.tenant,
+            status=ctx.status,
+            stream=ctx.stream,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            cached_tokens=usage.cached_tokens if usage else None,
+            cost_usd=ctx.cost_usd,
+            usage_estimated=ctx.usage_estimated,
+            duration_s=ctx.elapsed_ms() / 1000.0,
+            operation="embeddings" if ctx.kind == "embeddings" else "chat",
+        )
 
     def _reject(self, error: GatewayError) -> Reply:
         self.ctx.decisions.append(f"rejected:{error.code or error.status}")
-        return Reply.from_error(error, self._id_header())
+        metrics.record_rejection(reason=error.code or "error", status=error.status)
+        return Reply(
+            status=error.status,
+            body=self._error_body(error),
+            headers={"content-type": "application/json", **self._id_header()},
+            reason=error.code or error.message,
+        )
+
+    def _error_body(self, error: GatewayError) -> bytes:
+        client_format = self._spec.client_format if self._spec is not None else OPENAI
+        return client_format.error_body(error.status, error.message, code=error.code, param=error.param, type_=error.type)
 
     def _unknown_endpoint(self) -> GatewayError:
         ctx = self.ctx
@@ -274,18 +450,53 @@ def _status(headers: dict[str, str]) -> int | None:
         return None
 
 
-def _client_error_body(status: int, body: bytes) -> Changes:
-    """Keep an upstream error that is already OpenAI error JSON; wrap anything else."""
+def _peer_is_loopback(source: str) -> bool:
+    """True when Envoy's `source.address` ("127.0.0.1:5000", "[::1]:5000") is a loopback address."""
+    host = source.rsplit(":", 1)[0].strip("[]") if ":" in source else source
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _pop_gateway_options(body: Any) -> dict[str, Any]:
+    """Remove the `x_gateway` extension object from a request body; the provider never sees it."""
+    if not isinstance(body, dict) or "x_gateway" not in body:
+        return {}
+    options = body.pop("x_gateway")
+    if not isinstance(options, dict):
+        raise GatewayError(400, "`x_gateway` must be an object.", code="invalid_request", param="x_gateway")
+    return options
+
+
+def _is_openai_error(body: bytes) -> bool:
+    try:
+        payload = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(payload, dict) and isinstance(payload.get("error"), dict)
+
+
+def _generic_error(status: int, body: bytes) -> tuple[str, str | None]:
+    """The message of an error body of unknown format."""
     try:
         payload = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
         payload = None
-    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-        return Changes()
-    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-        message = payload["error"]
-    else:
-        message = f"The model provider answered with HTTP {status}."
-    return Changes(set_headers={"content-type": "application/json"}).replace_body(
-        error_body(status, message, code="upstream_error")
-    )
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, str):
+            return error, None
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"], error.get("type") if isinstance(error.get("type"), str) else None
+    return f"The model provider answered with HTTP {status}.", None
+
+
+def _completion_text(payload: dict[str, Any]) -> str:
+    """The text of a canonical answer's choices, for usage estimates."""
+    parts = []
+    for choice in payload.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            parts.append(message["content"])
+    return "".join(parts)

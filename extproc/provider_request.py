@@ -1,46 +1,55 @@
-"""The request as one provider endpoint expects it: model name, URL, Host, key.
+"""The request as one provider endpoint expects it: body, URL path, Host, key.
 
 Used per attempt by the upstream filter and, for clusters that run no
-upstream filter (one OpenAI-compatible endpoint), by the router filter.
+upstream filter (one endpoint), by the router filter. The wire format comes
+from the endpoint's `ProviderTranslator` (LiteLLM's provider configs).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-
-import orjson
 
 from .catalog import Endpoint
 from .errors import GatewayError
+from .translation import ProviderTranslator, TranslationError
 
-# Path below the provider's base URL, per gateway endpoint (OpenAI-compatible providers).
-_OPENAI_SUFFIX = {"/v1/chat/completions": "/chat/completions", "/v1/embeddings": "/embeddings"}
+# Where clients put credentials. The provider gets the gateway's key in the
+# header it expects, and none of the client's.
+CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+
+CHAT_PATH = "/v1/chat/completions"
+EMBEDDINGS_PATH = "/v1/embeddings"
 
 
 @dataclass(slots=True)
 class ProviderRequest:
-    """Headers to set and the body to send to one endpoint."""
+    """Headers to set and remove, and the body to send to one endpoint."""
 
     headers: dict[str, str]
     body: bytes
+    remove_headers: list[str] = field(default_factory=list)
 
 
-def for_endpoint(endpoint: Endpoint, path: str, payload: dict[str, Any], api_key: str | None) -> ProviderRequest:
-    """Rewrite an OpenAI-format request for an OpenAI-compatible endpoint."""
-    suffix = _OPENAI_SUFFIX.get(path.split("?", 1)[0])
-    if suffix is None:
-        raise GatewayError(
-            404, f"Provider {endpoint.provider!r} does not serve {path}.", code="unsupported_endpoint"
-        )
-    payload["model"] = endpoint.upstream_model
-    body = orjson.dumps(payload)
-    headers = {"content-length": str(len(body))}
-    if endpoint.api_base:
-        base = urlsplit(endpoint.api_base)
-        headers[":path"] = base.path.rstrip("/") + suffix
-        headers[":authority"] = base.netloc
-    if api_key:
-        headers["authorization"] = f"Bearer {api_key}"
-    return ProviderRequest(headers=headers, body=body)
+def for_endpoint(
+    translator: ProviderTranslator, endpoint: Endpoint, path: str, payload: dict[str, Any], api_key: str | None
+) -> ProviderRequest:
+    """Translate a canonical (OpenAI) request for `endpoint`; GatewayError when it cannot be."""
+    route = path.split("?", 1)[0]
+    try:
+        if route == CHAT_PATH:
+            upstream = translator.chat_request(payload, api_key)
+        elif route == EMBEDDINGS_PATH:
+            upstream = translator.embeddings_request(payload, api_key)
+        else:
+            raise GatewayError(
+                404, f"Provider {endpoint.provider!r} does not serve {route}.", code="unsupported_endpoint"
+            )
+    except TranslationError as error:
+        raise GatewayError(error.status, error.message, code=error.code) from None
+    headers = dict(upstream.headers)
+    headers[":path"] = upstream.path
+    headers[":authority"] = upstream.authority
+    headers["content-length"] = str(len(upstream.body))
+    remove = [name for name in CLIENT_CREDENTIAL_HEADERS if name not in headers]
+    return ProviderRequest(headers=headers, body=upstream.body, remove_headers=remove)

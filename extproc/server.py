@@ -17,6 +17,7 @@ import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from . import metrics
 from .dispatch import dispatch_router, dispatch_upstream
 from .processor import Gateway, RouterProcessor
 from .upstream import UpstreamProcessor, endpoints_by_cluster
@@ -41,7 +42,7 @@ class ExternalProcessorService(pb_grpc.ExternalProcessorServicer):
     async def Process(self, request_iterator, context: grpc.aio.ServicerContext):  # noqa: N802 - gRPC name
         """One bidirectional stream: one HTTP request, or one upstream attempt."""
         if _filter_kind(context) == "upstream":
-            upstream = UpstreamProcessor(self._credentials, self._endpoints)
+            upstream = UpstreamProcessor(self._credentials, self._endpoints, self._gateway.translators)
             async for request in request_iterator:
                 yield await dispatch_upstream(upstream, request)
             return
@@ -64,6 +65,8 @@ class Listen:
     host: str = "127.0.0.1"
     port: int = 9002
     uds: str | None = None
+    # Prometheus scrape port of the service itself (None: only through Envoy).
+    metrics_port: int | None = None
 
     def target(self) -> str:
         """The gRPC bind address."""
@@ -98,6 +101,10 @@ async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0) -> None:
     """Serve until SIGTERM or SIGINT, then drain: NOT_SERVING first, then stop."""
     server, health_servicer, port = await start(gateway, listen)
     log.info("ext_proc service listening on %s", listen.uds or f"{listen.host}:{port}")
+    metrics_server = None
+    if listen.metrics_port is not None:
+        metrics_server = await metrics.start_http_server(listen.host, listen.metrics_port, reuse_port=True)
+        log.info("metrics on http://%s:%d/metrics", listen.host, metrics_server.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -106,3 +113,5 @@ async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0) -> None:
     log.info("ext_proc service draining")
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace)
+    if metrics_server is not None:
+        await metrics_server.stop()

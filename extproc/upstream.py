@@ -21,6 +21,7 @@ from .credentials import Credentials
 from .decisions import Changes, Reply
 from .errors import GatewayError
 from .provider_request import for_endpoint
+from .translation import ProviderTranslator
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,15 @@ CLUSTER_NAME = "xds.cluster_name"
 class UpstreamProcessor:
     """Handles one upstream attempt."""
 
-    def __init__(self, credentials: Credentials, endpoints: dict[tuple[str, str], Endpoint]) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        endpoints: dict[tuple[str, str], Endpoint],
+        translators: dict[Endpoint, ProviderTranslator],
+    ) -> None:
         self._credentials = credentials
         self._endpoints = endpoints
+        self._translators = translators
         self._path = ""
         self._endpoint: Endpoint | None = None
 
@@ -58,13 +65,13 @@ class UpstreamProcessor:
             if not isinstance(payload, dict):
                 raise GatewayError(400, "The request body must be a JSON object.", code="invalid_request")
             key = self._credentials.api_key(endpoint)
-            request = for_endpoint(endpoint, self._path, payload, key)
+            request = for_endpoint(self._translators[endpoint], endpoint, self._path, payload, key)
         except orjson.JSONDecodeError:
             return _reply(GatewayError(400, "The request body is not valid JSON.", code="invalid_json"))
         except GatewayError as error:
             log.warning("upstream attempt to %s refused: %s", endpoint.cluster, error.message)
             return _reply(error)
-        return Changes(set_headers=request.headers, body=request.body)
+        return Changes(set_headers=request.headers, remove_headers=request.remove_headers, body=request.body)
 
 
 def endpoints_by_cluster(catalog: Catalog) -> dict[tuple[str, str], Endpoint]:

@@ -11,6 +11,7 @@ from tests.sdk_clients import close_all
 
 # LiteLLM must never try to fetch its cost map: these machines have no internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 
 @pytest.fixture(autouse=True)

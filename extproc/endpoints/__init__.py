@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from .base import EndpointSpec, LocalEndpoint, ParsedRequest
 from .chat_completions import ChatCompletions
+from .cost_estimate import CostEstimate
+from .embeddings import Embeddings
+from .messages import Messages
+from .metrics import MetricsEndpoint
 from .models import ModelsList
 
 __all__ = ["EndpointSpec", "LocalEndpoint", "ParsedRequest", "Registry", "default_registry"]
@@ -38,4 +42,4 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every endpoint this build serves."""
-    return Registry(forwarded=[ChatCompletions()], local=[ModelsList()])
+    return Registry(forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()], local=[ModelsList(), MetricsEndpoint()])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..catalog import Catalog
+from ..client_formats import ClientFormat
 from ..usage import Usage
 
 
@@ -17,6 +18,8 @@ class ParsedRequest:
     stream: bool = False
     # The client asked for the stream's usage chunk (`stream_options.include_usage`).
     stream_usage: bool = False
+    # Answer with the cost estimate instead of calling the provider.
+    dry_run: bool = False
 
 
 class EndpointSpec(Protocol):
@@ -24,6 +27,15 @@ class EndpointSpec(Protocol):
 
     method: str
     path: str
+    # "chat" or "embeddings": what a model route must serve to take the request.
+    kind: str
+    # The canonical (OpenAI) path the request takes upstream of the router filter.
+    upstream_path: str
+    client_format: ClientFormat
+
+    def to_canonical(self, body: Any) -> Any:
+        """The decoded client body in the canonical (OpenAI) format; raise `GatewayError` when invalid."""
+        ...
 
     def parse(self, body: Any) -> ParsedRequest:
         """Validate a decoded JSON body; raise `GatewayError` (400) when it is wrong."""
@@ -43,6 +55,11 @@ class LocalEndpoint(Protocol):
 
     method: str
     path: str
+    content_type: str
+    # Answered only to clients on the gateway's own host (operators' data).
+    loopback_only: bool
+    # `answer` may take long enough to be run off the event loop.
+    blocking: bool
 
     def answer(self, catalog: Catalog) -> bytes:
         """The JSON body of the answer."""

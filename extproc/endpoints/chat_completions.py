@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..client_formats import OPENAI
 from ..errors import GatewayError
 from ..usage import Usage, usage_from_openai
 from .base import ParsedRequest
@@ -22,6 +23,13 @@ class ChatCompletions:
 
     method = "POST"
     path = "/v1/chat/completions"
+    kind = "chat"
+    upstream_path = "/v1/chat/completions"
+    client_format = OPENAI
+
+    def to_canonical(self, body: Any) -> Any:
+        """Already canonical."""
+        return body
 
     def parse(self, body: Any) -> ParsedRequest:
         """Check the fields the gateway and any provider rely on."""

@@ -18,6 +18,9 @@ class ModelsList:
 
     method = "GET"
     path = "/v1/models"
+    content_type = "application/json"
+    loopback_only = False
+    blocking = False
 
     def answer(self, catalog: Catalog) -> bytes:
         """The OpenAI `list` object naming every model and alias."""

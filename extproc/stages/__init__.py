@@ -8,5 +8,6 @@ take and return plain Python values; they never touch protobuf.
 from .base import Stage
 from .routing import RoutingStage
 from .accounting import AccountingStage
+from .cost_control import CostControlStage
 
-__all__ = ["Stage", "RoutingStage", "AccountingStage"]
+__all__ = ["Stage", "RoutingStage", "CostControlStage", "AccountingStage"]

@@ -1,10 +1,21 @@
-"""Accounting: what an answer used and cost, on its headers and in the log line."""
+"""Accounting: what an answer used and cost, on its headers and in the log line.
+
+Buffered answers carry the figures as response headers; streams carry them
+in the usage chunk (`x_gateway`), since their headers leave before usage is
+known. Both reach the access log through the response metadata.
+"""
 
 from __future__ import annotations
 
 from ..context import RequestContext
 from ..decisions import Reply
 from ..pricing import Pricing
+
+PROMPT_TOKENS_HEADER = "x-gateway-prompt-tokens"
+COMPLETION_TOKENS_HEADER = "x-gateway-completion-tokens"
+CACHED_TOKENS_HEADER = "x-gateway-cached-tokens"
+COST_HEADER = "x-gateway-cost-usd"
+USAGE_ESTIMATED_HEADER = "x-gateway-usage-estimated"
 
 
 class AccountingStage:
@@ -25,7 +36,16 @@ class AccountingStage:
         if usage is None or ctx.endpoint is None:
             return
         ctx.cost_usd = self._pricing.cost_usd(ctx.endpoint, usage)
-        ctx.client_headers["x-gateway-prompt-tokens"] = str(usage.prompt_tokens)
-        ctx.client_headers["x-gateway-completion-tokens"] = str(usage.completion_tokens)
+        headers = ctx.client_headers
+        headers[PROMPT_TOKENS_HEADER] = str(usage.prompt_tokens)
+        headers[COMPLETION_TOKENS_HEADER] = str(usage.completion_tokens)
+        headers[CACHED_TOKENS_HEADER] = str(usage.cached_tokens)
+        if ctx.usage_estimated:
+            headers[USAGE_ESTIMATED_HEADER] = "true"
         if ctx.cost_usd is not None:
-            ctx.client_headers["x-gateway-cost-usd"] = f"{ctx.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+            headers[COST_HEADER] = format_usd(ctx.cost_usd)
+
+
+def format_usd(value: float) -> str:
+    """A price without float noise or trailing zeros (`0.000135`)."""
+    return f"{value:.10f}".rstrip("0").rstrip(".") or "0"

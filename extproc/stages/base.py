@@ -14,7 +14,7 @@ class Stage(Protocol):
     name: str
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
-        """Inspect the validated request; return a Reply to answer it now."""
+        """Inspect the validated request; return a Reply to answer it now, or raise GatewayError to refuse it."""
         ...
 
     async def on_response(self, ctx: RequestContext) -> None:

@@ -20,11 +20,18 @@ class RoutingStage:
         self._catalog = catalog
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
-        """Set `x-gateway-model` to the canonical model name, or answer 404."""
+        """Set `x-gateway-model` to the canonical model name; 404 for an unknown model."""
         requested = ctx.requested_model or ""
         route = self._catalog.resolve(requested)
         if route is None:
-            return Reply.from_error(_unknown_model(requested, self._catalog.names()))
+            raise _unknown_model(requested, self._catalog.names())
+        if route.kind != ctx.kind:
+            raise GatewayError(
+                400,
+                f"The model {requested!r} serves {route.kind}, not {ctx.kind}; use a {ctx.kind} model.",
+                code="wrong_model_kind",
+                param="model",
+            )
         ctx.route = route
         ctx.upstream_headers[MODEL_HEADER] = route.name
         ctx.decisions.append(f"route:{route.name}" if route.name == requested else f"alias:{requested}->{route.name}")

@@ -64,8 +64,11 @@ def _config(routes: list[dict[str, Any]], clusters: list[dict[str, Any]]) -> dic
 # --- the shipped envoy.yaml ----------------------------------------------------
 
 
-def test_shipped_config_offers_both_models(shipped: Catalog) -> None:
-    assert set(shipped.routes) == {"gpt-4o", "gpt-4o-mini"}
+def test_shipped_config_offers_a_model_per_fake_wire(shipped: Catalog) -> None:
+    assert set(shipped.routes) == {"gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash", "text-embedding-3-small"}
+    assert {r.endpoints[0].provider for r in shipped.routes.values()} == {"openai", "anthropic", "gemini"}
+    assert shipped.routes["text-embedding-3-small"].kind == "embeddings"
+    assert shipped.routes["claude-haiku-4-5"].kind == "chat"
     assert shipped.routes["gpt-4o"].cluster == "fake_openai_gpt_4o"
     assert shipped.routes["gpt-4o-mini"].cluster == "fake_openai_gpt_4o_mini"
 
@@ -85,7 +88,10 @@ def test_unknown_name_does_not_resolve(shipped: Catalog) -> None:
 
 
 def test_names_lists_models_then_aliases_each_sorted(shipped: Catalog) -> None:
-    assert shipped.names() == ["gpt-4o", "gpt-4o-mini", "default", "fast", "smart"]
+    assert shipped.names() == [
+        *("claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "text-embedding-3-small"),
+        *("claude", "default", "embed", "fast", "gemini", "smart"),
+    ]
 
 
 def test_only_the_cluster_with_upstream_ext_proc_prepares_per_attempt(shipped: Catalog) -> None:

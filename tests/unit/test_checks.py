@@ -46,7 +46,9 @@ def test_shipped_config_is_ok_including_envoys_own_validation() -> None:
     report = check_config(SHIPPED, run_envoy=True, environ={})
     assert report.ok, report.problems
     assert report.warnings == []
-    assert report.summary == "2 models (gpt-4o, gpt-4o-mini) and 3 aliases."
+    assert report.summary == (
+        "5 models (claude-haiku-4-5, gemini-2.5-flash, gpt-4o, gpt-4o-mini, text-embedding-3-small) and 6 aliases."
+    )
 
 
 def test_an_unreadable_file_is_a_problem(tmp_path: Path) -> None:

@@ -74,7 +74,8 @@ def test_fake_provider_endpoints_move_with_their_api_base(config: dict[str, Any]
         meta = locality["lb_endpoints"][0]["metadata"]["filter_metadata"]["llm_gateway"]
         assert meta["api_base"] == "http://127.0.0.1:19000/v1"
     # The catalog the service builds agrees with what Envoy will run.
-    assert {e.api_base for r in load_catalog(out).routes.values() for e in r.endpoints} == {"http://127.0.0.1:19000/v1"}
+    bases = {e.api_base for r in load_catalog(out).routes.values() for e in r.endpoints}
+    assert bases == {"http://127.0.0.1:19000/v1", "http://127.0.0.1:19000", "http://127.0.0.1:19000/v1beta"}
 
 
 def test_fake_provider_port_leaves_other_endpoints_alone(config: dict[str, Any]) -> None:

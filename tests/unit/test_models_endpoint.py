@@ -72,7 +72,7 @@ def test_models_with_query_string_is_still_local() -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v1/chat/completions"), ("POST", "/v1/models"), ("POST", "/v1/chat/completions/"), ("POST", "/v1/embeddings")],
+    [("GET", "/v1/chat/completions"), ("POST", "/v1/models"), ("POST", "/v1/chat/completions/"), ("GET", "/v1/embeddings")],
 )
 def test_other_methods_and_paths_find_nothing(method: str, path: str) -> None:
     assert REGISTRY.forwarded(method, path) is None and REGISTRY.local(method, path) is None
@@ -84,7 +84,9 @@ def test_other_methods_and_paths_find_nothing(method: str, path: str) -> None:
         ("/v1/chat/completions", True),
         ("/v1/models", True),
         ("/v1/models?x=1", True),
-        ("/v1/embeddings", False),
+        ("/v1/embeddings", True),
+        ("/v1/messages", True),
+        ("/v1/completions", False),
         ("/v1/model", False),
         ("/", False),
     ],

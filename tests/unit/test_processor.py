@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -74,7 +75,10 @@ async def test_models_list_is_answered_locally(processor: RouterProcessor) -> No
     assert reply.headers == {"content-type": "application/json", "x-gateway-request-id": "r1"}
     listing = orjson.loads(reply.body)
     assert listing["object"] == "list"
-    assert {m["id"] for m in listing["data"]} == {"gpt-4o", "gpt-4o-mini", "fast", "default", "smart"}
+    assert {m["id"] for m in listing["data"]} == {
+        *("gpt-4o", "gpt-4o-mini", "fast", "default", "smart"),
+        *("claude-haiku-4-5", "claude", "gemini-2.5-flash", "gemini", "text-embedding-3-small", "embed"),
+    }
 
 
 async def test_unknown_path_is_404(processor: RouterProcessor) -> None:
@@ -170,7 +174,7 @@ async def test_stream_that_asked_for_usage_is_not_rewritten(processor: RouterPro
 
 
 async def test_missing_provider_key_is_503_without_a_key(gateway: Gateway) -> None:
-    without_key = Gateway(gateway.catalog, gateway.registry, gateway.stages, Credentials({}))
+    without_key = dataclasses.replace(gateway, credentials=Credentials({}))
     error = _error(await _send(RouterProcessor(without_key), {"model": "fast", "messages": USER}), 503)
     assert "FAKE_PROVIDER_API_KEY" in error["message"]
 
@@ -250,16 +254,30 @@ async def test_injected_usage_chunk_is_hidden_from_the_client(
 @pytest.mark.parametrize(
     "chunks", [[STREAM], [STREAM[i : i + 5] for i in range(0, len(STREAM), 5)]], ids=["one", "5-bytes"]
 )
-async def test_usage_chunk_the_client_asked_for_is_kept(processor: RouterProcessor, chunks: list[bytes]) -> None:
+async def test_usage_chunk_the_client_asked_for_is_kept_with_the_gateway_figures(
+    processor: RouterProcessor, litellm, chunks: list[bytes]  # noqa: ANN001
+) -> None:
     out, final = await _stream(processor, {"include_usage": True}, chunks)
-    assert out == STREAM
+    assert out.startswith(CONTENT + FINISH) and out.endswith(DONE)
+    usage_chunk = orjson.loads(out[len(CONTENT + FINISH) : -len(DONE)].removeprefix(b"data: "))
+    assert usage_chunk["usage"] == orjson.loads(USAGE.removeprefix(b"data: "))["usage"]
+    figures = usage_chunk["x_gateway"]
+    assert figures["cost_usd"] == pytest.approx(_reference_cost(litellm, "openai/gpt-4o-mini", 1200, 300, 1024), rel=1e-9)
+    assert (figures["provider"], figures["served_model"], figures["usage_estimated"]) == (
+        "openai",
+        "gpt-4o-mini-2024-07-18",
+        False,
+    )
     assert final.metadata is not None and final.metadata["prompt_tokens"] == 1200
 
 
-async def test_stream_without_a_usage_chunk_has_no_tokens(processor: RouterProcessor) -> None:
+async def test_stream_without_a_usage_chunk_gets_estimated_usage(processor: RouterProcessor, litellm) -> None:  # noqa: ANN001
     out, final = await _stream(processor, None, [CONTENT + FINISH, DONE])
     assert out == CONTENT + FINISH + DONE
-    assert final.metadata is not None and "prompt_tokens" not in final.metadata and "cost_usd" not in final.metadata
+    assert final.metadata is not None and "usage_estimated" in final.metadata["decisions"]
+    counted = litellm.token_counter(model="openai/gpt-4o-mini", text="Hi", count_response_tokens=True)
+    assert final.metadata["completion_tokens"] == counted and final.metadata["prompt_tokens"] > 0
+    assert processor.ctx.usage_estimated
 
 
 async def test_a_truncated_last_event_is_still_delivered(processor: RouterProcessor) -> None:
@@ -325,9 +343,9 @@ async def test_upstream_openai_error_passes_through_unchanged(processor: RouterP
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"upstream connect error or disconnect/reset before headers", "The model provider answered with HTTP 503."),
+        (b"upstream connect error or disconnect/reset before headers", "upstream connect error"),
         (b'{"error": "model overloaded"}', "model overloaded"),
-        (b"", "The model provider answered with HTTP 503."),
+        (b"", "HTTP status 503"),
     ],
 )
 async def test_upstream_error_that_is_not_openai_json_is_wrapped(
@@ -338,8 +356,8 @@ async def test_upstream_error_that_is_not_openai_json_is_wrapped(
     assert changes.set_headers["content-type"] == "application/json"
     assert changes.set_headers["content-length"] == str(len(changes.body))
     error = orjson.loads(changes.body)["error"]
-    assert error["message"] == message and error["code"] == "upstream_error"
-    assert error["type"] == "service_unavailable"
+    assert message in error["message"] and error["code"] == "upstream_error"
+    assert error["type"] == "api_error"
 
 
 async def test_malformed_success_body_becomes_502(processor: RouterProcessor) -> None:
@@ -357,3 +375,17 @@ async def test_response_without_body_finishes_at_the_headers(processor: RouterPr
     changes = await processor.response_headers({":status": "204"}, True, {})
     assert isinstance(changes, Changes) and changes.metadata is not None
     assert changes.set_headers["x-gateway-served-model"] == "gpt-4o-mini"
+
+
+# --- operator endpoints -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("source", "allowed"), [("127.0.0.1:40000", True), ("[::1]:40000", True), ("192.0.2.7:40000", False), ("", False)])
+async def test_metrics_are_answered_only_to_the_gateway_host(processor: RouterProcessor, source: str, allowed: bool) -> None:
+    reply = await processor.request_headers(_headers("GET", "/metrics"), True, {"source.address": source})
+    assert isinstance(reply, Reply)
+    if allowed:
+        assert reply.status == 200 and reply.headers["content-type"].startswith("text/plain")
+        assert b"llm_gateway_requests_total" in reply.body
+    else:
+        assert _error(reply, 403)["code"] == "forbidden"

@@ -15,6 +15,7 @@ from extproc.catalog import load_catalog
 from extproc.config import DEFAULT_CONFIG
 from extproc.credentials import Credentials
 from extproc.decisions import Changes, Reply
+from extproc.translation import ProviderTranslator
 from extproc.upstream import UpstreamProcessor, endpoints_by_cluster
 
 CHAT = "/v1/chat/completions"
@@ -33,6 +34,11 @@ def _attributes(cluster: str, model: str) -> dict[str, Any]:
     return {"xds.cluster_name": cluster, "xds.upstream_host_metadata": _host_metadata({"model": model})}
 
 
+def _processor(credentials: Credentials, endpoints: dict[tuple[str, str], Any]) -> UpstreamProcessor:
+    translators = {e: ProviderTranslator.for_model(e.model, e.api_base) for e in endpoints.values()}
+    return UpstreamProcessor(credentials, endpoints, translators)
+
+
 @pytest.fixture(scope="module")
 def shipped_endpoints() -> dict[tuple[str, str], Any]:
     return endpoints_by_cluster(load_catalog(yaml.safe_load(DEFAULT_CONFIG.read_text())))
@@ -40,7 +46,7 @@ def shipped_endpoints() -> dict[tuple[str, str], Any]:
 
 @pytest.fixture
 def processor(shipped_endpoints: dict[tuple[str, str], Any]) -> UpstreamProcessor:
-    return UpstreamProcessor(Credentials({"FAKE_PROVIDER_API_KEY": "k"}), shipped_endpoints)
+    return _processor(Credentials({"FAKE_PROVIDER_API_KEY": "k"}), shipped_endpoints)
 
 
 def _mixed_endpoints() -> dict[tuple[str, str], Any]:
@@ -104,12 +110,15 @@ async def test_attempt_is_prepared_for_the_chosen_endpoint(processor: UpstreamPr
         ":path": "/v1/chat/completions",
         ":authority": "127.0.0.1:9000",
         "authorization": "Bearer k",
+        "content-type": "application/json",
     }
+    # Credentials the client sent for the gateway never reach the provider.
+    assert set(changes.remove_headers) == {"x-api-key", "api-key", "x-goog-api-key"}
     assert orjson.loads(changes.body) == {**BODY, "model": "gpt-4o"}
 
 
 async def test_each_endpoint_of_a_mixed_cluster_gets_its_own_model_and_address() -> None:
-    processor = UpstreamProcessor(Credentials({"OPENAI_API_KEY": "sk-1"}), _mixed_endpoints())
+    processor = _processor(Credentials({"OPENAI_API_KEY": "sk-1"}), _mixed_endpoints())
     primary = await _attempt(processor, _attributes("mixed", "openai/gpt-4o"))
     assert isinstance(primary, Changes) and primary.body is not None
     assert orjson.loads(primary.body)["model"] == "gpt-4o"
@@ -117,7 +126,7 @@ async def test_each_endpoint_of_a_mixed_cluster_gets_its_own_model_and_address()
     assert primary.set_headers[":path"] == "/v1/chat/completions"  # the base's trailing slash is not doubled
     assert primary.set_headers["authorization"] == "Bearer sk-1"
 
-    fallback_processor = UpstreamProcessor(Credentials({"OPENAI_API_KEY": "sk-1"}), _mixed_endpoints())
+    fallback_processor = _processor(Credentials({"OPENAI_API_KEY": "sk-1"}), _mixed_endpoints())
     fallback = await _attempt(fallback_processor, _attributes("mixed", "hosted_vllm/meta-llama/Llama-3.1-8B"))
     assert isinstance(fallback, Changes) and fallback.body is not None
     assert orjson.loads(fallback.body)["model"] == "meta-llama/Llama-3.1-8B"
@@ -149,7 +158,7 @@ async def test_a_body_that_is_not_a_json_object_is_400(processor: UpstreamProces
 
 
 async def test_a_missing_key_is_503_naming_the_variable(shipped_endpoints: dict[tuple[str, str], Any]) -> None:
-    processor = UpstreamProcessor(Credentials({}), shipped_endpoints)
+    processor = _processor(Credentials({}), shipped_endpoints)
     error = _error(await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o")), 503)
     assert "FAKE_PROVIDER_API_KEY" in error["message"] and error["code"] == "provider_credentials_missing"
 

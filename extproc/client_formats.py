@@ -1,0 +1,138 @@
+"""The wire format a client speaks: OpenAI's or Anthropic's.
+
+Inside the gateway every request and answer is in OpenAI's chat format (the
+canonical one). A client format turns canonical answers, stream chunks and
+errors into what the client's SDK expects. Provider formats are the other
+side of the same idea (`translation.providers`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from .errors import error_body as openai_error_body
+from .translation import anthropic_messages
+
+# An extension object on the stream's usage chunk (OpenAI) or message_delta
+# event (Anthropic): what the gateway served and what it cost. SDKs keep unknown
+# fields, so clients can read it without a custom parser.
+GATEWAY_FIELD = "x_gateway"
+
+
+class StreamWriter(Protocol):
+    """Canonical stream chunks in, the client's SSE bytes out."""
+
+    def feed(self, chunk: dict[str, Any]) -> bytes:
+        """The client's bytes for one canonical chunk (may be empty)."""
+        ...
+
+    def close(self) -> bytes:
+        """The bytes that end the stream."""
+        ...
+
+    def error(self, message: str, type_: str) -> bytes:
+        """A well-formed error event for a failure mid-stream."""
+        ...
+
+
+class ClientFormat(Protocol):
+    """How answers and errors are shaped for one kind of client."""
+
+    name: str
+
+    def error_body(self, status: int, message: str, *, code: str | None, param: str | None, type_: str | None) -> bytes:
+        """An error in the client's error JSON."""
+        ...
+
+    def answer(self, canonical: dict[str, Any], requested_model: str) -> dict[str, Any]:
+        """A buffered canonical answer in the client's shape."""
+        ...
+
+    def stream_writer(self, requested_model: str, include_usage: bool) -> StreamWriter:
+        """A writer for one streamed answer."""
+        ...
+
+
+class OpenAIFormat:
+    """OpenAI chat completions and embeddings: the canonical format itself."""
+
+    name = "openai"
+
+    def error_body(self, status: int, message: str, *, code: str | None, param: str | None, type_: str | None) -> bytes:
+        """OpenAI's `{"error": {...}}`."""
+        return openai_error_body(status, message, code=code, param=param, type=type_)
+
+    def answer(self, canonical: dict[str, Any], requested_model: str) -> dict[str, Any]:
+        """Unchanged."""
+        return canonical
+
+    def stream_writer(self, requested_model: str, include_usage: bool) -> StreamWriter:
+        """OpenAI SSE: one `data:` event per chunk, `[DONE]` at the end."""
+        return OpenAIStreamWriter(include_usage)
+
+
+class OpenAIStreamWriter:
+    """Serialises canonical chunks as OpenAI SSE events."""
+
+    def __init__(self, include_usage: bool) -> None:
+        self._include_usage = include_usage
+
+    def feed(self, chunk: dict[str, Any]) -> bytes:
+        """`data: {...}`; the usage chunk only when the client asked for it."""
+        if chunk.get("choices") == [] and "usage" in chunk and not self._include_usage:
+            return b""
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    def close(self) -> bytes:
+        """OpenAI's end-of-stream sentinel."""
+        return b"data: [DONE]\n\n"
+
+    def error(self, message: str, type_: str) -> bytes:
+        """The error object OpenAI's SDK raises as APIError when it arrives mid-stream."""
+        return b"data: " + orjson.dumps({"error": {"message": message, "type": type_, "param": None, "code": None}}) + b"\n\n"
+
+
+class AnthropicFormat:
+    """Anthropic's Messages API, translated from and to the canonical format."""
+
+    name = "anthropic"
+
+    def error_body(self, status: int, message: str, *, code: str | None, param: str | None, type_: str | None) -> bytes:
+        """Anthropic's `{"type": "error", "error": {...}}` (its types follow from the status)."""
+        return anthropic_messages.error_body(status, message)
+
+    def answer(self, canonical: dict[str, Any], requested_model: str) -> dict[str, Any]:
+        """An Anthropic `message` object."""
+        answer = anthropic_messages.from_openai(canonical, requested_model)
+        if GATEWAY_FIELD in canonical:
+            answer[GATEWAY_FIELD] = canonical[GATEWAY_FIELD]
+        return answer
+
+    def stream_writer(self, requested_model: str, include_usage: bool) -> StreamWriter:
+        """Anthropic's event sequence (it always carries usage)."""
+        return AnthropicStreamWriter(requested_model)
+
+
+class AnthropicStreamWriter:
+    """Canonical chunks to Anthropic SSE events."""
+
+    def __init__(self, requested_model: str) -> None:
+        self._events = anthropic_messages.StreamToAnthropic(requested_model)
+
+    def feed(self, chunk: dict[str, Any]) -> bytes:
+        """Zero or more events for one canonical chunk."""
+        return self._events.feed(chunk)
+
+    def close(self) -> bytes:
+        """Close open blocks, then `message_delta` and `message_stop`."""
+        return self._events.close()
+
+    def error(self, message: str, type_: str) -> bytes:
+        """Anthropic's `event: error`."""
+        return self._events.error_event(message, type_)
+
+
+OPENAI = OpenAIFormat()
+ANTHROPIC = AnthropicFormat()

@@ -1,0 +1,77 @@
+"""`POST /v1/embeddings`: OpenAI's embeddings schema, routed like chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client_formats import OPENAI
+from ..errors import GatewayError
+from ..usage import Usage, usage_from_openai
+from .base import ParsedRequest
+
+_ENCODINGS = ("float", "base64")
+
+
+class Embeddings:
+    """The OpenAI embeddings endpoint."""
+
+    method = "POST"
+    path = "/v1/embeddings"
+    kind = "embeddings"
+    upstream_path = "/v1/embeddings"
+    client_format = OPENAI
+
+    def to_canonical(self, body: Any) -> Any:
+        """Already canonical."""
+        return body
+
+    def parse(self, body: Any) -> ParsedRequest:
+        """Check the model, the input and the options the gateway can judge."""
+        if not isinstance(body, dict):
+            raise _invalid("The request body must be a JSON object.", None)
+        model = body.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise _invalid("`model` is required and must be a non-empty string.", "model")
+        if not _valid_input(body.get("input")):
+            raise _invalid(
+                "`input` is required: a non-empty string, a list of strings, a list of token ids, "
+                "or a list of token-id lists.",
+                "input",
+            )
+        encoding = body.get("encoding_format")
+        if encoding is not None and encoding not in _ENCODINGS:
+            raise _invalid(f"`encoding_format` must be one of {', '.join(_ENCODINGS)}; got {encoding!r}.", "encoding_format")
+        dimensions = body.get("dimensions")
+        if dimensions is not None and (not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1):
+            raise _invalid("`dimensions` must be a positive integer.", "dimensions")
+        if body.get("stream"):
+            raise _invalid("Embeddings cannot be streamed.", "stream")
+        return ParsedRequest(model=model)
+
+    def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
+        """Nothing to add."""
+        return False
+
+    def usage(self, payload: dict[str, Any]) -> Usage | None:
+        """Usage of an embeddings answer (prompt tokens only)."""
+        return usage_from_openai(payload)
+
+
+def _valid_input(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value)
+    if not isinstance(value, list) or not value:
+        return False
+    if all(isinstance(item, str) for item in value):
+        return True
+    if all(_is_token(item) for item in value):
+        return True
+    return all(isinstance(item, list) and item and all(_is_token(t) for t in item) for item in value)
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _invalid(message: str, param: str | None) -> GatewayError:
+    return GatewayError(400, message, code="invalid_request", param=param)

@@ -1,0 +1,52 @@
+"""`POST /v1/messages`: Anthropic's Messages API, served by any provider.
+
+The request is validated against Anthropic's schema and converted to the
+canonical (OpenAI) chat request; from there it is routed and translated for
+the serving provider like any chat request, and the answer comes back in
+Anthropic's shape (`client_formats.ANTHROPIC`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client_formats import ANTHROPIC
+from ..translation import anthropic_messages
+from ..usage import Usage, usage_from_openai
+from .base import ParsedRequest
+from .chat_completions import ChatCompletions
+
+
+class Messages:
+    """The Anthropic messages endpoint."""
+
+    method = "POST"
+    path = "/v1/messages"
+    kind = "chat"
+    upstream_path = "/v1/chat/completions"
+    client_format = ANTHROPIC
+
+    def __init__(self) -> None:
+        self._chat = ChatCompletions()
+
+    def to_canonical(self, body: Any) -> Any:
+        """Anthropic request to OpenAI chat request (400 in Anthropic's words when invalid)."""
+        return anthropic_messages.to_openai(body)
+
+    def parse(self, body: Any) -> ParsedRequest:
+        """Read the converted request like any chat request."""
+        parsed = self._chat.parse(body)
+        # Anthropic streams always report usage; the client writer adds it.
+        parsed.stream_usage = True
+        return parsed
+
+    def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
+        """Make sure a stream reports its usage."""
+        if parsed.stream and not (body.get("stream_options") or {}).get("include_usage"):
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            return True
+        return False
+
+    def usage(self, payload: dict[str, Any]) -> Usage | None:
+        """Usage of a canonical answer or usage chunk."""
+        return usage_from_openai(payload)

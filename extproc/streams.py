@@ -1,0 +1,128 @@
+"""Streamed answers rewritten chunk by chunk on their way to the client.
+
+Envoy hands the response body over in arbitrary pieces. Each piece goes in,
+the client's bytes for it come out at once: nothing waits for the end of the
+stream. Two rewriters:
+
+- `PassthroughStream`: provider and client both speak OpenAI. Events pass
+  unchanged except the usage chunk, which gets the gateway's cost (or is
+  dropped when only the gateway asked for it).
+- `TranslatedStream`: the provider's events become canonical chunks (the
+  provider's translator), then the client's events (its stream writer).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Protocol
+
+import orjson
+
+from .client_formats import StreamWriter
+from .sse import SSEParser
+
+log = logging.getLogger(__name__)
+
+# Called with every canonical chunk before it is written; may add fields to it.
+ChunkHook = Callable[[dict[str, Any]], None]
+
+
+class ChunkSource(Protocol):
+    """Provider stream bytes in, canonical chunks out."""
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """The chunks complete so far."""
+        ...
+
+    def close(self) -> list[dict[str, Any]]:
+        """The chunks left at the end of the stream."""
+        ...
+
+
+class OpenAIChunks:
+    """An OpenAI-compatible provider's SSE stream as chunk dicts (`[DONE]` dropped)."""
+
+    def __init__(self) -> None:
+        self._sse = SSEParser()
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """Whole events so far, decoded."""
+        return [c for _, data in self._sse.feed(chunk) if (c := _decode(data)) is not None]
+
+    def close(self) -> list[dict[str, Any]]:
+        """A last event the provider did not terminate with a blank line."""
+        rest = self._sse.remainder()
+        return self.feed(rest + b"\n\n") if rest.strip() else []
+
+
+class PassthroughStream:
+    """OpenAI to OpenAI: forward the bytes, touching only the usage chunk."""
+
+    def __init__(self, hook: ChunkHook, client_wants_usage: bool) -> None:
+        self._sse = SSEParser()
+        self._hook = hook
+        self._client_wants_usage = client_wants_usage
+
+    def feed(self, chunk: bytes, end_of_stream: bool) -> bytes | None:
+        """The client's bytes for this piece, or None when they are the piece itself."""
+        out = bytearray()
+        changed = False
+        for raw, data in self._sse.feed(chunk):
+            if data is not None and b'"usage"' in data and (payload := _decode(data)) is not None:
+                self._hook(payload)
+                if payload.get("choices") == [] and payload.get("usage") is not None:
+                    changed = True
+                    if self._client_wants_usage:
+                        out += b"data: " + orjson.dumps(payload) + b"\n\n"
+                    continue
+            out += raw
+        if end_of_stream:
+            out += self._sse.remainder()
+        result = bytes(out)
+        # Equal bytes: Envoy forwards its own piece (a partial event kept back makes them differ).
+        return None if not changed and result == chunk else result
+
+
+class TranslatedStream:
+    """Provider events to canonical chunks to the client's events."""
+
+    def __init__(self, source: ChunkSource, writer: StreamWriter, hook: ChunkHook) -> None:
+        self._source = source
+        self._writer = writer
+        self._hook = hook
+        self._failed = False
+
+    def feed(self, chunk: bytes, end_of_stream: bool, on_end: Callable[[], list[dict[str, Any]]]) -> bytes:
+        """The client's bytes for this piece; at the end, `on_end` may add chunks (an estimated usage)."""
+        if self._failed:
+            return b""
+        out = bytearray()
+        try:
+            for canonical in self._source.feed(chunk):
+                out += self._write(canonical)
+            if end_of_stream:
+                for canonical in self._source.close():
+                    out += self._write(canonical)
+                for canonical in on_end():
+                    out += self._write(canonical)
+                out += self._writer.close()
+        except Exception:
+            # A stream that cannot be translated ends with a well-formed error event.
+            log.exception("a provider stream could not be translated")
+            self._failed = True
+            out += self._writer.error("The model provider sent a stream the gateway could not translate.", "api_error")
+        return bytes(out)
+
+    def _write(self, canonical: dict[str, Any]) -> bytes:
+        self._hook(canonical)
+        return self._writer.feed(canonical)
+
+
+def _decode(data: bytes | None) -> dict[str, Any] | None:
+    if not data or data.strip() == b"[DONE]":
+        return None
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
