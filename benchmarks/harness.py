@@ -33,6 +33,14 @@ from extproc.launcher import Stack, StackOptions, envoy_binary, free_port
 
 HERE = Path(__file__).resolve().parent
 BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
+# The gateway's routes measured: OpenAI prepared once at the router, OpenAI
+# prepared per attempt, and Anthropic translated per attempt.
+GATEWAY_ROUTES = [
+    ("router-prepared (fast)", "fast"),
+    ("per-attempt filter (smart)", "smart"),
+    ("translated to Anthropic (claude)", "claude"),
+]
+STREAM_BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16,"stream":true}'
 
 
 @dataclass
@@ -46,6 +54,9 @@ class Result:
     errors: int = 0
     rate_p50_ms: float | None = None
     rate_p99_ms: float | None = None
+    # Streaming: time to the first body byte at the fixed rate.
+    ttft_p50_ms: float | None = None
+    ttft_p99_ms: float | None = None
 
 
 def main() -> None:
@@ -77,7 +88,9 @@ def run(args: argparse.Namespace) -> list[Result]:
         bare = _start_envoy(_bare_config(source, bare_port), tmp / "bare.yaml", args.envoy_concurrency)
         try:
             _wait_port(bare_port)
-            results.append(_measure("bare Envoy", bare_port, "fast", args))
+            bare_result = _measure("bare Envoy", bare_port, "fast", args)
+            _measure_ttft(bare_result, bare_port, "fast", args)
+            results.append(bare_result)
         finally:
             _stop(bare)
         results.append(_upstream_alone("canned upstream alone (no proxy)", upstream_port, args))
@@ -101,8 +114,10 @@ def run(args: argparse.Namespace) -> list[Result]:
                 )
             ).start()
             try:
-                results.append(_measure(f"gateway, {workers} proc, router-prepared (fast)", stack.port, "fast", args))
-                results.append(_measure(f"gateway, {workers} proc, per-attempt filter (smart)", stack.port, "smart", args))
+                for label, model in GATEWAY_ROUTES:
+                    result = _measure(f"gateway, {workers} proc, {label}", stack.port, model, args)
+                    _measure_ttft(result, stack.port, model, args)
+                    results.append(result)
             finally:
                 stack.stop()
     finally:
@@ -114,8 +129,9 @@ def table(results: list[Result]) -> str:
     """A markdown table with ratios against the first (bare Envoy) row."""
     base = results[0]
     lines = [
-        "| variant | req/s | vs bare | p50 ms | p99 ms | errors | p50 ms @rate | p99 ms @rate | added p50 @rate |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| variant | req/s | vs bare | p50 ms | p99 ms | errors | p50 ms @rate | p99 ms @rate | added p50 @rate "
+        "| TTFT p50 ms @rate | added TTFT p50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if r.rate_p50_ms is None:
@@ -123,8 +139,12 @@ def table(results: list[Result]) -> str:
         else:
             added = r.rate_p50_ms - (base.rate_p50_ms or 0)
             at_rate = f"| {r.rate_p50_ms:.2f} | {r.rate_p99_ms or 0:.2f} | {added:+.2f} |"
+        if r.ttft_p50_ms is None:
+            ttft = " – | – |"
+        else:
+            ttft = f" {r.ttft_p50_ms:.2f} | {r.ttft_p50_ms - (base.ttft_p50_ms or 0):+.2f} |"
         lines.append(
-            f"| {r.name} | {r.rps:,.0f} | {r.rps / base.rps:.1%} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} {at_rate}"
+            f"| {r.name} | {r.rps:,.0f} | {r.rps / base.rps:.1%} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} {at_rate}{ttft}"
         )
     return "\n".join(lines)
 
@@ -135,6 +155,13 @@ def _measure(name: str, port: int, model: str, args: argparse.Namespace) -> Resu
     result.rate_p50_ms, result.rate_p99_ms = asyncio.run(_fixed_rate(url, model, args.rate, args.rate_seconds))
     print(f"{name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms @rate {result.rate_p50_ms:.2f} ms", flush=True)
     return result
+
+
+def _measure_ttft(result: Result, port: int, model: str, args: argparse.Namespace) -> None:
+    """Time to the first streamed byte, at the fixed rate (the canned stream answers at once)."""
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    result.ttft_p50_ms, result.ttft_p99_ms = asyncio.run(_fixed_rate(url, model, args.rate, args.rate_seconds, stream=True))
+    print(f"{result.name}: stream TTFT p50 {result.ttft_p50_ms:.2f} ms", flush=True)
 
 
 def _upstream_alone(name: str, port: int, args: argparse.Namespace) -> Result:
@@ -195,18 +222,28 @@ def _wrk_ms(out: str, percentile: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-async def _fixed_rate(url: str, model: str, rate: int, seconds: int) -> tuple[float, float]:
-    """Open loop: one request every 1/rate s whatever the answers do; p50 and p99 in ms."""
+async def _fixed_rate(url: str, model: str, rate: int, seconds: int, stream: bool = False) -> tuple[float, float]:
+    """Open loop: one request every 1/rate s whatever the answers do; p50 and p99 in ms.
+
+    With `stream`, the request asks for a stream and the time is to its first body byte.
+    """
     latencies: list[float] = []
-    body = (BODY % model).encode()
+    body = (STREAM_BODY if stream else BODY) % model
+    headers = {"content-type": "application/json", **({"x-canned-stream": "1"} if stream else {})}
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
 
         async def one() -> None:
             start = time.perf_counter()
-            response = await client.post(url, content=body, headers={"content-type": "application/json"})
+            first: float | None = None
+            async with client.stream("POST", url, content=body.encode(), headers=headers) as response:
+                async for _ in response.aiter_raw():
+                    if first is None:
+                        first = (time.perf_counter() - start) * 1000
+            # Streams count to their first byte; buffered answers to their last.
+            elapsed = first if stream and first is not None else (time.perf_counter() - start) * 1000
             if response.status_code == 200:
-                latencies.append((time.perf_counter() - start) * 1000)
+                latencies.append(elapsed)
 
         for _ in range(rate):  # warm-up second, not recorded
             await one()

@@ -1,4 +1,4 @@
-"""Keep LiteLLM off the network. Import this before `litellm`.
+"""Keep LiteLLM off the network and quiet. Import this before `litellm`.
 
 LiteLLM fetches its model cost map and Anthropic's beta-header table from
 GitHub at import or first use unless told not to. These machines have no
@@ -8,9 +8,17 @@ run time: both come from the files shipped in the pinned LiteLLM wheel.
 
 from __future__ import annotations
 
+import logging
 import os
 
 OFFLINE_SWITCHES = ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS")
 
 for _name in OFFLINE_SWITCHES:
     os.environ.setdefault(_name, "True")
+
+# LiteLLM logs an INFO line per translated request ("LiteLLM completion()
+# model=..."), through its own handler and again through the root logger: a
+# cost on the hot path and noise in the service log. Its warnings stay.
+os.environ.setdefault("LITELLM_LOG", "WARNING")
+for _logger in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+    logging.getLogger(_logger).setLevel(logging.WARNING)
