@@ -1,7 +1,8 @@
 """Keep LiteLLM off the network and quiet. Import this before `litellm`.
 
 LiteLLM fetches its model cost map and Anthropic's beta-header table from
-GitHub at import or first use unless told not to. These machines have no
+GitHub, and tokenizers from Hugging Face, at import or first use unless told
+not to. These machines have no
 internet, and a gateway's prices and headers must not change under it at
 run time: both come from the files shipped in the pinned LiteLLM wheel.
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 import logging
 import os
 
-OFFLINE_SWITCHES = ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS")
+# The third stops LiteLLM's token counter from retrying huggingface.co for
+# tokenizers (Llama and others) for about 30 s; it falls back to tiktoken.
+OFFLINE_SWITCHES = ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "HF_HUB_OFFLINE")
 
 for _name in OFFLINE_SWITCHES:
     os.environ.setdefault(_name, "True")

@@ -328,7 +328,9 @@ def stream_parser(config: BaseConfig, provider: str, model: str, call: ChatCall)
 # -- embeddings ----------------------------------------------------------------------------------
 
 
-def embedding_params(model: str, provider: str, payload: dict[str, Any], *, drop_params: bool = False) -> dict[str, Any]:
+def embedding_params(
+    model: str, provider: str, payload: dict[str, Any], *, drop_params: bool = False
+) -> dict[str, Any]:
     """The provider's embedding parameters, mapped as litellm.embedding() maps them."""
     named = {key: payload[key] for key in _EMBEDDING_ARGS if payload.get(key) is not None}
     extras = {

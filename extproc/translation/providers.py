@@ -3,15 +3,20 @@
 A `ProviderTranslator` is built once per provider endpoint at start-up from the
 endpoint's LiteLLM model string. Per upstream attempt it turns an OpenAI
 request into the provider's request (path, host, headers with credentials,
-body), and the provider's answer (buffered JSON, SSE stream, error body) back
-into OpenAI's format. LiteLLM's provider configs do the translating; Envoy
-does the sending.
+body), and the provider's answer (buffered JSON, event stream, error body) back
+into OpenAI's format. LiteLLM's provider configs do the translating (through
+`_litellm`); Envoy does the sending.
+
+Supported: openai (and any OpenAI-compatible server as `openai/...` with an
+api_base), azure, anthropic, gemini (Google AI Studio), mistral, hosted_vllm,
+groq, together_ai, ollama_chat.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -21,16 +26,19 @@ from .errors import TranslationError, error_message, error_type
 from .streams import BufferedStream, GeminiStream, NDJSONStream, OpenAIStream, ParsedStream, StreamTranslator
 
 # Headers that carry a provider credential (lower case).
-_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
 # Providers that serve without an API key (self-hosted servers).
 _KEYLESS = frozenset({"hosted_vllm", "ollama_chat"})
+# Providers with no public endpoint: the endpoint must name its api_base.
+_NEEDS_API_BASE = frozenset({"hosted_vllm", "azure"})
 # Providers whose chat wire is OpenAI's: answers pass through untouched.
 _OPENAI_WIRE = frozenset({"openai", "azure", "hosted_vllm"})
-# Providers that have no public endpoint, so the endpoint must name its api_base.
-_NEEDS_API_BASE = frozenset({"hosted_vllm", "azure"})
-# Providers with an OpenAI-style /embeddings endpoint.
-_OPENAI_EMBEDDINGS = frozenset({"openai", "azure", "mistral", "hosted_vllm", "together_ai"})
+# Providers with an embeddings API the gateway translates to.
+_EMBEDDINGS = frozenset({"openai", "azure", "mistral", "hosted_vllm", "together_ai", "gemini"})
+# Keys shorter than this are not masked in messages (they would mangle ordinary words).
 _MIN_MASKED_KEY = 6
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True, repr=False)
@@ -43,7 +51,7 @@ class UpstreamRequest:
     headers: dict[str, str]  # lower-case names; credentials, content-type and content-length included
     body: bytes
     stream: bool = False  # True when the provider will answer with an event stream
-    # The request-side translation state; passing this request back to chat_response or
+    # The request-side translation state. Handing this request back to chat_response or
     # chat_stream saves deriving it again from the payload.
     state: Any = field(default=None, compare=False)
 
@@ -56,39 +64,36 @@ class UpstreamRequest:
 
 
 class ProviderTranslator:
-    """Translation for one provider endpoint (a LiteLLM model string and its base URL)."""
+    """Translation for one provider endpoint: a LiteLLM model string and its base URL."""
 
-    # The provider's base URL when the endpoint does not name one and LiteLLM has no default.
+    # The provider's base URL when the endpoint names none and LiteLLM has no default.
     default_api_base: ClassVar[str | None] = None
     # Whether reading an answer needs the state that building the request body leaves.
-    _answer_needs_request_body: ClassVar[bool] = True
+    answer_needs_request_body: ClassVar[bool] = True
     # How the provider's event stream is read.
-    _stream_class: ClassVar[type[ParsedStream]] = ParsedStream
+    stream_class: ClassVar[type[ParsedStream]] = ParsedStream
 
     def __init__(
-        self,
-        model: str,
-        provider: str,
-        upstream_model: str,
-        api_base: str | None,
-        options: dict[str, Any],
+        self, model: str, provider: str, upstream_model: str, api_base: str | None, options: dict[str, Any]
     ) -> None:
         self.model = model
         self.provider = provider
         self.upstream_model = upstream_model
         self.api_base = (api_base or self.default_api_base or "").rstrip("/") or None
+        if provider in _NEEDS_API_BASE and not self.api_base:
+            raise ValueError(f"{provider} endpoints need an api_base")
         self.options = options
         self.openai_compatible = provider in _OPENAI_WIRE
         self._drop_params = bool(options.get("drop_params", False))
         self._key_required = bool(options.get("api_key_required", provider not in _KEYLESS))
         self._extra_headers = {str(k).lower(): str(v) for k, v in (options.get("headers") or {}).items()}
-        if provider in _NEEDS_API_BASE and not self.api_base:
-            raise ValueError(f"{provider} endpoints need an api_base")
         self._config = _litellm.chat_config(upstream_model, provider)
         self._stream_usage = "stream_options" in _litellm.supported_chat_params(self._config, upstream_model)
 
     @classmethod
-    def for_model(cls, model: str, api_base: str | None = None, options: dict[str, Any] | None = None) -> ProviderTranslator:
+    def for_model(
+        cls, model: str, api_base: str | None = None, options: dict[str, Any] | None = None
+    ) -> ProviderTranslator:
         """The translator for a LiteLLM model string such as "anthropic/claude-3-5-haiku-20241022".
 
         `options`: `api_version` (Azure), `headers` (extra static headers),
@@ -111,7 +116,7 @@ class ProviderTranslator:
     # -- chat ---------------------------------------------------------------------------------
 
     def chat_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
-        """The provider request for an OpenAI chat request."""
+        """The provider request for an OpenAI chat request (the payload is not modified)."""
         key = self._check_key(api_key)
         call = self._prepare(payload, key)
         url, headers = self._guard(key, lambda: self._chat_target(call, key))
@@ -129,41 +134,34 @@ class ProviderTranslator:
         """
         if self.openai_compatible:
             return _json_object(body)
-        return self._parse_chat_or_502(self._response_state(request_payload, request), body)
+        return self._read_answer(self._answer_state(request_payload, request), body)
 
     def chat_stream(self, request_payload: dict[str, Any], request: UpstreamRequest | None = None) -> StreamTranslator:
-        """A translator for the provider's answer to a streaming chat request (see chat_response for `request`)."""
+        """A translator for the provider's answer to a streaming chat request (`request` as for chat_response)."""
         if self.openai_compatible:
             return OpenAIStream()
-        call = self._response_state(request_payload, request)
+        call = self._answer_state(request_payload, request)
         if call.fake_stream:
-            return BufferedStream(lambda body: self._parse_chat_or_502(call, body))
-        parser = self._guard(None, lambda: _litellm.stream_parser(self._config, self.provider, self.upstream_model, call))
-        return self._stream_class(parser, self.upstream_model)
+            return BufferedStream(lambda body: self._read_answer(call, body))
+        model = self.upstream_model
+        parser = self._guard(None, lambda: _litellm.stream_parser(self._config, self.provider, model, call))
+        return self.stream_class(parser, model)
 
     # -- embeddings ---------------------------------------------------------------------------
 
     def embeddings_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
         """The provider request for an OpenAI embeddings request."""
-        if self.provider not in _OPENAI_EMBEDDINGS:
+        if self.provider not in _EMBEDDINGS:
             raise TranslationError(
-                400, f"Model {self.model!r} ({self.provider}) does not offer embeddings.", "unsupported_endpoint"
+                400, f"{self.provider} does not offer embeddings (model {self.model!r}).", "unsupported_endpoint"
             )
         key = self._check_key(api_key)
         inputs = _embedding_input(payload)
-        params = self._guard(
-            key,
-            lambda: _litellm.embedding_params(self.upstream_model, self.provider, payload, drop_params=self._drop_params),
-        )
-        config = _litellm.embedding_config(self.upstream_model, self.provider)
-        if config is not None:
-            body = self._guard(
-                key, lambda: config.transform_embedding_request(self.upstream_model, inputs, params, {})
-            )
-        else:
-            body = {"model": self.upstream_model, "input": inputs, **params}
-        url, headers = self._embeddings_target(key)
-        return self._upstream(url, headers, dict(body), key)
+        model, provider, drop = self.upstream_model, self.provider, self._drop_params
+        params = self._guard(key, lambda: _litellm.embedding_params(model, provider, payload, drop_params=drop))
+        body = self._guard(key, lambda: self._embeddings_body(inputs, params))
+        url, headers = self._guard(key, lambda: self._embeddings_target(key))
+        return self._upstream(url, headers, body, key)
 
     def embeddings_response(self, body: bytes, request_payload: dict[str, Any]) -> dict[str, Any]:
         """The OpenAI embeddings list for the provider's 200 answer."""
@@ -176,19 +174,22 @@ class ProviderTranslator:
         message = error_message(body) or f"{self.provider} answered with HTTP status {status}."
         return message, error_type(status)
 
-    # -- steps that providers override --------------------------------------------------------
+    # -- the steps a provider overrides -------------------------------------------------------
 
     def _chat_target(self, call: _litellm.ChatCall, key: str | None) -> tuple[str, dict[str, Any]]:
         """(URL, headers) of a chat request."""
         headers = _litellm.chat_headers(self._config, self.upstream_model, call, key, self.api_base)
-        url = _litellm.chat_url(self._config, self.upstream_model, call, key, self.api_base)
-        return url, headers
+        return _litellm.chat_url(self._config, self.upstream_model, call, key, self.api_base), headers
 
     def _chat_body(self, call: _litellm.ChatCall, headers: dict[str, Any]) -> dict[str, Any]:
         return _litellm.chat_body(self._config, self.upstream_model, call, headers)
 
-    def _parse_chat(self, call: _litellm.ChatCall, body: bytes) -> Any:
-        return _litellm.chat_response(self._config, self.upstream_model, call, body)
+    def _embeddings_body(self, inputs: Any, params: dict[str, Any]) -> dict[str, Any]:
+        config = _litellm.embedding_config(self.upstream_model, self.provider)
+        if config is not None:
+            return dict(config.transform_embedding_request(self.upstream_model, inputs, params, {}))
+        # litellm.embedding() hands these providers to the openai SDK, which sends just this.
+        return {"model": self.upstream_model, "input": inputs, **params}
 
     def _embeddings_target(self, key: str | None) -> tuple[str, dict[str, Any]]:
         headers = {"content-type": "application/json"}
@@ -198,33 +199,14 @@ class ProviderTranslator:
 
     # -- shared steps -------------------------------------------------------------------------
 
-    def _response_state(self, payload: dict[str, Any], request: UpstreamRequest | None) -> _litellm.ChatCall:
-        """The request-side state that reading the answer needs, as litellm.completion() keeps it."""
-        if request is not None and isinstance(request.state, _litellm.ChatCall):
-            return request.state
-        call = self._prepare(payload, None)
-        if self._answer_needs_request_body:
-            # Building the body records what the answer is read with (e.g. Anthropic's map
-            # back from the tool names it had to rewrite).
-            self._guard(None, lambda: self._chat_body(call, {}))
-        return call
-
-    def _parse_chat_or_502(self, call: _litellm.ChatCall, body: bytes) -> dict[str, Any]:
-        try:
-            return shapes.completion(self._parse_chat(call, body))
-        except TranslationError:
-            raise
-        except Exception as exc:
-            raise TranslationError(
-                502, f"Unreadable answer from {self.provider}: {_litellm.error_message(exc)}", "bad_upstream_response"
-            ) from exc
-
     def _prepare(self, payload: dict[str, Any], key: str | None) -> _litellm.ChatCall:
         """Validate and map the request's parameters, on a private copy of the payload."""
         payload = _copy(payload)
         if payload.get("stream") is True and self._stream_usage:
+            # The gateway prices every stream: ask for the usage chunk whatever the client asked.
             options = payload.get("stream_options")
             payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        version = self.options.get("api_version")
         return self._guard(
             key,
             lambda: _litellm.prepare_chat(
@@ -233,9 +215,27 @@ class ProviderTranslator:
                 self.provider,
                 payload,
                 drop_params=self._drop_params,
-                api_version=self.options.get("api_version"),
+                api_version=version,
             ),
         )
+
+    def _answer_state(self, payload: dict[str, Any], request: UpstreamRequest | None) -> _litellm.ChatCall:
+        """The request-side state that reading the answer needs, as litellm.completion() keeps it."""
+        if request is not None and isinstance(request.state, _litellm.ChatCall):
+            return request.state
+        call = self._prepare(payload, None)
+        if self.answer_needs_request_body:
+            # Building the body records what the answer is read with (e.g. the map back
+            # from the tool names Anthropic's translation had to rewrite).
+            self._guard(None, lambda: self._chat_body(call, {}))
+        return call
+
+    def _read_answer(self, call: _litellm.ChatCall, body: bytes) -> dict[str, Any]:
+        try:
+            return shapes.completion(_litellm.chat_response(self._config, self.upstream_model, call, body))
+        except Exception as exc:
+            message = f"Unreadable answer from {self.provider}: {_litellm.error_message(exc)}"
+            raise TranslationError(502, message, "bad_upstream_response") from exc
 
     def _check_key(self, api_key: str | None) -> str | None:
         if api_key:
@@ -249,8 +249,8 @@ class ProviderTranslator:
             raise TranslationError(500, f"No api_base is configured for {self.model!r}.", "missing_api_base")
         return self.api_base
 
-    def _guard(self, key: str | None, step: Any) -> Any:
-        """Run a LiteLLM step; its failures become client errors with any key masked."""
+    def _guard(self, key: str | None, step: Callable[[], _T]) -> _T:
+        """Run a LiteLLM step; what it refuses becomes a client error, with any key masked."""
         try:
             return step()
         except TranslationError:
@@ -258,12 +258,11 @@ class ProviderTranslator:
         except _litellm.UnsupportedParamsError as exc:
             raise TranslationError(400, _mask(_litellm.error_message(exc), key), "unsupported_parameter") from exc
         except _litellm.ImageFetchError as exc:
-            raise TranslationError(
-                400,
+            message = (
                 f"{self.provider} cannot take image URLs through this gateway, which does not download them: "
-                "send the image inline as a data: URL.",
-                "image_url_unsupported",
-            ) from exc
+                "send the image inline as a data: URL."
+            )
+            raise TranslationError(400, message, "image_url_unsupported") from exc
         except Exception as exc:
             raise TranslationError(400, _mask(_litellm.error_message(exc), key), "invalid_request") from exc
 
@@ -273,9 +272,11 @@ class ProviderTranslator:
         raw = orjson.dumps(body, default=_json_default)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise TranslationError(500, f"Bad provider URL for {self.model!r}: {parts.scheme}://{parts.netloc}", "bad_api_base")
+            message = f"Bad provider URL for {self.model!r}: {parts.scheme}://{parts.netloc}"
+            raise TranslationError(500, message, "bad_api_base")
         out = {str(name).lower(): str(value) for name, value in headers.items() if value is not None}
         if key is None:
+            # LiteLLM falls back to keys in the environment; a keyless endpoint must not get one.
             for name in _CREDENTIAL_HEADERS:
                 out.pop(name, None)
         out.update(self._extra_headers)
@@ -294,7 +295,7 @@ class _OpenAITranslator(ProviderTranslator):
 
 
 class _AnthropicTranslator(ProviderTranslator):
-    """Anthropic's Messages API (x-api-key and anthropic-version headers)."""
+    """Anthropic's Messages API (x-api-key and anthropic-version headers); no embeddings."""
 
     default_api_base = "https://api.anthropic.com"
 
@@ -308,12 +309,6 @@ class _AnthropicTranslator(ProviderTranslator):
         body = _litellm.chat_body(self._config, self.upstream_model, call, headers, own_params=True)
         _litellm.filter_anthropic_beta(headers, body)
         return body
-
-    def embeddings_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
-        """Anthropic has no embeddings API."""
-        raise TranslationError(
-            400, f"Model {self.model!r} is an Anthropic model; Anthropic does not offer embeddings.", "unsupported_endpoint"
-        )
 
 
 class _AzureTranslator(ProviderTranslator):
@@ -331,7 +326,7 @@ class _AzureTranslator(ProviderTranslator):
         return self._deployment_url("embeddings"), self._key_headers(key)
 
     def _deployment_url(self, operation: str) -> str:
-        # The URL the openai SDK's AzureOpenAI client builds, which LiteLLM uses for Azure.
+        # The URL the openai SDK's AzureOpenAI client builds; LiteLLM sends Azure calls through it.
         deployment = quote(self.upstream_model, safe="")
         return f"{self._base()}/openai/deployments/{deployment}/{operation}?api-version={quote(self.api_version)}"
 
@@ -344,10 +339,10 @@ class _AzureTranslator(ProviderTranslator):
 
 
 class _GeminiTranslator(ProviderTranslator):
-    """Google AI Studio: generateContent / streamGenerateContent?alt=sse, x-goog-api-key."""
+    """Google AI Studio: generateContent, streamGenerateContent?alt=sse, batchEmbedContents; x-goog-api-key."""
 
-    _answer_needs_request_body = False
-    _stream_class = GeminiStream
+    answer_needs_request_body = False
+    stream_class = GeminiStream
 
     def _chat_target(self, call: _litellm.ChatCall, key: str | None) -> tuple[str, dict[str, Any]]:
         url, auth = _litellm.gemini_url(self.upstream_model, key or "", call.stream, self.api_base)
@@ -356,18 +351,12 @@ class _GeminiTranslator(ProviderTranslator):
     def _chat_body(self, call: _litellm.ChatCall, headers: dict[str, Any]) -> dict[str, Any]:
         return _litellm.gemini_body(self.upstream_model, call)
 
-    def embeddings_request(self, payload: dict[str, Any], api_key: str | None) -> UpstreamRequest:
-        """A batchEmbedContents request."""
-        key = self._check_key(api_key)
-        inputs = _embedding_input(payload)
-        params = self._guard(
-            key, lambda: _litellm.embedding_params(self.upstream_model, "gemini", payload, drop_params=self._drop_params)
-        )
-        body = self._guard(key, lambda: _litellm.gemini_embedding_body(self.upstream_model, inputs, params))
-        url, auth = self._guard(
-            key, lambda: _litellm.gemini_url(self.upstream_model, key or "", False, self.api_base, mode="batch_embedding")
-        )
-        return self._upstream(url, {"content-type": "application/json; charset=utf-8", **auth}, body, key)
+    def _embeddings_body(self, inputs: Any, params: dict[str, Any]) -> dict[str, Any]:
+        return _litellm.gemini_embedding_body(self.upstream_model, inputs, params)
+
+    def _embeddings_target(self, key: str | None) -> tuple[str, dict[str, Any]]:
+        url, auth = _litellm.gemini_url(self.upstream_model, key or "", False, self.api_base, mode="batch_embedding")
+        return url, {"content-type": "application/json; charset=utf-8", **auth}
 
     def embeddings_response(self, body: bytes, request_payload: dict[str, Any]) -> dict[str, Any]:
         """The OpenAI embeddings list for a batchEmbedContents answer."""
@@ -375,15 +364,14 @@ class _GeminiTranslator(ProviderTranslator):
         try:
             return shapes.embeddings(_litellm.gemini_embedding_response(self.upstream_model, inputs, body))
         except Exception as exc:
-            raise TranslationError(
-                502, f"Unreadable answer from gemini: {_litellm.error_message(exc)}", "bad_upstream_response"
-            ) from exc
+            message = f"Unreadable answer from gemini: {_litellm.error_message(exc)}"
+            raise TranslationError(502, message, "bad_upstream_response") from exc
 
 
 class _OllamaTranslator(ProviderTranslator):
-    """Ollama's /api/chat (streams are newline-delimited JSON); LiteLLM defaults to localhost:11434."""
+    """Ollama's /api/chat, whose streams are newline-delimited JSON; LiteLLM defaults to localhost:11434."""
 
-    _stream_class = NDJSONStream
+    stream_class = NDJSONStream
 
 
 _BY_PROVIDER: dict[str, type[ProviderTranslator]] = {
@@ -396,7 +384,7 @@ _BY_PROVIDER: dict[str, type[ProviderTranslator]] = {
 
 
 def _copy(payload: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a JSON payload (LiteLLM edits messages in place; a retry needs the original)."""
+    """A deep copy of a JSON payload: LiteLLM edits messages in place, and a retry needs the original."""
     try:
         copied = orjson.loads(orjson.dumps(payload))
     except TypeError as exc:
@@ -424,8 +412,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 
 def _mask(message: str, key: str | None) -> str:
-    # Keys shorter than this are not secrets worth masking, and would mangle ordinary words.
-    return message.replace(key, "***") if key and len(key) >= _MIN_MASKED_KEY and key in message else message
+    return message.replace(key, "***") if key and len(key) >= _MIN_MASKED_KEY else message
 
 
 def _json_default(value: Any) -> Any:

@@ -131,7 +131,7 @@ class ParsedStream(StreamTranslator):
         except TranslationError:
             raise
         except Exception as exc:
-            raise TranslationError(502, f"Unreadable provider stream event: {exc}", code="bad_upstream_stream") from exc
+            raise TranslationError(502, f"Unreadable provider stream event: {exc}", "bad_upstream_stream") from exc
         if parsed is None:
             return
         if self._id is None:
@@ -142,8 +142,6 @@ class ParsedStream(StreamTranslator):
         usage = getattr(parsed, "usage", None)
         if usage is not None:
             self._usage = usage
-        # LiteLLM's Gemini parser puts a provisional finish_reason on every chunk and marks it not final.
-        final = parsed._hidden_params.get("is_finished") is not False
         for choice in parsed.choices:
             index = choice.index or 0
             delta = shapes.delta(choice.delta)
@@ -156,10 +154,15 @@ class ParsedStream(StreamTranslator):
                 out.append(self._chunk(index, delta, None))
             reason = choice.finish_reason
             if reason and index not in self._finished:
-                if final:
+                if self._is_final(parsed, index):
                     self._finish(index, reason, out)
                 else:
                     self._pending[index] = reason
+
+    def _is_final(self, parsed: Any, index: int) -> bool:
+        """Whether a chunk's finish_reason for a choice is final; LiteLLM marks provisional ones in hidden params."""
+        hidden = getattr(parsed, "_hidden_params", None) or {}
+        return hidden.get("is_finished") is not False
 
     def _finish(self, index: int, reason: str, out: list[dict[str, Any]]) -> None:
         if reason == "stop" and index in self._tool_choices:
@@ -184,31 +187,37 @@ class ParsedStream(StreamTranslator):
 
 
 class GeminiStream(ParsedStream):
-    """A Gemini stream: usage is parsed once, not on every event.
+    """A Gemini stream: finish reasons are final when Gemini says so, and usage is parsed once.
 
-    Gemini repeats `usageMetadata` on every event and LiteLLM's parser prices it
-    each time (a third of its cost per event). Only the final figures matter:
-    they are read with the event that finishes the answer, or at the end of a
-    stream cut short.
+    LiteLLM's Gemini parser puts a provisional finish_reason on every chunk and
+    marks none final; a candidate's `finishReason` in the event is what ends it.
+    Gemini repeats `usageMetadata` on every event and the parser prices it each
+    time (a third of its cost per event): it is read with the event that
+    finishes the answer, or at the end of a stream cut short.
     """
 
-    __slots__ = ("_held_usage",)
+    __slots__ = ("_held_usage", "_finishing")
 
     def __init__(self, parser: Any, model: str) -> None:
         super().__init__(parser, model)
         self._held_usage: Any = None
+        self._finishing: set[int] = set()
 
     def _before_parse(self, event: dict[str, Any]) -> dict[str, Any]:
         candidates = event.get("candidates")
+        candidates = candidates if isinstance(candidates, list) else []
+        self._finishing = {
+            c.get("index") or 0 for c in candidates if isinstance(c, dict) and c.get("finishReason")
+        }
         # Usage is read from an event that finishes the answer or carries no answer at all.
-        final = not isinstance(candidates, list) or any(
-            isinstance(c, dict) and c.get("finishReason") for c in candidates
-        )
-        if "usageMetadata" in event and not final:
+        if "usageMetadata" in event and candidates and not self._finishing:
             self._held_usage = event["usageMetadata"]
             return {key: value for key, value in event.items() if key != "usageMetadata"}
         self._held_usage = None
         return event
+
+    def _is_final(self, parsed: Any, index: int) -> bool:
+        return index in self._finishing
 
     def _flush(self, out: list[dict[str, Any]]) -> None:
         if self._held_usage is not None:
@@ -305,9 +314,9 @@ def _event(data: bytes | None) -> dict[str, Any] | None:
     try:
         event = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise TranslationError(502, "The provider sent a malformed stream event.", code="bad_upstream_stream") from exc
+        raise TranslationError(502, "The provider sent a malformed stream event.", "bad_upstream_stream") from exc
     if not isinstance(event, dict):
-        raise TranslationError(502, "The provider sent a stream event that is not an object.", code="bad_upstream_stream")
+        raise TranslationError(502, "The provider sent a stream event that is not an object.", "bad_upstream_stream")
     failure = stream_error(event)
     if failure is not None:
         message, kind = failure

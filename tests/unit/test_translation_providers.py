@@ -45,6 +45,7 @@ pytestmark = [
 ]
 
 KEY = "sk-test-0123456789abcdef"
+WITH_USAGE = {"include_usage": True}
 # LiteLLM routes any call with tools through its MCP handler, which imports the
 # optional `mcp` package; this private flag skips that (the gateway never calls completion()).
 NO_MCP = {"_skip_mcp_handler": True}
@@ -82,7 +83,15 @@ SCHEMA = {
         "additionalProperties": False,
     },
 }
-PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PIXEL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+WEATHER_CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
 
 CASES: dict[str, dict[str, Any]] = {
     "plain": {"messages": [{"role": "user", "content": "hello world, please answer"}]},
@@ -107,9 +116,7 @@ CASES: dict[str, dict[str, Any]] = {
             {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
-                ],
+                "tool_calls": [WEATHER_CALL],
             },
             {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"},
         ],
@@ -131,7 +138,10 @@ CASES: dict[str, dict[str, Any]] = {
         "messages": [
             {
                 "role": "user",
-                "content": [{"type": "text", "text": "what is this?"}, {"type": "image_url", "image_url": {"url": PIXEL}}],
+                "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": PIXEL}},
+                ],
             }
         ]
     },
@@ -149,7 +159,10 @@ CASES: dict[str, dict[str, Any]] = {
     "stop": {"messages": [{"role": "user", "content": "count: one two three"}], "stop": ["two"]},
     "seed": {"messages": [{"role": "user", "content": "hi"}], "seed": 7},
     "n": {"messages": [{"role": "user", "content": "hi"}], "n": 2},
-    "max_completion_tokens": {"messages": [{"role": "user", "content": "a long answer please"}], "max_completion_tokens": 3},
+    "max_completion_tokens": {
+        "messages": [{"role": "user", "content": "a long answer please"}],
+        "max_completion_tokens": 3,
+    },
 }
 
 
@@ -248,6 +261,12 @@ def send(http: httpx.Client, request: UpstreamRequest, extra_headers: dict[str, 
     return http.post(url, content=request.body, headers=headers)
 
 
+def send_as_openai(http: httpx.Client, fake: FakeServer, request: UpstreamRequest) -> httpx.Response:
+    """Send an Azure request to the fake's OpenAI route (the fake does not serve Azure's paths)."""
+    headers = {"authorization": f"Bearer {KEY}"}
+    return http.post(fake.url + "/v1/chat/completions", content=request.body, headers=headers)
+
+
 def payload(case: str, **extra: Any) -> dict[str, Any]:
     """An OpenAI request for a case, as a client sends it (the gateway's model alias included)."""
     return {"model": "gateway-alias", **json.loads(json.dumps(CASES[case])), **extra}
@@ -258,7 +277,10 @@ def summary(completion: dict[str, Any]) -> dict[str, Any]:
     choices = {}
     for choice in completion["choices"]:
         message = choice["message"]
-        calls = [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message.get("tool_calls") or []]
+        calls = [
+            (call["function"]["name"], json.loads(call["function"]["arguments"]))
+            for call in message.get("tool_calls") or []
+        ]
         choices[choice["index"]] = (message.get("content"), calls, choice["finish_reason"])
     return {"choices": choices, "usage": usage_summary(completion.get("usage"))}
 
@@ -312,6 +334,11 @@ def credentials(headers: dict[str, str]) -> dict[str, str]:
     return {name: redact(name, value) for name, value in headers.items() if name in SECRET_HEADERS}
 
 
+def credentials_recorded(headers: dict[str, str]) -> dict[str, str]:
+    """Credential headers of a request the fake provider recorded."""
+    return {name: value for name, value in headers.items() if name in SECRET_HEADERS}
+
+
 def litellm_refuses(call: Any) -> bool:
     try:
         result = call()
@@ -349,14 +376,10 @@ def test_chat_request_matches_litellm(fake: FakeServer, http: httpx.Client, prov
     assert request.stream is False
 
 
-def credentials_recorded(headers: dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in headers.items() if name in SECRET_HEADERS}
-
-
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_streaming_request_matches_litellm(fake: FakeServer, http: httpx.Client, provider: str) -> None:
     clear_recorded(http, fake)
-    list(oracle(fake, provider, stream=True, stream_options={"include_usage": True}, **CASES["plain"]))
+    list(oracle(fake, provider, stream=True, stream_options=WITH_USAGE, **CASES["plain"]))
     sent = last_recorded(http, fake)
     request = translator(fake, provider).chat_request(payload("plain", stream=True), KEY)
     assert json.loads(request.body) == sent["body"]
@@ -392,7 +415,11 @@ def test_default_provider_urls() -> None:
     cases = {
         "openai/gpt-4o-mini": ("https", "api.openai.com", "/v1/chat/completions"),
         "anthropic/claude-3-5-haiku-20241022": ("https", "api.anthropic.com", "/v1/messages"),
-        "gemini/gemini-2.5-flash": ("https", "generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-flash:generateContent"),
+        "gemini/gemini-2.5-flash": (
+            "https",
+            "generativelanguage.googleapis.com",
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+        ),
         "mistral/mistral-small-latest": ("https", "api.mistral.ai", "/v1/chat/completions"),
         "groq/llama-3.1-8b-instant": ("https", "api.groq.com", "/openai/v1/chat/completions"),
     }
@@ -407,6 +434,21 @@ def test_anthropic_bare_base_url_gets_messages_path() -> None:
     )
     assert (request.authority, request.path) == ("proxy:8080", "/v1/messages")
     assert request.headers["x-api-key"] == KEY and request.headers["anthropic-version"]
+
+
+def test_anthropic_structured_outputs_header_matches_litellm(fake: FakeServer, http: httpx.Client) -> None:
+    """Newer Claude models take json_schema natively, behind an anthropic-beta header LiteLLM adds."""
+    model, api_base = "anthropic/claude-haiku-4-5", fake.url + "/v1/messages"
+    clear_recorded(http, fake)
+    expected = litellm.completion(model=model, api_base=api_base, api_key=KEY, **CASES["json_schema"])
+    sent = last_recorded(http, fake)
+    translate = ProviderTranslator.for_model(model, api_base)
+    request = translate.chat_request(payload("json_schema"), KEY)
+    assert json.loads(request.body) == sent["body"] and "output_format" in sent["body"]
+    assert request.headers["anthropic-beta"] == sent["headers"]["anthropic-beta"]
+    answer = send(http, request)
+    translated = translate.chat_response(answer.content, payload("json_schema"))
+    assert summary(translated) == summary(expected.model_dump())
 
 
 def test_translator_attributes(fake: FakeServer) -> None:
@@ -443,7 +485,7 @@ def test_azure_request_matches_litellm(azure: AzureRecorder, case: str) -> None:
 
 
 def test_azure_streaming_request_matches_litellm(azure: AzureRecorder) -> None:
-    list(azure_oracle(stream=True, stream_options={"include_usage": True}, **CASES["plain"]))
+    list(azure_oracle(stream=True, stream_options=WITH_USAGE, **CASES["plain"]))
     sent = azure.requests[-1]
     request = azure_translator().chat_request(payload("plain", stream=True), KEY)
     assert json.loads(request.body) == json.loads(sent.content)
@@ -493,7 +535,7 @@ def test_azure_response_matches_litellm(azure: AzureRecorder, http: httpx.Client
     request_payload = payload(case)
     request = translate.chat_request(request_payload, KEY)
     # The fake serves Azure's wire on its OpenAI route, as the recorder does for LiteLLM.
-    answer = http.post(fake.url + "/v1/chat/completions", content=request.body, headers={"authorization": f"Bearer {KEY}"})
+    answer = send_as_openai(http, fake, request)
     translated = translate.chat_response(answer.content, request_payload)
     assert summary(translated) == summary(expected)
 
@@ -509,7 +551,12 @@ def test_anthropic_cached_tokens_are_reported(fake: FakeServer) -> None:
             "content": [{"type": "text", "text": "hi"}],
             "stop_reason": "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": 10, "cache_read_input_tokens": 90, "cache_creation_input_tokens": 0, "output_tokens": 3},
+            "usage": {
+                "input_tokens": 10,
+                "cache_read_input_tokens": 90,
+                "cache_creation_input_tokens": 0,
+                "output_tokens": 3,
+            },
         }
     ).encode()
     translated = translator(fake, "anthropic").chat_response(body, payload("plain"))
@@ -522,7 +569,9 @@ def test_anthropic_cached_tokens_are_reported(fake: FakeServer) -> None:
 def test_gemini_cached_tokens_are_reported(fake: FakeServer) -> None:
     body = json.dumps(
         {
-            "candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+            "candidates": [
+                {"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "STOP", "index": 0}
+            ],
             "usageMetadata": {
                 "promptTokenCount": 100,
                 "candidatesTokenCount": 2,
@@ -559,7 +608,7 @@ def test_stream_matches_litellm(
     try:
         expected_chunks = [
             chunk.model_dump()
-            for chunk in oracle(fake, provider, stream=True, stream_options={"include_usage": True}, **CASES[case])
+            for chunk in oracle(fake, provider, stream=True, stream_options=WITH_USAGE, **CASES[case])
         ]
     except litellm.UnsupportedParamsError:
         pytest.skip(f"{provider} does not take the {case!r} parameters")
@@ -590,7 +639,7 @@ def test_stream_matches_litellm(
 
 
 def test_stream_is_incremental(fake: FakeServer, http: httpx.Client) -> None:
-    """Each event's text comes out of the feed() that completes it, not at the end."""
+    """Each event's text, and the finish reason, come out of the feed() that completes them, not at the end."""
     for provider in ("anthropic", "gemini", "mistral", "openai"):
         translate = translator(fake, provider)
         request_payload = payload("plain", stream=True)
@@ -598,13 +647,16 @@ def test_stream_is_incremental(fake: FakeServer, http: httpx.Client) -> None:
         stream = translate.chat_stream(request_payload)
         separator = b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n"
         events = [event + separator for event in raw.split(separator) if event.strip()]
-        texts = []
+        texts, finishes = [], []
         for event in events:
-            texts.append("".join((c["choices"][0]["delta"].get("content") or "") for c in stream.feed(event) if c["choices"]))
+            chunks = [chunk for chunk in stream.feed(event) if chunk["choices"]]
+            texts.append("".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks))
+            finishes += [chunk["choices"][0]["finish_reason"] for chunk in chunks if chunk["choices"][0]["finish_reason"]]
         tail = stream.close()
         assert sum(1 for text in texts if text) >= 3, provider
         assert "".join(texts) == "Fake reply to: hello world, please answer", provider
-        assert all(not c["choices"] or not c["choices"][0]["delta"].get("content") for c in tail), provider
+        assert finishes == ["stop"], provider
+        assert all(not c["choices"] for c in tail), provider
 
 
 def test_mistral_stream_usage(fake: FakeServer) -> None:
@@ -637,11 +689,11 @@ def test_stream_role_comes_first_and_finish_reason_once(fake: FakeServer, http: 
 
 
 def test_azure_stream_matches_litellm(azure: AzureRecorder, http: httpx.Client, fake: FakeServer) -> None:
-    expected = [c.model_dump() for c in azure_oracle(stream=True, stream_options={"include_usage": True}, **CASES["tools"])]
+    expected = [c.model_dump() for c in azure_oracle(stream=True, stream_options=WITH_USAGE, **CASES["tools"])]
     translate = azure_translator()
     request_payload = payload("tools", stream=True)
     request = translate.chat_request(request_payload, KEY)
-    raw = http.post(fake.url + "/v1/chat/completions", content=request.body, headers={"authorization": f"Bearer {KEY}"}).content
+    raw = send_as_openai(http, fake, request).content
     chunks = feed_in_pieces(translate.chat_stream(request_payload), raw, 5)
     assert assemble(chunks) == assemble(expected)
 
@@ -652,7 +704,8 @@ def test_buffered_answer_replayed_as_stream(fake: FakeServer, http: httpx.Client
     request_payload = payload("json_schema", stream=True)
     request = translate.chat_request(request_payload, KEY)
     assert request.stream is False and "stream" not in json.loads(request.body)
-    expected = [c.model_dump() for c in oracle(fake, "groq", stream=True, stream_options={"include_usage": True}, **CASES["json_schema"])]
+    answer = oracle(fake, "groq", stream=True, stream_options=WITH_USAGE, **CASES["json_schema"])
+    expected = [chunk.model_dump() for chunk in answer]
     raw = send(http, request).content
     stream = translate.chat_stream(request_payload)
     chunks = feed_in_pieces(stream, raw, 10)
@@ -660,6 +713,29 @@ def test_buffered_answer_replayed_as_stream(fake: FakeServer, http: httpx.Client
         openai_types.ChatCompletionChunk.model_validate(chunk)
     assert assemble(chunks)["choices"] == assemble(expected)["choices"]
     assert chunks[-1]["choices"] == []
+
+
+def test_stream_usage_keeps_cached_tokens(fake: FakeServer) -> None:
+    """Cache reads reported at a stream's start are still in the usage chunk at its end."""
+    start_usage = {"input_tokens": 10, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 90}
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-3-5-haiku-20241022"}
+    events = [
+        {"type": "message_start", "message": {**message, "content": [], "usage": {**start_usage, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7}},
+        {"type": "message_stop"},
+    ]
+    raw = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+    chunks = feed_in_pieces(translator(fake, "anthropic").chat_stream(payload("plain", stream=True)), raw, 13)
+    assert assemble(chunks) == {"choices": {0: ("Hi", [], "stop")}, "usage": (105, 7, 112, 90)}
+
+    usage = {"promptTokenCount": 100, "candidatesTokenCount": 2, "totalTokenCount": 102, "cachedContentTokenCount": 60}
+    candidate = {"content": {"parts": [{"text": "Hi"}], "role": "model"}, "finishReason": "STOP", "index": 0}
+    raw = b"data: " + json.dumps({"candidates": [candidate], "usageMetadata": usage}).encode() + b"\r\n\r\n"
+    chunks = feed_in_pieces(translator(fake, "gemini").chat_stream(payload("plain", stream=True)), raw, 13)
+    assert assemble(chunks) == {"choices": {0: ("Hi", [], "stop")}, "usage": (100, 2, 102, 60)}
 
 
 def test_gemini_stream_cut_short_still_reports_usage(fake: FakeServer, http: httpx.Client) -> None:
@@ -675,12 +751,16 @@ def test_gemini_stream_cut_short_still_reports_usage(fake: FakeServer, http: htt
 
 
 def test_stream_error_event_raises(fake: FakeServer) -> None:
-    overloaded = b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    overloaded = (
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    )
     stream = translator(fake, "anthropic").chat_stream(payload("plain", stream=True))
     with pytest.raises(TranslationError) as failed:
         stream.feed(overloaded)
     assert (failed.value.status, failed.value.message, failed.value.code) == (502, "Overloaded", "overloaded_error")
-    gemini_error = b'data: {"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}}\r\n\r\n'
+    gemini_error = (
+        b'data: {"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}}\r\n\r\n'
+    )
     with pytest.raises(TranslationError) as failed:
         translator(fake, "gemini").chat_stream(payload("plain", stream=True)).feed(gemini_error)
     assert failed.value.message == "Resource exhausted"
@@ -732,15 +812,17 @@ class OllamaServer:
 def ollama_answer(tools: bool, stream: bool) -> list[dict[str, Any]]:
     head = {"model": "llama3.1", "created_at": "2025-01-01T00:00:00Z"}
     done = {**head, "done": True, "done_reason": "stop", "prompt_eval_count": 12, "eval_count": 5}
+    empty = {"role": "assistant", "content": ""}
     if tools:
         call = {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
         message = {"role": "assistant", "content": "", "tool_calls": [call]}
         if stream:
-            return [{**head, "message": message, "done": False}, {**done, "message": {"role": "assistant", "content": ""}}]
+            return [{**head, "message": message, "done": False}, {**done, "message": empty}]
         return [{**done, "message": message}]
     if stream:
-        pieces = [{**head, "message": {"role": "assistant", "content": text}, "done": False} for text in ("Hel", "lo", " there")]
-        return [*pieces, {**done, "message": {"role": "assistant", "content": ""}}]
+        texts = ("Hel", "lo", " there")
+        pieces = [{**head, "message": {"role": "assistant", "content": text}, "done": False} for text in texts]
+        return [*pieces, {**done, "message": empty}]
     return [{**done, "message": {"role": "assistant", "content": "Hello there"}}]
 
 
@@ -771,7 +853,7 @@ def test_ollama_stream_matches_litellm(ollama: OllamaServer, http: httpx.Client,
     expected = [
         c.model_dump()
         for c in litellm.completion(
-            model=model, api_base=ollama.url, stream=True, stream_options={"include_usage": True}, **NO_MCP, **CASES[case]
+            model=model, api_base=ollama.url, stream=True, stream_options=WITH_USAGE, **NO_MCP, **CASES[case]
         )
     ]
     translate = ProviderTranslator.for_model(model, api_base=ollama.url)
@@ -903,7 +985,8 @@ def test_error_body_shapes(fake: FakeServer) -> None:
         "no model",
         "not_found_error",
     )
-    assert translate.error(502, b"<html>upstream connect error</html>") == ("<html>upstream connect error</html>", "api_error")
+    html = b"<html>upstream connect error</html>"
+    assert translate.error(502, html) == (html.decode(), "api_error")
     message, kind = translate.error(503, b"")
     assert "503" in message and kind == "api_error"
 
@@ -976,7 +1059,8 @@ def test_bad_messages_are_a_client_error(fake: FakeServer) -> None:
 def test_client_cannot_set_litellm_controls(fake: FakeServer) -> None:
     """Body fields that steer LiteLLM itself (api_base, api_key, mock_response...) are not honoured."""
     request = translator(fake, "openai").chat_request(
-        payload("plain", api_base="http://evil", api_key="stolen", mock_response="x", custom_llm_provider="anthropic"), KEY
+        payload("plain", api_base="http://evil", api_key="stolen", mock_response="x", custom_llm_provider="anthropic"),
+        KEY,
     )
     body = json.loads(request.body)
     assert not {"api_base", "api_key", "mock_response", "custom_llm_provider"} & body.keys()
