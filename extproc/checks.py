@@ -94,8 +94,19 @@ def _check_models(catalog: Catalog, report: Report, environ: dict[str, str]) -> 
                 )
             if endpoint.api_key_file and not Path(endpoint.api_key_file).is_file():
                 report.warnings.append(f"Model {route.name!r}: key file {endpoint.api_key_file} does not exist.")
+    _check_translation(catalog, report)
     aliases = sum(len(r.aliases) for r in catalog.routes.values())
     report.summary = f"{len(catalog.routes)} models ({', '.join(sorted(catalog.routes))}) and {aliases} aliases."
+
+
+def _check_translation(catalog: Catalog, report: Report) -> None:
+    """Every endpoint's provider must be one the gateway can translate for (the service refuses to start otherwise)."""
+    from .config import build_translators  # noqa: PLC0415 - imports LiteLLM (seconds): only when checking
+
+    try:
+        build_translators(catalog)
+    except CatalogError as exc:
+        report.problems.append(f"Provider endpoints: {exc}.")
 
 
 def _check_envoy(path: str | Path, report: Report) -> None:

@@ -10,6 +10,7 @@ or a `tiered_pricing` list) go through LiteLLM on every call.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from .usage import Usage
 log = logging.getLogger(__name__)
 
 _MILLION = 1_000_000
+_SIZE_TIER = re.compile(r"_above_\d+k_tokens")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,5 +105,10 @@ def _linear_cost(rates: _Rates, usage: Usage) -> float:
 
 
 def _is_tiered(info: dict[str, Any]) -> bool:
-    """True when the price per token depends on the request's size (no linear fast path)."""
-    return bool(info.get("tiered_pricing")) or any("above_" in key and info[key] for key in info)
+    """True when the price per token depends on the request's size (no linear fast path).
+
+    Size tiers are keys like `input_cost_per_token_above_200k_tokens`; other
+    `above_` keys (`cache_creation_input_token_cost_above_1hr`, a cache
+    duration) do not make a price depend on size.
+    """
+    return bool(info.get("tiered_pricing")) or any(_SIZE_TIER.search(key) and info[key] for key in info)

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from extproc.checks import Report, check_config
+from extproc.config import DEFAULT_CONFIG
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 
@@ -139,3 +140,16 @@ def test_a_missing_key_file_is_a_warning(
     meta["api_key_file"] = str(tmp_path / "nope.key")
     report = check(config)
     assert report.ok and report.warnings == [f"Model 'gpt-4o-mini': key file {tmp_path / 'nope.key'} does not exist."]
+
+
+def test_an_endpoint_whose_provider_cannot_be_translated_is_a_problem(tmp_path: Path) -> None:
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    for cluster in config["static_resources"]["clusters"]:
+        if cluster["name"] == "fake_anthropic_claude_haiku":
+            endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+            endpoint["metadata"]["filter_metadata"]["llm_gateway"]["model"] = "nosuchprovider/some-model"
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(config))
+    report = check_config(path, run_envoy=False, environ={})
+    [problem] = [p for p in report.problems if p.startswith("Provider endpoints")]
+    assert "nosuchprovider/some-model" in problem and "fake_anthropic_claude_haiku" in problem
