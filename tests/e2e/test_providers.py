@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 import anthropic
@@ -345,3 +346,36 @@ def test_metrics_are_not_served_to_other_hosts(gateway: Stack) -> None:
         f"http://{address}:{gateway.port}/metrics", headers={"x-forwarded-for": "127.0.0.1"}, timeout=10
     )
     assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("alias", ["claude", "gemini"])
+def test_translated_streams_are_flushed_chunk_by_chunk(gateway: Stack, alias: str) -> None:
+    """With 300 ms between upstream events, translated chunks reach the client as they come."""
+    start = time.monotonic()
+    arrivals = []
+    stream = openai_client(gateway.base_url).chat.completions.create(
+        model=alias,
+        stream=True,
+        messages=[{"role": "user", "content": "slow stream of several chunks"}],
+        extra_headers={"x-fake-chunk-delay-ms": "300"},
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic() - start)
+    assert len(arrivals) >= 3
+    assert arrivals[-1] - arrivals[0] >= 0.5
+
+
+def test_anthropic_stream_is_flushed_event_by_event(gateway: Stack) -> None:
+    client = anthropic_client(f"http://127.0.0.1:{gateway.port}")
+    start = time.monotonic()
+    arrivals = []
+    with client.messages.stream(
+        model="fast",
+        max_tokens=200,
+        messages=[{"role": "user", "content": "slow stream of several chunks"}],
+        extra_headers={"x-fake-chunk-delay-ms": "300"},
+    ) as stream:
+        for _ in stream.text_stream:
+            arrivals.append(time.monotonic() - start)
+    assert len(arrivals) >= 3 and arrivals[-1] - arrivals[0] >= 0.5
