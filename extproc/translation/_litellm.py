@@ -11,6 +11,7 @@ LiteLLM habits that would reach the network are switched off at import
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,29 @@ def _no_network() -> None:
 
 
 _no_network()
+
+
+def _memoize_model_info() -> None:
+    # LiteLLM looks the model up in its cost map about ten times per translated
+    # request (supported parameters, capability checks such as adaptive
+    # thinking): some 40% of an Anthropic translation's CPU. The map is the
+    # local, static copy here (LiteLLM memoises the same lookup for pricing), so
+    # the lookup is memoised per (model, provider, api_base). Callers that pass
+    # an api_key keep the original: a key must never become a cache key.
+    original = litellm.utils.get_model_info_helper
+    cached = functools.lru_cache(maxsize=1024)(original)
+
+    def get_model_info_helper(
+        model: str, custom_llm_provider: str | None = None, api_base: str | None = None, api_key: str | None = None
+    ) -> Any:
+        if api_key is not None:
+            return original(model, custom_llm_provider, api_base, api_key)
+        return cached(model, custom_llm_provider, api_base)
+
+    litellm.utils.get_model_info_helper = get_model_info_helper
+
+
+_memoize_model_info()
 
 # get_optional_params' keyword arguments: the OpenAI parameters it maps, plus controls.
 _OPTIONAL_PARAM_NAMES = frozenset(get_optional_params.__code__.co_varnames[: get_optional_params.__code__.co_argcount])
