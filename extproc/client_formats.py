@@ -46,11 +46,11 @@ class ClientFormat(Protocol):
         """An error in the client's error JSON."""
         ...
 
-    def answer(self, canonical: dict[str, Any], requested_model: str) -> dict[str, Any]:
-        """A buffered canonical answer in the client's shape."""
+    def answer(self, canonical: dict[str, Any], requested_model: str, client_request: Any) -> dict[str, Any]:
+        """A buffered canonical answer in the client's shape (`client_request`: the body the client sent)."""
         ...
 
-    def stream_writer(self, requested_model: str, include_usage: bool) -> StreamWriter:
+    def stream_writer(self, requested_model: str, include_usage: bool, client_request: Any) -> StreamWriter:
         """A writer for one streamed answer."""
         ...
 
@@ -64,11 +64,11 @@ class OpenAIFormat:
         """OpenAI's `{"error": {...}}`."""
         return openai_error_body(status, message, code=code, param=param, type=type_)
 
-    def answer(self, canonical: dict[str, Any], requested_model: str) -> dict[str, Any]:
+    def answer(self, canonical: dict[str, Any], requested_model: str, client_request: Any) -> dict[str, Any]:
         """Unchanged."""
         return canonical
 
-    def stream_writer(self, requested_model: str, include_usage: bool) -> StreamWriter:
+    def stream_writer(self, requested_model: str, include_usage: bool, client_request: Any) -> StreamWriter:
         """OpenAI SSE: one `data:` event per chunk, `[DONE]` at the end."""
         return OpenAIStreamWriter(include_usage)
 
@@ -103,23 +103,23 @@ class AnthropicFormat:
         """Anthropic's `{"type": "error", "error": {...}}` (its types follow from the status)."""
         return anthropic_messages.error_body(status, message)
 
-    def answer(self, canonical: dict[str, Any], requested_model: str) -> dict[str, Any]:
-        """An Anthropic `message` object."""
-        answer = anthropic_messages.from_openai(canonical, requested_model)
+    def answer(self, canonical: dict[str, Any], requested_model: str, client_request: Any) -> dict[str, Any]:
+        """An Anthropic `message` object, with the client's own tool names."""
+        answer = anthropic_messages.from_openai(canonical, requested_model, _tool_names(client_request))
         if GATEWAY_FIELD in canonical:
             answer[GATEWAY_FIELD] = canonical[GATEWAY_FIELD]
         return answer
 
-    def stream_writer(self, requested_model: str, include_usage: bool) -> StreamWriter:
+    def stream_writer(self, requested_model: str, include_usage: bool, client_request: Any) -> StreamWriter:
         """Anthropic's event sequence (it always carries usage)."""
-        return AnthropicStreamWriter(requested_model)
+        return AnthropicStreamWriter(requested_model, _tool_names(client_request))
 
 
 class AnthropicStreamWriter:
     """Canonical chunks to Anthropic SSE events."""
 
-    def __init__(self, requested_model: str) -> None:
-        self._events = anthropic_messages.StreamToAnthropic(requested_model)
+    def __init__(self, requested_model: str, tool_names: dict[str, str] | None = None) -> None:
+        self._events = anthropic_messages.StreamToAnthropic(requested_model, tool_names)
 
     def feed(self, chunk: dict[str, Any]) -> bytes:
         """Zero or more events for one canonical chunk."""
@@ -132,6 +132,13 @@ class AnthropicStreamWriter:
     def error(self, message: str, type_: str) -> bytes:
         """Anthropic's `event: error`."""
         return self._events.error_event(message, type_)
+
+
+def _tool_names(client_request: Any) -> dict[str, str] | None:
+    """Tool names the canonical request had to shorten (OpenAI allows 64 characters), mapped back."""
+    if not isinstance(client_request, dict) or not client_request.get("tools"):
+        return None
+    return anthropic_messages.tool_name_mapping(client_request) or None
 
 
 OPENAI = OpenAIFormat()

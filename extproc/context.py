@@ -28,6 +28,8 @@ class RequestContext:
 
     # Request, once the body is read.
     raw_body: bytes = b""
+    # The decoded body as the client sent it, and in the canonical (OpenAI) format.
+    client_body: Any = None
     body: dict[str, Any] | None = None
     body_changed: bool = False
     requested_model: str | None = None

@@ -120,6 +120,7 @@ class RouterProcessor:
         except GatewayError as error:
             return self._reject(error)
         ctx.gateway_options = options
+        ctx.client_body = decoded
         ctx.body = canonical
         ctx.kind = spec.kind
         ctx.requested_model = parsed.model
@@ -241,7 +242,7 @@ class RouterProcessor:
             self._estimate_usage(_completion_text(payload))
         if native and spec.client_format is OPENAI:
             return Changes()
-        answer = spec.client_format.answer(payload, ctx.requested_model or "")
+        answer = spec.client_format.answer(payload, ctx.requested_model or "", ctx.client_body)
         return Changes(set_headers={"content-type": "application/json"}).replace_body(orjson.dumps(answer))
 
     def _client_error(self, status: int, body: bytes) -> Changes:
@@ -269,7 +270,9 @@ class RouterProcessor:
             self._passthrough = PassthroughStream(self._on_chunk, ctx.client_wants_stream_usage)
             return
         source = OpenAIChunks() if native else translator.chat_stream(ctx.body or {})  # type: ignore[union-attr]
-        writer = spec.client_format.stream_writer(ctx.requested_model or "", ctx.client_wants_stream_usage)
+        writer = spec.client_format.stream_writer(
+            ctx.requested_model or "", ctx.client_wants_stream_usage, ctx.client_body
+        )
         self._translated = TranslatedStream(source, writer, self._on_chunk)
 
     async def _stream_chunk(self, chunk: bytes, end_of_stream: bool) -> Changes:

@@ -63,6 +63,11 @@ class UpstreamRequest:
         )
 
 
+# Parameter sets remembered per OpenAI-wire translator (see `_param_memo_key`).
+_PARAM_MEMO_SIZE = 256
+_CALL_FIELDS_BUT_MESSAGES = ("optional_params", "litellm_params", "stream", "json_mode", "fake_stream", "extra_body")
+
+
 class ProviderTranslator:
     """Translation for one provider endpoint: a LiteLLM model string and its base URL."""
 
@@ -84,6 +89,7 @@ class ProviderTranslator:
             raise ValueError(f"{provider} endpoints need an api_base")
         self.options = options
         self.openai_compatible = provider in _OPENAI_WIRE
+        self._param_memo: dict[bytes, bytes] = {}
         self._drop_params = bool(options.get("drop_params", False))
         self._key_required = bool(options.get("api_key_required", provider not in _KEYLESS))
         self._extra_headers = {str(k).lower(): str(v) for k, v in (options.get("headers") or {}).items()}
@@ -207,7 +213,10 @@ class ProviderTranslator:
             options = payload.get("stream_options")
             payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         version = self.options.get("api_version")
-        return self._guard(
+        memo_key = self._param_memo_key(payload)
+        if memo_key is not None and (known := self._param_memo.get(memo_key)) is not None:
+            return _litellm.ChatCall(messages=payload["messages"], **orjson.loads(known))
+        call: _litellm.ChatCall = self._guard(
             key,
             lambda: _litellm.prepare_chat(
                 self._config,
@@ -218,6 +227,31 @@ class ProviderTranslator:
                 api_version=version,
             ),
         )
+        if memo_key is not None:
+            if len(self._param_memo) >= _PARAM_MEMO_SIZE:
+                self._param_memo.clear()
+            self._param_memo[memo_key] = orjson.dumps(
+                {name: getattr(call, name) for name in _CALL_FIELDS_BUT_MESSAGES}, default=_json_default
+            )
+        return call
+
+    def _param_memo_key(self, payload: dict[str, Any]) -> bytes | None:
+        """For OpenAI-wire providers, the request's parameters without its messages.
+
+        LiteLLM's parameter mapping (`get_optional_params`) is most of an OpenAI
+        request's translation time, and for these providers it reads the
+        parameters only, never the messages: requests with the same parameters
+        map the same way. Messages are still checked the way prepare_chat checks them.
+        """
+        if not self.openai_compatible:
+            return None
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            return None  # let prepare_chat refuse it with its own message
+        try:
+            return orjson.dumps({k: v for k, v in payload.items() if k != "messages"}, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
 
     def _answer_state(self, payload: dict[str, Any], request: UpstreamRequest | None) -> _litellm.ChatCall:
         """The request-side state that reading the answer needs, as litellm.completion() keeps it."""

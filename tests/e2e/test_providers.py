@@ -379,3 +379,32 @@ def test_anthropic_stream_is_flushed_event_by_event(gateway: Stack) -> None:
         for _ in stream.text_stream:
             arrivals.append(time.monotonic() - start)
     assert len(arrivals) >= 3 and arrivals[-1] - arrivals[0] >= 0.5
+
+
+def test_anthropic_clients_get_their_own_long_tool_names_back(gateway: Stack) -> None:
+    # OpenAI's format allows 64 characters; the gateway shortens longer names and maps them back.
+    name = "mcp__weather_service__get_the_current_weather_forecast_for_a_given_city_name"
+    tool = {"name": name, "description": "Weather", "input_schema": WEATHER["function"]["parameters"]}
+    client = anthropic_client(f"http://127.0.0.1:{gateway.port}")
+    message = client.messages.create(
+        model="smart", max_tokens=200, tools=[tool], messages=[{"role": "user", "content": "weather?"}]  # type: ignore[list-item]
+    )
+    assert [b.name for b in message.content if b.type == "tool_use"] == [name]
+    with client.messages.stream(
+        model="smart", max_tokens=200, tools=[tool], messages=[{"role": "user", "content": "weather?"}]  # type: ignore[list-item]
+    ) as stream:
+        final = stream.get_final_message()
+    assert [b.name for b in final.content if b.type == "tool_use"] == [name]
+
+
+def test_envoys_own_errors_reach_anthropic_clients_in_anthropic_format(gateway: Stack, http: httpx.Client) -> None:
+    oversized = {"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": "x" * (4 * 1024 * 1024)}]}
+    response = http.post("/v1/messages", json=oversized, headers={"anthropic-version": "2023-06-01"})
+    assert response.status_code == 413
+    assert response.json() == {
+        "type": "error",
+        "error": {"type": "request_too_large", "message": "Request body too large: the limit is 4 MiB."},
+    }
+    # The same limit on an OpenAI path still answers OpenAI's error JSON.
+    openai_style = http.post("/v1/chat/completions", json={**oversized, "messages": oversized["messages"]})
+    assert openai_style.status_code == 413 and openai_style.json()["error"]["code"] == "request_too_large"
