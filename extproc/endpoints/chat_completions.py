@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..client_formats import OPENAI
-from ..errors import GatewayError
 from ..usage import Usage, usage_from_openai
+from ..validation import check_int, check_number, invalid, require_model
 from .base import ParsedRequest
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -33,38 +33,34 @@ class ChatCompletions:
 
     def parse(self, body: Any) -> ParsedRequest:
         """Check the fields the gateway and any provider rely on."""
-        if not isinstance(body, dict):
-            raise _invalid("The request body must be a JSON object.", None)
-        model = body.get("model")
-        if not isinstance(model, str) or not model.strip():
-            raise _invalid("`model` is required and must be a non-empty string.", "model")
+        model = require_model(body)
         _check_messages(body.get("messages"))
         stream = body.get("stream", False)
         if stream is not None and not isinstance(stream, bool):
-            raise _invalid("`stream` must be a boolean.", "stream")
+            raise invalid("`stream` must be a boolean.", "stream")
         stream_options = body.get("stream_options")
         stream_usage = False
         if stream_options is not None:
             if not isinstance(stream_options, dict):
-                raise _invalid("`stream_options` must be an object.", "stream_options")
+                raise invalid("`stream_options` must be an object.", "stream_options")
             if not stream:
-                raise _invalid("`stream_options` is only allowed when `stream` is true.", "stream_options")
+                raise invalid("`stream_options` is only allowed when `stream` is true.", "stream_options")
             stream_usage = stream_options.get("include_usage") is True
         for name in ("max_tokens", "max_completion_tokens"):
-            _check_int(body, name, low=1, high=None)
-        _check_int(body, "n", low=1, high=_MAX_N)
-        _check_number(body, "temperature", 0.0, 2.0)
-        _check_number(body, "top_p", 0.0, 1.0)
-        _check_number(body, "presence_penalty", -2.0, 2.0)
-        _check_number(body, "frequency_penalty", -2.0, 2.0)
+            check_int(body, name, low=1, high=None)
+        check_int(body, "n", low=1, high=_MAX_N)
+        check_number(body, "temperature", 0.0, 2.0)
+        check_number(body, "top_p", 0.0, 1.0)
+        check_number(body, "presence_penalty", -2.0, 2.0)
+        check_number(body, "frequency_penalty", -2.0, 2.0)
         tools = body.get("tools")
         if tools is not None and not (isinstance(tools, list) and all(isinstance(t, dict) for t in tools)):
-            raise _invalid("`tools` must be a list of objects.", "tools")
+            raise invalid("`tools` must be a list of objects.", "tools")
         stop = body.get("stop")
         if stop is not None and not (
             isinstance(stop, str) or (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
         ):
-            raise _invalid("`stop` must be a string or a list of strings.", "stop")
+            raise invalid("`stop` must be a string or a list of strings.", "stop")
         return ParsedRequest(model=model, stream=bool(stream), stream_usage=stream_usage)
 
     def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
@@ -82,51 +78,26 @@ class ChatCompletions:
 
 def _check_messages(messages: Any) -> None:
     if not isinstance(messages, list) or not messages:
-        raise _invalid("`messages` is required and must be a non-empty list.", "messages")
+        raise invalid("`messages` is required and must be a non-empty list.", "messages")
     for index, message in enumerate(messages):
         param = f"messages[{index}]"
         if not isinstance(message, dict):
-            raise _invalid(f"`{param}` must be an object.", param)
+            raise invalid(f"`{param}` must be an object.", param)
         role = message.get("role")
         if role not in _ROLES:
-            raise _invalid(
+            raise invalid(
                 f"`{param}.role` must be one of {', '.join(sorted(_ROLES))}; got {role!r}.", f"{param}.role"
             )
         content = message.get("content")
         if content is None:
             if role in ("assistant", "function") or "tool_calls" in message:
                 continue
-            raise _invalid(f"`{param}.content` is required for role {role!r}.", f"{param}.content")
+            raise invalid(f"`{param}.content` is required for role {role!r}.", f"{param}.content")
         if isinstance(content, str):
             continue
         if not isinstance(content, list) or not all(
             isinstance(part, dict) and isinstance(part.get("type"), str) for part in content
         ):
-            raise _invalid(
+            raise invalid(
                 f"`{param}.content` must be a string or a list of typed content parts.", f"{param}.content"
             )
-
-
-def _check_int(body: dict[str, Any], name: str, low: int, high: int | None) -> None:
-    value = body.get(name)
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _invalid(f"`{name}` must be an integer.", name)
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise _invalid(f"`{name}` must be {bound}; got {value}.", name)
-
-
-def _check_number(body: dict[str, Any], name: str, low: float, high: float) -> None:
-    value = body.get(name)
-    if value is None:
-        return
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise _invalid(f"`{name}` must be a number.", name)
-    if not low <= value <= high:
-        raise _invalid(f"`{name}` must be between {low:g} and {high:g}; got {value}.", name)
-
-
-def _invalid(message: str, param: str | None) -> GatewayError:
-    return GatewayError(400, message, code="invalid_request", param=param)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..client_formats import OPENAI
-from ..errors import GatewayError
 from ..usage import Usage, usage_from_openai
+from ..validation import invalid, require_model
 from .base import ParsedRequest
 
 _ENCODINGS = ("float", "base64")
@@ -27,25 +27,21 @@ class Embeddings:
 
     def parse(self, body: Any) -> ParsedRequest:
         """Check the model, the input and the options the gateway can judge."""
-        if not isinstance(body, dict):
-            raise _invalid("The request body must be a JSON object.", None)
-        model = body.get("model")
-        if not isinstance(model, str) or not model.strip():
-            raise _invalid("`model` is required and must be a non-empty string.", "model")
+        model = require_model(body)
         if not _valid_input(body.get("input")):
-            raise _invalid(
+            raise invalid(
                 "`input` is required: a non-empty string, a list of strings, a list of token ids, "
                 "or a list of token-id lists.",
                 "input",
             )
         encoding = body.get("encoding_format")
         if encoding is not None and encoding not in _ENCODINGS:
-            raise _invalid(f"`encoding_format` must be one of {', '.join(_ENCODINGS)}; got {encoding!r}.", "encoding_format")
+            raise invalid(f"`encoding_format` must be one of {', '.join(_ENCODINGS)}; got {encoding!r}.", "encoding_format")
         dimensions = body.get("dimensions")
         if dimensions is not None and (not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1):
-            raise _invalid("`dimensions` must be a positive integer.", "dimensions")
+            raise invalid("`dimensions` must be a positive integer.", "dimensions")
         if body.get("stream"):
-            raise _invalid("Embeddings cannot be streamed.", "stream")
+            raise invalid("Embeddings cannot be streamed.", "stream")
         return ParsedRequest(model=model)
 
     def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
@@ -71,7 +67,3 @@ def _valid_input(value: Any) -> bool:
 
 def _is_token(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _invalid(message: str, param: str | None) -> GatewayError:
-    return GatewayError(400, message, code="invalid_request", param=param)

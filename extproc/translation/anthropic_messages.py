@@ -49,6 +49,7 @@ from litellm.llms.anthropic.pass_through.messages.utils import refusal_stop_deta
 from litellm.types.utils import ModelResponse
 
 from ..errors import GatewayError
+from ..validation import check_int, check_number, invalid
 
 _ADAPTER = LiteLLMAnthropicMessagesAdapter()  # type: ignore[no-untyped-call]
 
@@ -459,23 +460,23 @@ def from_openai_error(status: int, body: bytes) -> bytes:
 
 def _check_request(request: Any) -> None:
     if not isinstance(request, dict):
-        raise _invalid("The request body must be a JSON object.", None)
+        raise invalid("The request body must be a JSON object.", None)
     for key in request:
         if key not in _TRANSLATED_FIELDS and key not in _DROPPED_FIELDS:
-            raise _invalid(f"`{key}`: extra inputs are not permitted.", key)
+            raise invalid(f"`{key}`: extra inputs are not permitted.", key)
     model = request.get("model")
     if model is None:
         raise _missing("model")
     if not isinstance(model, str) or not model.strip():
-        raise _invalid("`model` must be a non-empty string.", "model")
+        raise invalid("`model` must be a non-empty string.", "model")
     if request.get("max_tokens") is None:
         raise _missing("max_tokens")
-    _check_int(request, "max_tokens", 1)
+    check_int(request, "max_tokens", 1)
     messages = request.get("messages")
     if messages is None:
         raise _missing("messages")
     if not isinstance(messages, list) or not messages:
-        raise _invalid("`messages` must be a non-empty list.", "messages")
+        raise invalid("`messages` must be a non-empty list.", "messages")
     for index, message in enumerate(messages):
         _check_message(message, f"messages[{index}]", last=index == len(messages) - 1)
     system = request.get("system")
@@ -483,38 +484,38 @@ def _check_request(request: Any) -> None:
         _check_blocks(system, "system", _BLOCK_TYPES["system"], allow_empty=True)
     stop = request.get("stop_sequences")
     if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) and s for s in stop)):
-        raise _invalid("`stop_sequences` must be a list of non-empty strings.", "stop_sequences")
-    _check_number(request, "temperature", 0.0, 1.0)
-    _check_number(request, "top_p", 0.0, 1.0)
-    _check_int(request, "top_k", 0)
+        raise invalid("`stop_sequences` must be a list of non-empty strings.", "stop_sequences")
+    check_number(request, "temperature", 0.0, 1.0)
+    check_number(request, "top_p", 0.0, 1.0)
+    check_int(request, "top_k", 0)
     if request.get("stream") is not None and not isinstance(request["stream"], bool):
-        raise _invalid("`stream` must be a boolean.", "stream")
+        raise invalid("`stream` must be a boolean.", "stream")
     metadata = request.get("metadata")
     if metadata is not None:
         if not isinstance(metadata, dict):
-            raise _invalid("`metadata` must be an object.", "metadata")
+            raise invalid("`metadata` must be an object.", "metadata")
         if metadata.get("user_id") is not None and not isinstance(metadata["user_id"], str):
-            raise _invalid("`metadata.user_id` must be a string.", "metadata.user_id")
+            raise invalid("`metadata.user_id` must be a string.", "metadata.user_id")
     _check_tools(request.get("tools"))
     _check_tool_choice(request.get("tool_choice"))
     _check_thinking(request.get("thinking"), request["max_tokens"])
     for name in ("output_config", "output_format"):
         if request.get(name) is not None and not isinstance(request[name], dict):
-            raise _invalid(f"`{name}` must be an object.", name)
+            raise invalid(f"`{name}` must be an object.", name)
 
 
 def _check_message(message: Any, path: str, last: bool) -> None:
     if not isinstance(message, dict):
-        raise _invalid(f"`{path}` must be an object with `role` and `content`.", path)
+        raise invalid(f"`{path}` must be an object with `role` and `content`.", path)
     role = message.get("role")
     if role not in _ROLES:
-        raise _invalid(f"`{path}.role` must be 'user' or 'assistant' (or 'system'); got {role!r}.", f"{path}.role")
+        raise invalid(f"`{path}.role` must be 'user' or 'assistant' (or 'system'); got {role!r}.", f"{path}.role")
     content = message.get("content")
     # Anthropic: every message needs content, except an optional final assistant (prefill) one.
     may_be_empty = last and role == "assistant"
     if isinstance(content, str):
         if not content and not may_be_empty:
-            raise _invalid(f"`{path}.content` must not be empty.", f"{path}.content")
+            raise invalid(f"`{path}.content` must not be empty.", f"{path}.content")
         return
     if content is None:
         raise _missing(f"{path}.content")
@@ -523,16 +524,16 @@ def _check_message(message: Any, path: str, last: bool) -> None:
 
 def _check_blocks(blocks: Any, path: str, allowed: tuple[str, ...], allow_empty: bool = False) -> None:
     if not isinstance(blocks, list):
-        raise _invalid(f"`{path}` must be a string or a list of content blocks.", path)
+        raise invalid(f"`{path}` must be a string or a list of content blocks.", path)
     if not blocks and not allow_empty:
-        raise _invalid(f"`{path}` must not be empty.", path)
+        raise invalid(f"`{path}` must not be empty.", path)
     for index, block in enumerate(blocks):
         where = f"{path}[{index}]"
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise _invalid(f"`{where}` must be an object with a `type`.", where)
+            raise invalid(f"`{where}` must be an object with a `type`.", where)
         kind = block["type"]
         if kind not in allowed:
-            raise _invalid(f"`{where}.type` must be one of {', '.join(allowed)} here; got {kind!r}.", f"{where}.type")
+            raise invalid(f"`{where}.type` must be one of {', '.join(allowed)} here; got {kind!r}.", f"{where}.type")
         _check_block(block, kind, where)
 
 
@@ -549,12 +550,12 @@ def _check_block(block: dict[str, Any], kind: str, path: str) -> None:
         if content is not None and not isinstance(content, str):
             _check_blocks(content, f"{path}.content", _TOOL_RESULT_BLOCK_TYPES, allow_empty=True)
         if block.get("is_error") is not None and not isinstance(block["is_error"], bool):
-            raise _invalid(f"`{path}.is_error` must be a boolean.", f"{path}.is_error")
+            raise invalid(f"`{path}.is_error` must be a boolean.", f"{path}.is_error")
     elif kind == "tool_use":
         _check_str(block, "id", path)
         _check_str(block, "name", path)
         if not isinstance(block.get("input"), dict):
-            raise _invalid(f"`{path}.input` must be an object.", f"{path}.input")
+            raise invalid(f"`{path}.input` must be an object.", f"{path}.input")
     elif kind == "thinking":
         _check_str(block, "thinking", path, empty=True)
         _check_str(block, "signature", path, empty=True)
@@ -564,10 +565,10 @@ def _check_block(block: dict[str, Any], kind: str, path: str) -> None:
 
 def _check_source(source: Any, path: str, kinds: tuple[str, ...], media_types: tuple[str, ...] | None) -> None:
     if not isinstance(source, dict):
-        raise _invalid(f"`{path}` must be an object.", path)
+        raise invalid(f"`{path}` must be an object.", path)
     kind = source.get("type")
     if kind not in kinds:
-        raise _invalid(f"`{path}.type` must be one of {', '.join(kinds)}; got {kind!r}.", f"{path}.type")
+        raise invalid(f"`{path}.type` must be one of {', '.join(kinds)}; got {kind!r}.", f"{path}.type")
     if kind == "url":
         _check_str(source, "url", path)
         return
@@ -576,25 +577,25 @@ def _check_source(source: Any, path: str, kinds: tuple[str, ...], media_types: t
         media_type = source.get("media_type")
         if not isinstance(media_type, str) or (media_types is not None and media_type not in media_types):
             expected = ", ".join(media_types) if media_types else "a MIME type"
-            raise _invalid(f"`{path}.media_type` must be {expected}; got {media_type!r}.", f"{path}.media_type")
+            raise invalid(f"`{path}.media_type` must be {expected}; got {media_type!r}.", f"{path}.media_type")
 
 
 def _check_tools(tools: Any) -> None:
     if tools is None:
         return
     if not isinstance(tools, list):
-        raise _invalid("`tools` must be a list.", "tools")
+        raise invalid("`tools` must be a list.", "tools")
     for index, tool in enumerate(tools):
         path = f"tools[{index}]"
         if not isinstance(tool, dict):
-            raise _invalid(f"`{path}` must be an object.", path)
+            raise invalid(f"`{path}` must be an object.", path)
         _check_str(tool, "name", path)
         kind = tool.get("type")
         if kind is None or kind == "custom":
             if not isinstance(tool.get("input_schema"), dict):
-                raise _invalid(f"`{path}.input_schema` must be a JSON schema object.", f"{path}.input_schema")
+                raise invalid(f"`{path}.input_schema` must be a JSON schema object.", f"{path}.input_schema")
         elif not isinstance(kind, str):
-            raise _invalid(f"`{path}.type` must be a string.", f"{path}.type")
+            raise invalid(f"`{path}.type` must be a string.", f"{path}.type")
 
 
 def _check_tool_choice(choice: Any) -> None:
@@ -602,14 +603,14 @@ def _check_tool_choice(choice: Any) -> None:
         return
     if not isinstance(choice, dict) or choice.get("type") not in _TOOL_CHOICES:
         got = choice.get("type") if isinstance(choice, dict) else choice
-        raise _invalid(
+        raise invalid(
             f"`tool_choice.type` must be one of {', '.join(_TOOL_CHOICES)}; got {got!r}.", "tool_choice.type"
         )
     if choice["type"] == "tool":
         _check_str(choice, "name", "tool_choice")
     flag = choice.get("disable_parallel_tool_use")
     if flag is not None and not isinstance(flag, bool):
-        raise _invalid(
+        raise invalid(
             "`tool_choice.disable_parallel_tool_use` must be a boolean.", "tool_choice.disable_parallel_tool_use"
         )
 
@@ -619,13 +620,13 @@ def _check_thinking(thinking: Any, max_tokens: int) -> None:
         return
     if not isinstance(thinking, dict) or thinking.get("type") not in _THINKING_TYPES:
         got = thinking.get("type") if isinstance(thinking, dict) else thinking
-        raise _invalid(f"`thinking.type` must be one of {', '.join(_THINKING_TYPES)}; got {got!r}.", "thinking.type")
+        raise invalid(f"`thinking.type` must be one of {', '.join(_THINKING_TYPES)}; got {got!r}.", "thinking.type")
     if thinking["type"] == "enabled":
-        _check_int(thinking, "budget_tokens", 1024, path="thinking.budget_tokens")
+        check_int(thinking, "budget_tokens", 1024, name="thinking.budget_tokens")
         if thinking.get("budget_tokens") is None:
             raise _missing("thinking.budget_tokens")
         if thinking["budget_tokens"] >= max_tokens:
-            raise _invalid("`max_tokens` must be greater than `thinking.budget_tokens`.", "max_tokens")
+            raise invalid("`max_tokens` must be greater than `thinking.budget_tokens`.", "max_tokens")
 
 
 def _check_str(holder: Mapping[str, Any], key: str, path: str, empty: bool = False) -> None:
@@ -633,32 +634,7 @@ def _check_str(holder: Mapping[str, Any], key: str, path: str, empty: bool = Fal
     if value is None:
         raise _missing(f"{path}.{key}")
     if not isinstance(value, str) or (not value and not empty):
-        raise _invalid(f"`{path}.{key}` must be a {'' if empty else 'non-empty '}string.", f"{path}.{key}")
-
-
-def _check_int(holder: Mapping[str, Any], key: str, low: int, path: str | None = None) -> None:
-    value = holder.get(key)
-    name = path or key
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _invalid(f"`{name}` must be an integer; got {value!r}.", name)
-    if value < low:
-        raise _invalid(f"`{name}` must be at least {low}; got {value}.", name)
-
-
-def _check_number(holder: Mapping[str, Any], key: str, low: float, high: float) -> None:
-    value = holder.get(key)
-    if value is None:
-        return
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise _invalid(f"`{key}` must be a number; got {value!r}.", key)
-    if not low <= value <= high:
-        raise _invalid(f"`{key}` must be between {low:g} and {high:g}; got {value}.", key)
-
-
-def _invalid(message: str, param: str | None) -> GatewayError:
-    return GatewayError(400, message, code="invalid_request", param=param)
+        raise invalid(f"`{path}.{key}` must be a {'' if empty else 'non-empty '}string.", f"{path}.{key}")
 
 
 def _missing(param: str) -> GatewayError:
