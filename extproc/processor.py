@@ -424,6 +424,8 @@ class RouterProcessor:
         ctx = self.ctx
         return {
             "tenant": ctx.tenant,
+            # Envoy's local_reply_config answers in this format when the provider fails.
+            "client_format": self._spec.client_format.name if self._spec is not None else None,
             "requested_model": ctx.requested_model,
             "route": ctx.route.name if ctx.route else None,
             "stream": ctx.stream,

@@ -408,3 +408,62 @@ def test_envoys_own_errors_reach_anthropic_clients_in_anthropic_format(gateway: 
     # The same limit on an OpenAI path still answers OpenAI's error JSON.
     openai_style = http.post("/v1/chat/completions", json={**oversized, "messages": oversized["messages"]})
     assert openai_style.status_code == 413 and openai_style.json()["error"]["code"] == "request_too_large"
+
+
+@pytest.mark.parametrize("alias", ["claude", "gemini"])
+def test_malformed_translated_answer_is_502_for_openai_clients(gateway: Stack, alias: str) -> None:
+    with pytest.raises(openai.APIStatusError) as raised:
+        openai_client(gateway.base_url).chat.completions.create(
+            model=alias, messages=[{"role": "user", "content": "garble please"}], extra_headers={"x-fake-malformed": "1"}
+        )
+    assert raised.value.status_code == 502 and raised.value.code == "bad_upstream_response"
+
+
+def test_malformed_answer_is_502_for_anthropic_clients(gateway: Stack) -> None:
+    client = anthropic_client(f"http://127.0.0.1:{gateway.port}")
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        client.messages.create(
+            model="gemini",
+            max_tokens=50,
+            messages=[{"role": "user", "content": "garble please"}],
+            extra_headers={"x-fake-malformed": "1"},
+        )
+    assert raised.value.status_code == 502
+    assert raised.value.body["type"] == "error" and raised.value.body["error"]["type"] == "api_error"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("alias", ["claude", "gemini"])
+def test_a_translated_stream_cut_mid_way_ends_without_a_false_success(gateway: Stack, alias: str) -> None:
+    """The provider resets the connection after two events: the client gets an error, never a clean finish."""
+    finishes = []
+    with pytest.raises((openai.APIError, httpx.HTTPError)):
+        stream = openai_client(gateway.base_url).chat.completions.create(
+            model=alias,
+            stream=True,
+            messages=[{"role": "user", "content": "a long answer that will be cut"}],
+            extra_headers={"x-fake-reset-after-chunks": "2"},
+        )
+        for chunk in stream:
+            finishes += [c.finish_reason for c in chunk.choices if c.finish_reason]
+    assert finishes == []
+
+
+@pytest.mark.parametrize(("path", "alias", "anthropic_shape"), [
+    ("/v1/chat/completions", "claude", False),
+    ("/v1/messages", "smart", True),
+])
+def test_a_provider_reset_is_answered_in_the_clients_format(
+    http: httpx.Client, path: str, alias: str, anthropic_shape: bool
+) -> None:
+    # The path Envoy sees was rewritten for the provider by then; the client's format still wins.
+    body: dict[str, Any] = {"model": alias, "stream": True, "messages": [{"role": "user", "content": "cut me"}]}
+    if anthropic_shape:
+        body["max_tokens"] = 50
+    response = http.post(path, json=body, headers={"x-fake-reset-after-chunks": "2"})
+    assert response.status_code in (502, 503)
+    payload = response.json()
+    if anthropic_shape:
+        assert payload["type"] == "error" and payload["error"]["type"] == "api_error"
+    else:
+        assert payload["error"]["code"] == "upstream_unavailable"
+    assert "unavailable" in (payload["error"]["message"])
