@@ -25,6 +25,10 @@ class ServiceAddress:
     port: int = 0
     uds: str | None = None
 
+    def grpc_target(self) -> str:
+        """The gRPC target that reaches this process (health checks)."""
+        return f"unix:{self.uds}" if self.uds else f"127.0.0.1:{self.port}"
+
     def envoy_address(self) -> dict[str, Any]:
         """The Envoy `address` block that reaches this process."""
         if self.uds:

@@ -180,9 +180,7 @@ class Stack:
 
     def wait_service_healthy(self, index: int) -> None:
         """Block until service process `index` answers its gRPC health check."""
-        address = self.services[index]
-        target = f"unix:{address.uds}" if address.uds else f"127.0.0.1:{address.port}"
-        wait_grpc_health(target, self._children[f"service-{index}"])
+        wait_grpc_health(self.services[index].grpc_target(), self._children[f"service-{index}"])
 
     def _spawn_envoy(self) -> None:
         command = [envoy_binary(), "-c", str(self.config_path), "--disable-hot-restart", "-l", "warning"]

@@ -31,6 +31,7 @@ from .provider_request import for_endpoint
 from .stages import Stage
 from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
 from .translation import ProviderTranslator
+from .translation.errors import error_message
 from .usage import Usage
 
 log = logging.getLogger(__name__)
@@ -211,11 +212,16 @@ class RouterProcessor:
         changes.metadata = self._response_metadata()
         return changes
 
+    @property
+    def _provider_speaks_openai(self) -> bool:
+        """True when the serving endpoint's answers are already in the canonical format."""
+        return self._translator is None or self._translator.openai_compatible
+
     def _client_answer(self, spec: EndpointSpec, body: bytes) -> Changes:
         """A buffered 2xx answer: canonical, then the client's format, with usage read on the way."""
         ctx = self.ctx
         translator = self._translator
-        native = translator is None or translator.openai_compatible
+        native = self._provider_speaks_openai
         try:
             if native:
                 payload = orjson.loads(body) if body else None
@@ -250,12 +256,13 @@ class RouterProcessor:
         spec = self._spec
         assert spec is not None
         translator = self._translator
-        if spec.client_format is OPENAI and (translator is None or translator.openai_compatible) and _is_openai_error(body):
+        if spec.client_format is OPENAI and self._provider_speaks_openai and _is_openai_error(body):
             return Changes()
         if translator is not None:
             message, type_ = translator.error(status, body)
         else:
-            message, type_ = _generic_error(status, body)
+            message = error_message(body) or f"The model provider answered with HTTP {status}."
+            type_ = None
         return self._error_changes(GatewayError(status, message, code="upstream_error", type=type_))
 
     def _error_changes(self, error: GatewayError) -> Changes:
@@ -264,12 +271,11 @@ class RouterProcessor:
 
     def _start_stream(self, spec: EndpointSpec) -> None:
         ctx = self.ctx
-        translator = self._translator
-        native = translator is None or translator.openai_compatible
+        native = self._provider_speaks_openai
         if native and spec.client_format is OPENAI:
             self._passthrough = PassthroughStream(self._on_chunk, ctx.client_wants_stream_usage)
             return
-        source = OpenAIChunks() if native else translator.chat_stream(ctx.body or {})  # type: ignore[union-attr]
+        source = OpenAIChunks() if native else self._translator.chat_stream(ctx.body or {})  # type: ignore[union-attr]
         writer = spec.client_format.stream_writer(
             ctx.requested_model or "", ctx.client_wants_stream_usage, ctx.client_body
         )
@@ -480,21 +486,6 @@ def _is_openai_error(body: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(payload, dict) and isinstance(payload.get("error"), dict)
-
-
-def _generic_error(status: int, body: bytes) -> tuple[str, str | None]:
-    """The message of an error body of unknown format."""
-    try:
-        payload = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, str):
-            return error, None
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"], error.get("type") if isinstance(error.get("type"), str) else None
-    return f"The model provider answered with HTTP {status}.", None
 
 
 def _completion_text(payload: dict[str, Any]) -> str:

@@ -41,10 +41,7 @@ class Messages:
         return parsed
 
     def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
-        """Make sure a stream reports its usage."""
-        if parsed.stream and not (body.get("stream_options") or {}).get("include_usage"):
-            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-            return True
+        """Nothing to add: `to_openai` already asks streams for their usage."""
         return False
 
     def usage(self, payload: dict[str, Any]) -> Usage | None:

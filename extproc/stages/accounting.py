@@ -35,7 +35,8 @@ class AccountingStage:
         usage = ctx.usage
         if usage is None or ctx.endpoint is None:
             return
-        ctx.cost_usd = self._pricing.cost_usd(ctx.endpoint, usage)
+        if ctx.cost_usd is None:  # a stream's usage chunk was priced already, for its x_gateway figures
+            ctx.cost_usd = self._pricing.cost_usd(ctx.endpoint, usage)
         headers = ctx.client_headers
         headers[PROMPT_TOKENS_HEADER] = str(usage.prompt_tokens)
         headers[COMPLETION_TOKENS_HEADER] = str(usage.completion_tokens)
