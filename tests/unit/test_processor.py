@@ -389,3 +389,29 @@ async def test_metrics_are_answered_only_to_the_gateway_host(processor: RouterPr
         assert b"llm_gateway_requests_total" in reply.body
     else:
         assert _error(reply, 403)["code"] == "forbidden"
+
+
+# --- bad input on every forwarded path ------------------------------------------------
+
+ANTHROPIC_PATH = "/v1/messages"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (path, body)
+        for path in ("/v1/messages", "/v1/embeddings", "/v1/gateway/cost-estimate")
+        for body in (b"{not json", b"[]", b'"text"', b"null", b'{"model": 7}', b'{"model": "fast", "x_gateway": 1}')
+    ],
+)
+async def test_malformed_bodies_get_a_400_in_the_clients_format(processor: RouterProcessor, path: str, body: bytes) -> None:
+    first = await processor.request_headers(_headers(path=path), end_of_stream=False)
+    assert first == Changes()
+    reply = await processor.request_body(body)
+    assert isinstance(reply, Reply) and reply.status == 400, reply
+    payload = orjson.loads(reply.body)
+    if path == ANTHROPIC_PATH:
+        assert payload["type"] == "error" and payload["error"]["type"] == "invalid_request_error"
+        assert payload["error"]["message"]
+    else:
+        assert payload["error"]["type"] == "invalid_request_error" and payload["error"]["message"]
