@@ -40,6 +40,7 @@ REQUEST_ID_HEADER = "x-gateway-request-id"
 SERVED_MODEL_HEADER = "x-gateway-served-model"
 PROVIDER_HEADER = "x-gateway-provider"
 UPSTREAM_HOST_METADATA = "xds.upstream_host_metadata"
+UPSTREAM_SERVICE_TIME_HEADER = "x-envoy-upstream-service-time"
 # The downstream peer, "ip:port" (asked for by the router filter's request_attributes).
 SOURCE_ADDRESS = "source.address"
 
@@ -203,14 +204,22 @@ class RouterProcessor:
             # A reply Envoy made before this filter saw the request (a local rate
             # limit, say): its own local_reply_config already shapes the body.
             return Changes()
-        if ctx.status is not None and ctx.status >= 400:
+        if ctx.status is not None and ctx.status >= 400 and not self._envoy_made_the_reply:
             changes = self._client_error(ctx.status, chunk)
+        elif ctx.status is not None and ctx.status >= 400:
+            changes = Changes()  # Envoy's local_reply_config already answered in the client's format
         else:
             changes = self._client_answer(spec, chunk)
         await self._finish()
         changes.set_headers.update(ctx.client_headers)
         changes.metadata = self._response_metadata()
         return changes
+
+    @property
+    def _envoy_made_the_reply(self) -> bool:
+        """True for Envoy's own replies (reset, timeout, no healthy host): the router stamps
+        x-envoy-upstream-service-time on every answer that came from a provider, never on these."""
+        return UPSTREAM_SERVICE_TIME_HEADER not in self.ctx.response_headers
 
     @property
     def _provider_speaks_openai(self) -> bool:

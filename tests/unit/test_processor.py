@@ -297,6 +297,10 @@ COMPLETION = {
 }
 
 
+# The router stamps this on every answer a provider sent, never on Envoy's own replies.
+FROM_PROVIDER = {"x-envoy-upstream-service-time": "3"}
+
+
 async def _buffered(processor: RouterProcessor, headers: dict[str, str], body: bytes, model: str = "fast") -> Changes:
     assert isinstance(await _send(processor, {"model": model, "messages": USER}), Changes)
     assert await processor.response_headers(headers, False, {}) == Changes()  # headers wait for the body
@@ -335,7 +339,7 @@ async def test_buffered_answer_on_a_per_attempt_cluster_is_priced_for_its_endpoi
 
 async def test_upstream_openai_error_passes_through_unchanged(processor: RouterProcessor) -> None:
     error = orjson.dumps({"error": {"message": "Rate limit", "type": "requests", "param": None, "code": "rate_limit_exceeded"}})
-    changes = await _buffered(processor, {":status": "429", "content-type": "application/json"}, error)
+    changes = await _buffered(processor, {":status": "429", "content-type": "application/json", **FROM_PROVIDER}, error)
     assert changes.body is None and "content-length" not in changes.set_headers
     assert changes.metadata is not None and "prompt_tokens" not in changes.metadata
 
@@ -351,13 +355,23 @@ async def test_upstream_openai_error_passes_through_unchanged(processor: RouterP
 async def test_upstream_error_that_is_not_openai_json_is_wrapped(
     processor: RouterProcessor, body: bytes, message: str
 ) -> None:
-    changes = await _buffered(processor, {":status": "503", "content-type": "text/plain"}, body)
+    changes = await _buffered(processor, {":status": "503", "content-type": "text/plain", **FROM_PROVIDER}, body)
     assert changes.body is not None
     assert changes.set_headers["content-type"] == "application/json"
     assert changes.set_headers["content-length"] == str(len(changes.body))
     error = orjson.loads(changes.body)["error"]
     assert message in error["message"] and error["code"] == "upstream_error"
     assert error["type"] == "api_error"
+
+
+async def test_envoys_own_error_reply_is_left_as_its_local_reply_config_shaped_it(processor: RouterProcessor) -> None:
+    # A reset or timeout answered by Envoy carries no x-envoy-upstream-service-time; its body is
+    # already the client's error JSON with the gateway's code, which rewrapping would lose.
+    envoy_reply = orjson.dumps({"error": {"message": "The model provider is unavailable (reset).",
+                                          "type": "api_error", "param": None, "code": "upstream_unavailable"}})
+    changes = await _buffered(processor, {":status": "503", "content-type": "application/json"}, envoy_reply)
+    assert changes.body is None and ":status" not in changes.set_headers
+    assert changes.set_headers["x-gateway-provider"] == "openai"
 
 
 async def test_malformed_success_body_becomes_502(processor: RouterProcessor) -> None:
