@@ -61,7 +61,7 @@ def _endpoint(wire: Wire, route: Route) -> Callable[[web.Request], Awaitable[web
         raw = await request.read() if request.body_exists else b""
         body = _parse(raw)
         state.recorder.record(request.method, request.path, request.query, request.headers, raw, body)
-        chosen = faults.resolve(request.headers, state.config, state.rng)
+        chosen = faults.resolve(request.headers, state.config, state.rng, _model(request, body))
         if chosen.latency_ms > 0:
             await asyncio.sleep(chosen.latency_ms / 1000)
         try:
@@ -82,6 +82,13 @@ def _endpoint(wire: Wire, route: Route) -> Callable[[web.Request], Awaitable[web
             return aborted.response or web.Response(status=499)
 
     return endpoint
+
+
+def _model(request: web.Request, body: Any) -> str:
+    """The model a request asks for: in the body (OpenAI, Anthropic) or the path (Gemini)."""
+    if isinstance(body, dict) and isinstance(body.get("model"), str):
+        return body["model"]
+    return request.match_info.get("model_method", "").split(":", 1)[0]
 
 
 def _parse(raw: bytes) -> Any:

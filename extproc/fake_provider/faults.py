@@ -20,6 +20,9 @@ TTFT_MS = "x-fake-ttft-ms"
 CHUNK_DELAY_MS = "x-fake-chunk-delay-ms"
 RESET_AFTER_CHUNKS = "x-fake-reset-after-chunks"
 MALFORMED = "x-fake-malformed"
+# Comma-separated models: the faults above then hit only requests for these
+# models, so one fallback level can fail while the next serves.
+FAULT_MODELS = "x-fake-fault-models"
 
 # Seconds a 429 answer tells the client to wait.
 RETRY_AFTER_SECONDS = 1
@@ -40,8 +43,14 @@ class Faults:
 NO_FAULTS = Faults()
 
 
-def resolve(headers: Mapping[str, str], config: FakeConfig, rng: random.Random) -> Faults:
-    """resolve picks the faults of one request: headers first, then the process flags."""
+def resolve(headers: Mapping[str, str], config: FakeConfig, rng: random.Random, model: str = "") -> Faults:
+    """resolve picks the faults of one request: headers first, then the process flags.
+
+    With an `x-fake-fault-models` header, a request for any other model gets none.
+    """
+    scope = headers.get(FAULT_MODELS)
+    if scope is not None and model not in {m.strip() for m in scope.split(",")}:
+        return NO_FAULTS
     status = _status(headers.get(STATUS), config.status)
     if status is None:
         rate = _float(headers.get(FAIL_RATE), config.fail_rate)

@@ -133,6 +133,30 @@ def test_fail_rate_header(fake: FakeServer) -> None:
     assert chat(fake, {"x-fake-fail-rate": "0"}).status_code == 200
 
 
+def test_fault_models_scope_faults_to_the_models_named(fake: FakeServer) -> None:
+    scoped = {"x-fake-status": "503", "x-fake-fault-models": "gpt-4o, claude-haiku-4-5"}
+    assert chat(fake, scoped, model="gpt-4o").status_code == 503
+    assert chat(fake, scoped, model="gpt-4o-mini").status_code == 200
+    anthropic_call = httpx.post(
+        fake.url + "/v1/messages",
+        headers={**ANTHROPIC_HEADERS, **scoped},
+        json={"model": "claude-haiku-4-5", "max_tokens": 20, "messages": MESSAGES},
+    )
+    assert anthropic_call.status_code == 503
+    gemini_call = httpx.post(
+        fake.url + "/v1beta/models/gemini-2.5-flash:generateContent",
+        headers={"x-goog-api-key": "k", **scoped},
+        json={"contents": [{"role": "user", "parts": [{"text": LONG}]}]},
+    )
+    assert gemini_call.status_code == 200
+    named = httpx.post(
+        fake.url + "/v1beta/models/gemini-2.5-flash:generateContent",
+        headers={"x-goog-api-key": "k", **scoped, "x-fake-fault-models": "gemini-2.5-flash"},
+        json={"contents": [{"role": "user", "parts": [{"text": LONG}]}]},
+    )
+    assert named.status_code == 503
+
+
 def test_latency_header_and_flag(fake: FakeServer) -> None:
     started = time.monotonic()
     assert chat(fake, {"x-fake-latency-ms": "300"}).status_code == 200
