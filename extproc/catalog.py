@@ -69,6 +69,14 @@ class ModelRoute:
     # every attempt for its endpoint. Without it the router filter prepares
     # the request once, for the cluster's only endpoint.
     per_attempt: bool = True
+    # Fallback levels (priorities after the first) are tried only while the
+    # request's estimated maximum cost there stays at or under this, in USD.
+    fallback_max_cost_usd: float | None = None
+
+    @property
+    def priorities(self) -> list[int]:
+        """The cluster's priority levels in fallback order."""
+        return sorted({e.priority for e in self.endpoints})
 
 
 @dataclass(slots=True)
@@ -137,6 +145,7 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
             description=str(meta.get("description", "")),
             kind=kind,
             per_attempt=has_upstream_ext_proc(clusters[target]),
+            fallback_max_cost_usd=_usd(name, meta, "fallback_max_cost_usd"),
         )
         if not routes[name].per_attempt and len({e.model for e in routes[name].endpoints}) > 1:
             raise CatalogError(
@@ -173,6 +182,15 @@ def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
                 api_version=meta.get("api_version"),
                 prices=_prices(name, meta),
             )
+
+
+def _usd(model: str, meta: dict[str, Any], key: str) -> float | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise CatalogError(f"`{key}` of model {model!r} must be a number of USD, at least 0; got {value!r}")
+    return float(value)
 
 
 def _prices(cluster: str, meta: dict[str, Any]) -> Prices | None:

@@ -43,6 +43,8 @@ class RequestContext:
     # The body's `x_gateway` extension object (removed before the provider sees it).
     gateway_options: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    # The lowest priority level a fallback may reach under a cost cap (None: any).
+    max_priority: int | None = None
 
     # Response.
     status: int | None = None

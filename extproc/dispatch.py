@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from .decisions import Reply
 from .errors import GatewayError
 from .processor import RouterProcessor
-from .responses import changes_response, continue_response, reply_response
+from .responses import METADATA_NAMESPACE, changes_response, continue_response, reply_response
 from .upstream import UpstreamProcessor
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,14 @@ def attributes_dict(request: pb.ProcessingRequest) -> dict[str, Any]:
     return result
 
 
+def metadata_dict(request: pb.ProcessingRequest) -> dict[str, Any]:
+    """The `llm_gateway` dynamic metadata Envoy forwarded with this message (metadata_options)."""
+    namespaces = request.metadata_context.filter_metadata
+    if METADATA_NAMESPACE not in namespaces:
+        return {}
+    return json_format.MessageToDict(namespaces[METADATA_NAMESPACE])
+
+
 async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
     """Answer one message of a router-level stream."""
     phase = request.WhichOneof("request")
@@ -51,7 +59,7 @@ async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequ
         elif phase == "response_headers":
             message = request.response_headers
             result = await processor.response_headers(
-                headers_dict(message), message.end_of_stream, attributes_dict(request)
+                headers_dict(message), message.end_of_stream, attributes_dict(request), metadata_dict(request)
             )
         elif phase == "response_body":
             message = request.response_body
@@ -71,16 +79,20 @@ async def dispatch_upstream(processor: UpstreamProcessor, request: pb.Processing
     phase = request.WhichOneof("request")
     try:
         if phase == "request_headers":
-            result = await processor.request_headers(headers_dict(request.request_headers), attributes_dict(request))
+            result = await processor.request_headers(
+                headers_dict(request.request_headers), attributes_dict(request), metadata_dict(request)
+            )
         elif phase == "request_body":
             result = await processor.request_body(request.request_body.body)
+        elif phase == "response_headers":
+            result = await processor.response_headers(headers_dict(request.response_headers))
         else:
             return continue_response(phase)
     except Exception:
         log.exception("upstream attempt: %s failed", phase)
         return reply_response(_INTERNAL_ERROR)
     if isinstance(result, Reply):
-        return reply_response(result)
+        return reply_response(result, processor.outcome(result.status))
     return changes_response(phase, result)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from . import litellm_offline  # noqa: F401 - before litellm
 from .catalog import Endpoint, ModelRoute
 from .pricing import Pricing
+from .translation._litellm import counting_model
 from .usage import Usage
 
 
@@ -101,6 +102,7 @@ class Estimator:
 
     def prompt_tokens(self, model: str, body: dict[str, Any], kind: str) -> int:
         """Prompt tokens of a canonical chat or embeddings body, counted for `model`."""
+        model = counting_model(model)
         try:
             if kind == "embeddings":
                 inputs = body.get("input")
@@ -117,6 +119,7 @@ class Estimator:
 
     def completion_tokens(self, model: str, text: str) -> int:
         """Tokens of a completion's text, counted for `model` (usage estimates)."""
+        model = counting_model(model)
         try:
             return int(self._litellm.token_counter(model=model, text=text, count_response_tokens=True))
         except Exception as exc:

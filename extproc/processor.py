@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from . import metrics
+from . import attempts, metrics
 from .attributes import gateway_metadata
 from .catalog import Catalog, Endpoint, ModelRoute
 from .client_formats import GATEWAY_FIELD, OPENAI
@@ -166,14 +166,19 @@ class RouterProcessor:
     # --- response ----------------------------------------------------------
 
     async def response_headers(
-        self, headers: dict[str, str], end_of_stream: bool, attributes: dict[str, Any]
+        self,
+        headers: dict[str, str],
+        end_of_stream: bool,
+        attributes: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
     ) -> Reply | Changes:
-        """Note status and serving endpoint; switch event streams to chunk-by-chunk processing."""
+        """Note status, serving endpoint and attempts; switch event streams to chunk-by-chunk processing."""
         ctx = self.ctx
         ctx.response_headers = headers
         ctx.status = _status(headers)
         ctx.endpoint = self._serving_endpoint(attributes)
         self._set_identity_headers()
+        self._set_attempt_headers(headers, metadata or {})
         spec = self._spec
         if spec is None:
             return Changes(set_headers=dict(ctx.client_headers))
@@ -435,6 +440,17 @@ class RouterProcessor:
             ctx.client_headers[SERVED_MODEL_HEADER] = ctx.endpoint.upstream_model
             ctx.client_headers[PROVIDER_HEADER] = ctx.endpoint.provider
 
+    def _set_attempt_headers(self, headers: dict[str, str], metadata: dict[str, Any]) -> None:
+        """Which attempt answered, and the log of all of them when the upstream filter kept one."""
+        ctx = self.ctx
+        log_headers = attempts.client_headers(attempts.from_metadata(metadata))
+        if log_headers:
+            ctx.client_headers.update(log_headers)
+            if len(log_headers[attempts.ATTEMPTS_HEADER].split(", ")) > 1:
+                ctx.decisions.append(f"attempts:{log_headers[attempts.ATTEMPT_HEADER]}")
+        elif attempts.ATTEMPT_COUNT_HEADER in headers:  # no upstream filter: Envoy's count only
+            ctx.client_headers[attempts.ATTEMPT_HEADER] = headers[attempts.ATTEMPT_COUNT_HEADER]
+
     def _request_metadata(self) -> dict[str, object]:
         ctx = self.ctx
         return {
@@ -444,6 +460,8 @@ class RouterProcessor:
             "requested_model": ctx.requested_model,
             "route": ctx.route.name if ctx.route else None,
             "stream": ctx.stream,
+            # The upstream filter refuses fallbacks beyond this level (cost cap).
+            "max_priority": ctx.max_priority,
         }
 
     def _response_metadata(self) -> dict[str, object]:
@@ -453,6 +471,7 @@ class RouterProcessor:
             "served_model": ctx.served_model,
             "provider": ctx.endpoint.provider if ctx.endpoint else None,
             "decisions": list(ctx.decisions),
+            "attempts": ctx.client_headers.get(attempts.ATTEMPTS_HEADER),
             "cache": "bypass",
         }
         if ctx.usage is not None:

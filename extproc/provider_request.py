@@ -18,6 +18,20 @@ from .translation import ProviderTranslator, TranslationError
 # header it expects, and none of the client's.
 CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
 
+# Headers of one provider family. Attempts share one header map, so an attempt
+# to another provider removes those an earlier attempt (or the client) set.
+PROVIDER_HEADER_FAMILIES = {"anthropic-": ("anthropic",), "x-goog-": ("gemini",), "openai-": ("openai", "azure")}
+
+
+def foreign_provider_headers(headers: dict[str, str], provider: str) -> list[str]:
+    """Names in `headers` that belong to another provider family than `provider`."""
+    return [
+        name
+        for name in headers
+        for prefix, owners in PROVIDER_HEADER_FAMILIES.items()
+        if name.startswith(prefix) and provider not in owners
+    ]
+
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
 

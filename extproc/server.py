@@ -20,7 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from . import metrics
 from .dispatch import dispatch_router, dispatch_upstream
 from .processor import Gateway, RouterProcessor
-from .upstream import UpstreamProcessor, endpoints_by_cluster
+from .upstream import UpstreamProcessor, canonical_paths, endpoints_by_cluster
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,12 @@ class ExternalProcessorService(pb_grpc.ExternalProcessorServicer):
         self._gateway = gateway
         self._credentials = gateway.credentials
         self._endpoints = endpoints_by_cluster(gateway.catalog)
+        self._paths = canonical_paths(gateway.catalog)
 
     async def Process(self, request_iterator, context: grpc.aio.ServicerContext):  # noqa: N802 - gRPC name
         """One bidirectional stream: one HTTP request, or one upstream attempt."""
         if _filter_kind(context) == "upstream":
-            upstream = UpstreamProcessor(self._credentials, self._endpoints, self._gateway.translators)
+            upstream = UpstreamProcessor(self._credentials, self._endpoints, self._gateway.translators, self._paths)
             async for request in request_iterator:
                 yield await dispatch_upstream(upstream, request)
             return

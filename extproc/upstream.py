@@ -5,28 +5,40 @@ other priorities included), after the load balancer chose the endpoint. It
 sends the headers, with the chosen endpoint's `llm_gateway` metadata and its
 cluster as attributes, then the buffered body. The processor rewrites the
 request for that endpoint: the provider's model name, its URL path and Host,
-and its credentials.
+and its credentials. It then records the attempt's status and latency in the
+attempt log (see `attempts.py`).
+
+Every attempt of a request shares one header map: what an earlier attempt set
+(an Anthropic path, an `x-api-key`) is still there on the next. So the path
+comes from the route's kind, never from `:path`, and headers another provider
+needed are removed.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
 
+from . import attempts
+from .attempts import Attempt
 from .attributes import gateway_metadata
 from .catalog import Catalog, Endpoint
 from .credentials import Credentials
 from .decisions import Changes, Reply
 from .errors import GatewayError
-from .provider_request import for_endpoint
+from .provider_request import CHAT_PATH, EMBEDDINGS_PATH, for_endpoint, foreign_provider_headers
 from .translation import ProviderTranslator
 
 log = logging.getLogger(__name__)
 
 UPSTREAM_HOST_METADATA = "xds.upstream_host_metadata"
 CLUSTER_NAME = "xds.cluster_name"
+# Router-level metadata: the lowest priority (highest number) a fallback may reach under a cost cap.
+MAX_PRIORITY_KEY = "max_priority"
+CANONICAL_PATHS = {"chat": CHAT_PATH, "embeddings": EMBEDDINGS_PATH}
 
 
 class UpstreamProcessor:
@@ -37,21 +49,45 @@ class UpstreamProcessor:
         credentials: Credentials,
         endpoints: dict[tuple[str, str], Endpoint],
         translators: dict[Endpoint, ProviderTranslator],
+        paths: dict[str, str] | None = None,
     ) -> None:
         self._credentials = credentials
         self._endpoints = endpoints
         self._translators = translators
+        # Cluster -> the canonical path its route serves.
+        self._paths = paths or {}
         self._path = ""
+        self._headers: dict[str, str] = {}
         self._endpoint: Endpoint | None = None
+        self._number = 1
+        self._started = 0.0
 
-    async def request_headers(self, headers: dict[str, str], attributes: dict[str, Any]) -> Reply | Changes:
+    async def request_headers(
+        self, headers: dict[str, str], attributes: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> Reply | Changes:
         """Find the endpoint Envoy chose for this attempt; the body comes next."""
-        self._path = headers.get(":path", "")
+        self._started = time.monotonic()
+        self._headers = headers
+        self._number = attempts.attempt_number(headers)
         meta = gateway_metadata(attributes.get(UPSTREAM_HOST_METADATA, ""))
-        self._endpoint = self._endpoints.get((attributes.get(CLUSTER_NAME, ""), str(meta.get("model", ""))))
+        cluster = attributes.get(CLUSTER_NAME, "")
+        self._endpoint = self._endpoints.get((cluster, str(meta.get("model", ""))))
+        self._path = self._paths.get(cluster) or headers.get(":path", "")
         if self._endpoint is None:
             return _reply(
                 GatewayError(502, "The gateway does not know the endpoint chosen for this attempt.", code="unknown_endpoint")
+            )
+        max_priority = (metadata or {}).get(MAX_PRIORITY_KEY)
+        if isinstance(max_priority, (int, float)) and self._endpoint.priority > max_priority:
+            # The router capped the retries at the affordable levels; this attempt got here
+            # anyway because a cheaper level is ejected. Stop rather than pay more.
+            return _reply(
+                GatewayError(
+                    400,
+                    f"The attempts within this request's cost cap failed (see x-gateway-attempts); falling "
+                    f"back to {self._endpoint.upstream_model!r} could cost more than the cap allows.",
+                    code="cost_limit_exceeded",
+                )
             )
         return Changes()
 
@@ -71,12 +107,39 @@ class UpstreamProcessor:
         except GatewayError as error:
             log.warning("upstream attempt to %s refused: %s", endpoint.cluster, error.message)
             return _reply(error)
-        return Changes(set_headers=request.headers, remove_headers=request.remove_headers, body=request.body)
+        stale = foreign_provider_headers(self._headers, endpoint.provider)
+        remove = sorted({*request.remove_headers, *stale, attempts.ATTEMPT_COUNT_HEADER} - request.headers.keys())
+        started = Attempt(self._number, endpoint.provider, endpoint.upstream_model)
+        return Changes(
+            set_headers=request.headers, remove_headers=remove, body=request.body, metadata=started.metadata_entry()
+        )
+
+    async def response_headers(self, headers: dict[str, str]) -> Changes:
+        """Record this attempt's status and latency in the attempt log."""
+        try:
+            status = int(headers.get(":status", "0"))
+        except ValueError:
+            status = 0
+        return Changes(metadata=self.outcome(status))
+
+    def outcome(self, status: int) -> dict[str, object] | None:
+        """The attempt-log entry of this attempt, ended with `status` (also for the gateway's own refusals)."""
+        endpoint = self._endpoint
+        if endpoint is None:
+            return None
+        latency_ms = (time.monotonic() - self._started) * 1000
+        done = Attempt(self._number, endpoint.provider, endpoint.upstream_model, status, latency_ms)
+        return dict(done.metadata_entry())
 
 
 def endpoints_by_cluster(catalog: Catalog) -> dict[tuple[str, str], Endpoint]:
     """Every endpoint of every model route, keyed by (cluster, LiteLLM model)."""
     return {(e.cluster, e.model): e for route in catalog.routes.values() for e in route.endpoints}
+
+
+def canonical_paths(catalog: Catalog) -> dict[str, str]:
+    """Cluster -> the canonical (OpenAI) path of the route it serves."""
+    return {route.cluster: CANONICAL_PATHS[route.kind] for route in catalog.routes.values()}
 
 
 def _reply(error: GatewayError) -> Reply:

@@ -65,12 +65,30 @@ def _config(routes: list[dict[str, Any]], clusters: list[dict[str, Any]]) -> dic
 
 
 def test_shipped_config_offers_a_model_per_fake_wire(shipped: Catalog) -> None:
-    assert set(shipped.routes) == {"gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash", "text-embedding-3-small"}
-    assert {r.endpoints[0].provider for r in shipped.routes.values()} == {"openai", "anthropic", "gemini"}
+    assert set(shipped.routes) == {
+        "gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash", "text-embedding-3-small", "llama-3.1-8b",
+    }  # fmt: skip
+    assert {r.endpoints[0].provider for r in shipped.routes.values()} == {"openai", "anthropic", "gemini", "hosted_vllm"}
     assert shipped.routes["text-embedding-3-small"].kind == "embeddings"
     assert shipped.routes["claude-haiku-4-5"].kind == "chat"
     assert shipped.routes["gpt-4o"].cluster == "fake_openai_gpt_4o"
     assert shipped.routes["gpt-4o-mini"].cluster == "fake_openai_gpt_4o_mini"
+
+
+def test_the_shipped_fallback_chain_goes_vllm_then_anthropic_then_openai(shipped: Catalog) -> None:
+    chain = shipped.routes["llama-3.1-8b"]
+    assert [(e.priority, e.provider) for e in chain.endpoints] == [(0, "hosted_vllm"), (1, "anthropic"), (2, "openai")]
+    assert chain.priorities == [0, 1, 2] and chain.per_attempt
+    assert chain.fallback_max_cost_usd == 0.05
+
+
+@pytest.mark.parametrize("value", [-1, "cheap", True])
+def test_a_bad_fallback_cost_cap_is_refused(value: object) -> None:
+    route = _route("m", "c")
+    route["metadata"]["filter_metadata"]["llm_gateway"]["fallback_max_cost_usd"] = value
+    config = _config([route], [_cluster("c", _endpoint({"model": "openai/m"}))])
+    with pytest.raises(CatalogError, match="fallback_max_cost_usd"):
+        load_catalog(config)
 
 
 @pytest.mark.parametrize(
@@ -89,8 +107,8 @@ def test_unknown_name_does_not_resolve(shipped: Catalog) -> None:
 
 def test_names_lists_models_then_aliases_each_sorted(shipped: Catalog) -> None:
     assert shipped.names() == [
-        *("claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "text-embedding-3-small"),
-        *("claude", "default", "embed", "fast", "gemini", "smart"),
+        *("claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "llama-3.1-8b", "text-embedding-3-small"),
+        *("claude", "default", "embed", "fast", "gemini", "reliable", "smart"),
     ]
 
 

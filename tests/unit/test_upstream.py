@@ -16,7 +16,7 @@ from extproc.config import DEFAULT_CONFIG
 from extproc.credentials import Credentials
 from extproc.decisions import Changes, Reply
 from extproc.translation import ProviderTranslator
-from extproc.upstream import UpstreamProcessor, endpoints_by_cluster
+from extproc.upstream import UpstreamProcessor, canonical_paths, endpoints_by_cluster
 
 CHAT = "/v1/chat/completions"
 BODY = {"model": "smart", "messages": [{"role": "user", "content": "hi"}], "stream": True,
@@ -113,8 +113,9 @@ async def test_attempt_is_prepared_for_the_chosen_endpoint(processor: UpstreamPr
         "content-type": "application/json",
     }
     # Credentials the client sent for the gateway never reach the provider.
-    assert set(changes.remove_headers) == {"x-api-key", "api-key", "x-goog-api-key"}
+    assert set(changes.remove_headers) == {"x-api-key", "api-key", "x-goog-api-key", "x-envoy-attempt-count"}
     assert orjson.loads(changes.body) == {**BODY, "model": "gpt-4o"}
+    assert changes.metadata == {"attempt_1": "openai gpt-4o"}
 
 
 async def test_each_endpoint_of_a_mixed_cluster_gets_its_own_model_and_address() -> None:
@@ -172,3 +173,56 @@ async def test_query_string_does_not_hide_the_endpoint(processor: UpstreamProces
     changes = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"), path=CHAT + "?trace=1")
     assert isinstance(changes, Changes) and changes.body is not None
     assert orjson.loads(changes.body)["model"] == "gpt-4o"
+
+
+def _shipped_paths() -> dict[str, str]:
+    return canonical_paths(load_catalog(yaml.safe_load(DEFAULT_CONFIG.read_text())))
+
+
+async def test_a_fallback_attempt_undoes_what_the_previous_attempt_set(
+    shipped_endpoints: dict[tuple[str, str], Any],
+) -> None:
+    """Envoy hands every attempt the same header map: attempt 2 sees attempt 1's Anthropic rewrite."""
+    processor = UpstreamProcessor(
+        Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
+        shipped_endpoints,
+        {e: ProviderTranslator.for_model(e.model, e.api_base) for e in shipped_endpoints.values()},
+        _shipped_paths(),
+    )
+    after_anthropic = {
+        ":path": "/v1/messages", ":method": "POST", "x-api-key": "k", "anthropic-version": "2023-06-01",
+        "x-envoy-attempt-count": "2",
+    }  # fmt: skip
+    assert await processor.request_headers(after_anthropic, _attributes("fake_openai_gpt_4o", "openai/gpt-4o")) == Changes()
+    changes = await processor.request_body(orjson.dumps(BODY))
+    assert isinstance(changes, Changes) and changes.body is not None
+    assert changes.set_headers[":path"] == "/v1/chat/completions"
+    assert {"x-api-key", "anthropic-version", "x-envoy-attempt-count"} <= set(changes.remove_headers)
+    assert changes.metadata == {"attempt_2": "openai gpt-4o"}
+
+
+async def test_a_clients_anthropic_headers_reach_an_anthropic_endpoint(processor: UpstreamProcessor) -> None:
+    headers = {":path": CHAT, "anthropic-beta": "prompt-caching-2024-07-31"}
+    await processor.request_headers(headers, _attributes("fake_anthropic_claude_haiku", "anthropic/claude-haiku-4-5"))
+    changes = await processor.request_body(orjson.dumps(BODY))
+    assert isinstance(changes, Changes) and "anthropic-beta" not in changes.remove_headers
+
+
+async def test_the_response_status_and_latency_go_to_the_attempt_log(processor: UpstreamProcessor) -> None:
+    await processor.request_headers({":path": CHAT, "x-envoy-attempt-count": "3"}, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"))
+    await processor.request_body(orjson.dumps(BODY))
+    recorded = await processor.response_headers({":status": "503"})
+    assert recorded.metadata is not None
+    provider, model, status, latency = recorded.metadata["attempt_3"].split(" ")  # type: ignore[union-attr]
+    assert (provider, model, status) == ("openai", "gpt-4o", "503") and float(latency) >= 0
+
+
+async def test_an_attempt_beyond_the_cost_capped_priority_is_refused() -> None:
+    endpoints = _mixed_endpoints()
+    processor = _processor(Credentials({"OPENAI_API_KEY": "sk-1"}), endpoints)
+    result = await processor.request_headers(
+        {":path": CHAT}, _attributes("mixed", "hosted_vllm/meta-llama/Llama-3.1-8B"), {"max_priority": 0}
+    )
+    assert _error(result, 400)["code"] == "cost_limit_exceeded"
+    allowed = _processor(Credentials({"OPENAI_API_KEY": "sk-1"}), endpoints)
+    assert await allowed.request_headers({":path": CHAT}, _attributes("mixed", "openai/gpt-4o"), {"max_priority": 0}) == Changes()

@@ -1,0 +1,89 @@
+"""The attempt log of one request: which endpoints Envoy tried, what each answered, how fast.
+
+Envoy makes the attempts (first try, retries, fallbacks to lower priorities);
+the upstream ext_proc filter sees each one. It writes one dynamic-metadata
+entry per attempt, `attempt_<n>`, in the `llm_gateway` namespace: once when the
+attempt starts (endpoint only) and again when its response headers arrive
+(status and latency). Upstream filters share the request's stream info, so the
+router-level filter receives every entry with the final response (metadata
+forwarding) and reports them to the client in `x-gateway-attempts`. An attempt
+that never got response headers (reset, connect failure, per-try timeout)
+keeps its first entry and is reported without a status.
+
+This travels through Envoy rather than process memory because the router
+stream and the attempt streams of one request may reach different service
+processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Set by Envoy on each upstream request (virtual host `include_request_attempt_count`).
+ATTEMPT_COUNT_HEADER = "x-envoy-attempt-count"
+# Client headers: the attempt that served the answer, and every attempt made.
+ATTEMPT_HEADER = "x-gateway-attempt"
+ATTEMPTS_HEADER = "x-gateway-attempts"
+KEY_PREFIX = "attempt_"
+# Longest attempt log reported; Envoy's retry budget keeps real chains far shorter.
+MAX_REPORTED = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream attempt: where it went, and its status and latency once known."""
+
+    number: int
+    provider: str
+    model: str
+    status: int | None = None
+    latency_ms: float | None = None
+
+    def metadata_entry(self) -> dict[str, str]:
+        """The dynamic-metadata field that records this attempt."""
+        fields = [self.provider, self.model]
+        if self.status is not None:
+            fields += [str(self.status), f"{self.latency_ms or 0:.0f}"]
+        return {f"{KEY_PREFIX}{self.number}": " ".join(fields)}
+
+    def header_item(self) -> str:
+        """This attempt as one item of `x-gateway-attempts`."""
+        outcome = f"status={self.status};ms={self.latency_ms:.0f}" if self.status is not None else "status=none"
+        return f"{self.provider}/{self.model};{outcome}"
+
+
+def attempt_number(headers: dict[str, str]) -> int:
+    """The attempt Envoy is making (1 for the first try), from the upstream request's headers."""
+    try:
+        return max(1, int(headers.get(ATTEMPT_COUNT_HEADER, "1")))
+    except ValueError:
+        return 1
+
+
+def from_metadata(fields: dict[str, object]) -> list[Attempt]:
+    """The attempts recorded in the `llm_gateway` metadata fields, in order."""
+    attempts = []
+    for key, value in fields.items():
+        if not key.startswith(KEY_PREFIX) or not isinstance(value, str):
+            continue
+        try:
+            number = int(key[len(KEY_PREFIX):])
+        except ValueError:
+            continue
+        parts = value.split(" ")
+        if len(parts) == 2:
+            attempts.append(Attempt(number, parts[0], parts[1]))
+        elif len(parts) == 4 and parts[2].isdigit():
+            attempts.append(Attempt(number, parts[0], parts[1], int(parts[2]), float(parts[3])))
+    return sorted(attempts, key=lambda a: a.number)
+
+
+def client_headers(attempts: list[Attempt]) -> dict[str, str]:
+    """`x-gateway-attempt` (the last, which answered) and `x-gateway-attempts` (all of them)."""
+    if not attempts:
+        return {}
+    shown = attempts[-MAX_REPORTED:]
+    return {
+        ATTEMPT_HEADER: str(attempts[-1].number),
+        ATTEMPTS_HEADER: ", ".join(a.header_item() for a in shown),
+    }
