@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--metrics-port", type=int, default=None, help="also serve GET /metrics on this port of --host (shared by processes)"
     )
+    serve.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, keep serving up to this long while Envoy's health checks notice the drain (SIGINT: none)",
+    )
     serve.set_defaults(func=_serve)
 
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
@@ -74,7 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
     metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
     gateway = build_gateway(read_config(args.config or DEFAULT_CONFIG))
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
-    asyncio.run(serve(gateway, listen))
+    asyncio.run(serve(gateway, listen, drain_seconds=args.drain_seconds))
     return 0
 
 

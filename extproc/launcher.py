@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 10.0
+# A draining service waits up to --drain-seconds (10) for health checks, then up to 5 s for its streams.
+_DRAIN_TIMEOUT_S = 20.0
 
 
 class LaunchError(RuntimeError):
@@ -172,10 +174,20 @@ class Stack:
         self._spawn(f"service-{index}", ["serve", "--config", str(self.config_path), *where])
 
     def stop_service(self, index: int) -> None:
-        """Stop service process `index` (SIGTERM, then SIGKILL)."""
+        """Stop service process `index` gracefully (SIGTERM: it drains first), as a rolling restart does."""
         child = self._children.pop(f"service-{index}", None)
         if child is not None:
-            _terminate(child)
+            _terminate(child, timeout=_DRAIN_TIMEOUT_S)
+            metrics.mark_process_dead(child.process.pid, self.env.get(metrics.MULTIPROC_DIR_ENV))
+
+    def kill_service(self, index: int) -> None:
+        """Crash service process `index` (SIGKILL: no draining), as an OOM kill or a node fault would."""
+        child = self._children.pop(f"service-{index}", None)
+        if child is not None:
+            child.process.kill()
+            child.process.wait()
+            if child.log_file is not None:
+                child.log_file.close()
             metrics.mark_process_dead(child.process.pid, self.env.get(metrics.MULTIPROC_DIR_ENV))
 
     def wait_service_healthy(self, index: int) -> None:
@@ -225,7 +237,8 @@ class Stack:
         for name in order:
             child = self._children.pop(name, None)
             if child is not None:
-                _terminate(child)
+                # With Envoy gone there is nothing to drain for: SIGINT stops a service at once.
+                _terminate(child, signal.SIGINT if name.startswith("service-") else signal.SIGTERM)
 
     def __enter__(self) -> "Stack":
         return self.start()
@@ -273,12 +286,12 @@ def _check_alive(child: _Child | None) -> None:
         raise LaunchError(f"{child.name} exited with status {child.process.returncode} while starting{hint}")
 
 
-def _terminate(child: _Child) -> None:
+def _terminate(child: _Child, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None) -> None:
     process = child.process
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
         try:
-            process.wait(_STOP_TIMEOUT_S)
+            process.wait(timeout or _STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

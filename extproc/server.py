@@ -29,6 +29,10 @@ FILTER_METADATA_KEY = "x-llm-gateway-filter"
 # would refuse a 4 MiB request body with its JSON framing, or a large answer.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SERVICE_NAME = "envoy.service.ext_proc.v3.ExternalProcessor"
+# The shipped envoy.yaml marks a process unhealthy after this many failed
+# checks; the host set then reaches Envoy's workers within milliseconds.
+HEALTH_CHECKS_TO_DRAIN = 2
+HEALTH_PROPAGATION_S = 0.2
 
 
 class ExternalProcessorService(pb_grpc.ExternalProcessorServicer):
@@ -74,7 +78,45 @@ class Listen:
         return f"unix:{self.uds}" if self.uds else f"{self.host}:{self.port}"
 
 
-async def start(gateway: Gateway, listen: Listen) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+class DrainingHealthServicer(health.aio.HealthServicer):
+    """The standard health service, counting the checks answered NOT_SERVING while draining.
+
+    Envoy stops opening streams to a process after `unhealthy_threshold`
+    failed checks (2 in the shipped envoy.yaml); counting them tells the
+    process when it may stop listening without refusing anyone.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draining = False
+        self._refused = 0
+        self._seen = asyncio.Event()
+        self._needed = 0
+
+    async def Check(self, request, context):  # noqa: N802 - gRPC name
+        """Answer as the standard servicer does; while draining, count the refusals."""
+        response = await super().Check(request, context)
+        if self.draining:
+            self._refused += 1
+            if self._refused >= self._needed:
+                self._seen.set()
+        return response
+
+    async def drain(self, checks: int, timeout: float) -> bool:
+        """Report NOT_SERVING, then wait for `checks` health checks (True) or `timeout` seconds (False)."""
+        self._needed = checks
+        self.draining = True
+        await self.enter_graceful_shutdown()
+        if timeout <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self._seen.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+async def start(gateway: Gateway, listen: Listen) -> tuple[grpc.aio.Server, DrainingHealthServicer, int]:
     """Start serving; returns the server, its health servicer and the bound TCP port (0 for a socket)."""
     server = grpc.aio.server(
         options=[
@@ -85,7 +127,7 @@ async def start(gateway: Gateway, listen: Listen) -> tuple[grpc.aio.Server, heal
         ]
     )
     pb_grpc.add_ExternalProcessorServicer_to_server(ExternalProcessorService(gateway), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = DrainingHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if listen.uds:
         Path(listen.uds).unlink(missing_ok=True)
@@ -98,8 +140,10 @@ async def start(gateway: Gateway, listen: Listen) -> tuple[grpc.aio.Server, heal
     return server, health_servicer, (0 if listen.uds else bound)
 
 
-async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0) -> None:
-    """Serve until SIGTERM or SIGINT, then drain: NOT_SERVING first, then stop."""
+async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0, drain_seconds: float = 10.0) -> None:
+    """Serve until a signal. SIGTERM drains first: NOT_SERVING, still serving until Envoy's
+    health checks have seen it (or `drain_seconds`), then stop with `grace` for streams in
+    flight. SIGINT (Ctrl-C, or a whole stack stopping) skips the drain."""
     server, health_servicer, port = await start(gateway, listen)
     log.info("ext_proc service listening on %s", listen.uds or f"{listen.host}:{port}")
     metrics_server = None
@@ -107,12 +151,16 @@ async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0) -> None:
         metrics_server = await metrics.start_http_server(listen.host, listen.metrics_port, reuse_port=True)
         log.info("metrics on http://%s:%d/metrics", listen.host, metrics_server.port)
     stop = asyncio.Event()
+    received: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig), stop.set()))
     await stop.wait()
-    log.info("ext_proc service draining")
-    await health_servicer.enter_graceful_shutdown()
+    drain = drain_seconds if received[0] == signal.SIGTERM else 0.0
+    log.info("ext_proc service draining (up to %.0f s for Envoy's health checks)", drain)
+    seen = await health_servicer.drain(HEALTH_CHECKS_TO_DRAIN, drain)
+    if seen:
+        await asyncio.sleep(HEALTH_PROPAGATION_S)
     await server.stop(grace)
     if metrics_server is not None:
         await metrics_server.stop()
