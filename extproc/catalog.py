@@ -79,11 +79,21 @@ class ModelRoute:
         return sorted({e.priority for e in self.endpoints})
 
 
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A fail-open lane: requests under `prefix` (`/local/v1/...`) are for `cluster`'s models only,
+    and Envoy sends them straight to that cluster when the service is down."""
+
+    prefix: str
+    cluster: str
+
+
 @dataclass(slots=True)
 class Catalog:
-    """Every model route, indexed by name and alias."""
+    """Every model route, indexed by name and alias, and the fail-open lanes."""
 
     routes: dict[str, ModelRoute] = field(default_factory=dict)
+    lanes: tuple[Lane, ...] = ()
     _by_name: dict[str, ModelRoute] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -98,6 +108,17 @@ class Catalog:
     def resolve(self, requested: str) -> ModelRoute | None:
         """The route serving `requested` (a model name or an alias), if any."""
         return self._by_name.get(requested)
+
+    def lane_for(self, path: str) -> Lane | None:
+        """The lane a request path is under, if any."""
+        for lane in self.lanes:
+            if path.startswith(lane.prefix + "/"):
+                return lane
+        return None
+
+    def lane_models(self, lane: Lane) -> list[str]:
+        """The model names a lane serves."""
+        return sorted(r.name for r in self.routes.values() if r.cluster == lane.cluster)
 
     def names(self) -> list[str]:
         """Every name a client may ask for: models first, then aliases, sorted."""
@@ -115,8 +136,12 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     """Build the catalog from a parsed envoy.yaml (bootstrap with static resources)."""
     clusters = {c.get("name"): c for c in _static(config).get("clusters", []) or []}
     routes: dict[str, ModelRoute] = {}
+    lanes: list[Lane] = []
     for route in iter_routes(config):
         meta = _llm_metadata(route)
+        if meta and meta.get("lane") is True:
+            lanes.append(_lane(route, clusters))
+            continue
         if not meta or "model" not in meta:
             continue
         name = str(meta["model"])
@@ -152,7 +177,26 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
                 f"cluster {target!r} mixes endpoints of different models; it needs the upstream "
                 "ext_proc filter (see the provider clusters in the shipped envoy.yaml)"
             )
-    return Catalog(routes)
+    for lane in lanes:
+        if not any(r.cluster == lane.cluster for r in routes.values()):
+            raise CatalogError(f"lane {lane.prefix!r} sends to cluster {lane.cluster!r}, which serves no model route")
+    return Catalog(routes, tuple(lanes))
+
+
+def _lane(route: dict[str, Any], clusters: dict[str, Any]) -> Lane:
+    """A fail-open lane route: `match.prefix: /<name>/v1/` to a cluster the router filter prepares for."""
+    prefix = str((route.get("match") or {}).get("prefix", ""))
+    cluster = (route.get("route") or {}).get("cluster", "")
+    if not prefix.startswith("/") or not prefix.endswith("/v1/") or prefix.count("/") != 3:
+        raise CatalogError(f"a lane route must match a prefix like '/local/v1/'; got {prefix!r}")
+    if cluster not in clusters:
+        raise CatalogError(f"lane {prefix!r} sends to cluster {cluster!r}, which is not defined")
+    if has_upstream_ext_proc(clusters[cluster]):
+        raise CatalogError(
+            f"lane {prefix!r} sends to cluster {cluster!r}, whose upstream ext_proc filter would fail closed "
+            "without the service: a lane's cluster must not run it"
+        )
+    return Lane(prefix=prefix[: -len("/v1/")], cluster=cluster)
 
 
 def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:

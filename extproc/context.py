@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Endpoint, ModelRoute
+from .catalog import Endpoint, Lane, ModelRoute
 from .usage import Usage
 
 
@@ -43,6 +43,8 @@ class RequestContext:
     # The body's `x_gateway` extension object (removed before the provider sees it).
     gateway_options: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    # The fail-open lane the request came in on (`/local/v1/...`), if any.
+    lane: Lane | None = None
     # The lowest priority level a fallback may reach under a cost cap (None: any).
     max_priority: int | None = None
 

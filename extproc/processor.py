@@ -83,7 +83,12 @@ class RouterProcessor:
         ctx.path = headers.get(":path", "")
         ctx.request_id = headers.get("x-request-id", "")
         registry = self._gateway.registry
-        local = registry.local(ctx.method, ctx.path)
+        path = ctx.path
+        ctx.lane = self._gateway.catalog.lane_for(path)
+        if ctx.lane is not None:
+            path = path[len(ctx.lane.prefix):]
+            ctx.decisions.append(f"lane:{ctx.lane.prefix}")
+        local = registry.local(ctx.method, path)
         if local is not None:
             if local.loopback_only and not _peer_is_loopback((attributes or {}).get(SOURCE_ADDRESS, "")):
                 return self._reject(GatewayError(403, f"{local.path} is only served to the gateway's own host.", code="forbidden"))
@@ -91,7 +96,7 @@ class RouterProcessor:
             catalog = self._gateway.catalog
             body = await asyncio.to_thread(local.answer, catalog) if local.blocking else local.answer(catalog)
             return Reply(200, body, {"content-type": local.content_type, **self._id_header()})
-        spec = registry.forwarded(ctx.method, ctx.path)
+        spec = registry.forwarded(ctx.method, path)
         if spec is None:
             return self._reject(self._unknown_endpoint())
         self._spec = spec
@@ -415,7 +420,8 @@ class RouterProcessor:
     def _unknown_endpoint(self) -> GatewayError:
         ctx = self.ctx
         path = ctx.path.split("?", 1)[0]
-        if self._gateway.registry.knows_path(path):
+        lane_prefix = ctx.lane.prefix if ctx.lane is not None else ""
+        if self._gateway.registry.knows_path(path[len(lane_prefix):]):
             return GatewayError(405, f"Method {ctx.method} is not allowed on {path}.", code="method_not_allowed")
         return GatewayError(404, f"Unknown endpoint {ctx.method} {path}.", code="unknown_endpoint")
 

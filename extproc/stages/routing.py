@@ -32,6 +32,14 @@ class RoutingStage:
                 code="wrong_model_kind",
                 param="model",
             )
+        if ctx.lane is not None and route.cluster != ctx.lane.cluster:
+            served = ", ".join(self._catalog.lane_models(ctx.lane))
+            raise GatewayError(
+                400,
+                f"The {ctx.lane.prefix}/v1 lane serves only {served}, not {requested!r}; use /v1 for other models.",
+                code="model_not_in_lane",
+                param="model",
+            )
         ctx.route = route
         ctx.upstream_headers[MODEL_HEADER] = route.name
         ctx.decisions.append(f"route:{route.name}" if route.name == requested else f"alias:{requested}->{route.name}")

@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from extproc.fake_provider.recording import fingerprint
 from extproc.launcher import Stack
 
-from .conftest import shipped_config, start_stack, wait_until
+from .conftest import fake_requests, shipped_config, start_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -66,10 +67,24 @@ def test_service_down_fails_closed_then_recovers_without_envoy_restart(tmp_path:
         envoy_pid = stack.children()["envoy"]
         with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
             assert client.post(CHAT, json=BODY).status_code == 200
+            local = {"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "still there?"}]}
+            lane_up = client.post("/local/v1/chat/completions", json=local)
+            assert lane_up.status_code == 200 and lane_up.headers["x-gateway-served-model"] == "llama-3.1-8b"
+            assert "x-gateway-cost-usd" in lane_up.headers  # the full treatment while the service is up
             stack.stop_service(0)
             down = client.post(CHAT, json=BODY)
             assert down.status_code == 503
             assert down.json()["error"]["code"] == "gateway_unavailable"
+            # The fail-open lane still reaches the local model, untouched by the gateway.
+            lane_down = client.post("/local/v1/chat/completions", json=local)
+            assert lane_down.status_code == 200, lane_down.text
+            assert lane_down.json()["choices"][0]["message"]["content"]
+            assert "x-gateway-served-model" not in lane_down.headers
+            # Envoy rewrote the lane away and injected the local server's key itself.
+            reached = [r for r in fake_requests(stack) if "still there?" in str(r.get("body"))][-1]
+            assert reached["path"] == "/v1/chat/completions"
+            auth = {k.lower(): v for k, v in reached["headers"].items()}["authorization"]
+            assert auth == "Bearer " + fingerprint(stack.env["FAKE_PROVIDER_API_KEY"])  # recordings hash keys
             # Nothing reached the provider while the policy service was down.
             stack.start_service(0)
             stack.wait_service_healthy(0)

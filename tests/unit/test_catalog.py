@@ -67,6 +67,7 @@ def _config(routes: list[dict[str, Any]], clusters: list[dict[str, Any]]) -> dic
 def test_shipped_config_offers_a_model_per_fake_wire(shipped: Catalog) -> None:
     assert set(shipped.routes) == {
         "gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash", "text-embedding-3-small", "llama-3.1-8b",
+        "reliable",
     }  # fmt: skip
     assert {r.endpoints[0].provider for r in shipped.routes.values()} == {"openai", "anthropic", "gemini", "hosted_vllm"}
     assert shipped.routes["text-embedding-3-small"].kind == "embeddings"
@@ -76,10 +77,10 @@ def test_shipped_config_offers_a_model_per_fake_wire(shipped: Catalog) -> None:
 
 
 def test_the_shipped_fallback_chain_goes_vllm_then_anthropic_then_openai(shipped: Catalog) -> None:
-    chain = shipped.routes["llama-3.1-8b"]
+    chain = shipped.routes["reliable"]
     assert [(e.priority, e.provider) for e in chain.endpoints] == [(0, "hosted_vllm"), (1, "anthropic"), (2, "openai")]
     assert chain.priorities == [0, 1, 2] and chain.per_attempt
-    assert chain.fallback_max_cost_usd == 0.05
+    assert chain.fallback_max_cost_usd == 0.5
 
 
 @pytest.mark.parametrize("value", [-1, "cheap", True])
@@ -107,8 +108,9 @@ def test_unknown_name_does_not_resolve(shipped: Catalog) -> None:
 
 def test_names_lists_models_then_aliases_each_sorted(shipped: Catalog) -> None:
     assert shipped.names() == [
-        *("claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "llama-3.1-8b", "text-embedding-3-small"),
-        *("claude", "default", "embed", "fast", "gemini", "reliable", "smart"),
+        *("claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "llama-3.1-8b", "reliable"),
+        "text-embedding-3-small",
+        *("claude", "default", "embed", "fast", "gemini", "local", "smart"),
     ]
 
 
@@ -240,3 +242,21 @@ def test_a_cluster_without_upstream_ext_proc_may_repeat_one_model() -> None:
     cluster = _cluster("twins", _endpoint({"model": "openai/a"}), _endpoint({"model": "openai/a"}, port=9001))
     route = load_catalog(_config([_route("m", "twins")], [cluster])).routes["m"]
     assert not route.per_attempt and len(route.endpoints) == 2
+
+
+def test_the_shipped_local_lane_serves_the_local_vllm_only(shipped: Catalog) -> None:
+    lane = shipped.lane_for("/local/v1/chat/completions")
+    assert lane is not None and lane.prefix == "/local" and lane.cluster == "local_vllm"
+    assert shipped.lane_models(lane) == ["llama-3.1-8b"]
+    assert shipped.lane_for("/v1/chat/completions") is None and shipped.lane_for("/localx/v1/models") is None
+
+
+@pytest.mark.parametrize(
+    ("prefix", "upstream_filter", "message"),
+    [("/local/", False, "prefix like"), ("/a/b/v1/", False, "prefix like"), ("/local/v1/", True, "fail closed")],
+)
+def test_a_lane_that_cannot_fail_open_is_refused(prefix: str, upstream_filter: bool, message: str) -> None:
+    lane = {"match": {"prefix": prefix}, "route": {"cluster": "c"}, "metadata": {"filter_metadata": {"llm_gateway": {"lane": True}}}}
+    config = _config([_route("m", "c"), lane], [_cluster("c", _endpoint({"model": "openai/m"}), upstream_ext_proc=upstream_filter)])
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(config)

@@ -48,8 +48,8 @@ def test_shipped_config_is_ok_including_envoys_own_validation() -> None:
     assert report.ok, report.problems
     assert report.warnings == []
     assert report.summary == (
-        "6 models (claude-haiku-4-5, gemini-2.5-flash, gpt-4o, gpt-4o-mini, llama-3.1-8b, text-embedding-3-small) "
-        "and 7 aliases."
+        "7 models (claude-haiku-4-5, gemini-2.5-flash, gpt-4o, gpt-4o-mini, llama-3.1-8b, reliable, "
+        "text-embedding-3-small) and 7 aliases."
     )
 
 

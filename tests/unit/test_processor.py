@@ -78,7 +78,7 @@ async def test_models_list_is_answered_locally(processor: RouterProcessor) -> No
     assert {m["id"] for m in listing["data"]} == {
         *("gpt-4o", "gpt-4o-mini", "fast", "default", "smart"),
         *("claude-haiku-4-5", "claude", "gemini-2.5-flash", "gemini", "text-embedding-3-small", "embed"),
-        *("llama-3.1-8b", "reliable"),
+        *("llama-3.1-8b", "local", "reliable"),
     }
 
 
@@ -430,3 +430,31 @@ async def test_malformed_bodies_get_a_400_in_the_clients_format(processor: Route
         assert payload["error"]["message"]
     else:
         assert payload["error"]["type"] == "invalid_request_error" and payload["error"]["message"]
+
+
+# --- the fail-open lane (/local/v1/...) -----------------------------------------------------
+
+
+async def _send_on(processor: RouterProcessor, path: str, body: Any) -> Reply | Changes:
+    first = await processor.request_headers(_headers(path=path), end_of_stream=False)
+    if isinstance(first, Reply):
+        return first
+    return await processor.request_body(orjson.dumps(body))
+
+
+async def test_a_lane_request_is_served_like_v1_and_sent_to_the_lanes_cluster(processor: RouterProcessor) -> None:
+    changes = await _send_on(processor, "/local/v1/chat/completions", {"model": "local", "messages": USER})
+    assert isinstance(changes, Changes)
+    assert changes.set_headers["x-gateway-model"] == "llama-3.1-8b"
+    assert changes.set_headers[":path"] == "/v1/chat/completions"  # the provider never sees the lane
+    assert _sent_body(changes)["model"] == "llama-3.1-8b"
+
+
+async def test_a_lane_refuses_models_of_other_clusters(processor: RouterProcessor) -> None:
+    error = _error(await _send_on(processor, "/local/v1/chat/completions", {"model": "fast", "messages": USER}), 400)
+    assert error["code"] == "model_not_in_lane" and "llama-3.1-8b" in error["message"]
+
+
+async def test_a_lane_path_with_the_wrong_method_is_405(processor: RouterProcessor) -> None:
+    reply = await processor.request_headers(_headers("GET", "/local/v1/chat/completions"), end_of_stream=True)
+    assert _error(reply, 405)["code"] == "method_not_allowed"
