@@ -56,6 +56,8 @@ class RequestContext:
     # True when the provider reported no usage and the gateway counted it.
     usage_estimated: bool = False
     cost_usd: float | None = None
+    # Why the answer failed after it started (a provider error mid-stream), for the access log.
+    error: str | None = None
 
     # Headers to set on the upstream request and on the client's response.
     upstream_headers: dict[str, str] = field(default_factory=dict)

@@ -311,6 +311,11 @@ class RouterProcessor:
             out = self._translated.feed(chunk, end_of_stream, self._closing_chunks)
         changes = Changes(body=out) if out is not None else Changes()
         if end_of_stream:
+            stream = self._passthrough or self._translated
+            if stream is not None and stream.failure is not None:
+                ctx.error = stream.failure
+                ctx.decisions.append("stream_failed")
+                log.warning("request %s: the provider's stream failed mid-way: %s", ctx.request_id, stream.failure)
             await self._finish()
             changes.metadata = self._response_metadata()
         return changes
@@ -478,6 +483,7 @@ class RouterProcessor:
             "provider": ctx.endpoint.provider if ctx.endpoint else None,
             "decisions": list(ctx.decisions),
             "attempts": ctx.client_headers.get(attempts.ATTEMPTS_HEADER),
+            "error": ctx.error,
             "cache": "bypass",
         }
         if ctx.usage is not None:

@@ -20,6 +20,8 @@ import orjson
 
 from .client_formats import StreamWriter
 from .sse import SSEParser
+from .translation import TranslationError
+from .translation.errors import stream_error
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,13 @@ class OpenAIChunks:
         self._sse = SSEParser()
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
-        """Whole events so far, decoded."""
-        return [c for _, data in self._sse.feed(chunk) if (c := _decode(data)) is not None]
+        """Whole events so far, decoded; TranslationError for an error event the provider sent mid-stream."""
+        chunks = [c for _, data in self._sse.feed(chunk) if (c := _decode(data)) is not None]
+        for chunk_ in chunks:
+            failure = stream_error(chunk_)
+            if failure is not None:
+                raise TranslationError(502, failure[0], failure[1])
+        return chunks
 
     def close(self) -> list[dict[str, Any]]:
         """A last event the provider did not terminate with a blank line."""
@@ -62,12 +69,16 @@ class PassthroughStream:
         self._sse = SSEParser()
         self._hook = hook
         self._client_wants_usage = client_wants_usage
+        # The provider's own error event, if it sent one mid-stream (passed on as it is).
+        self.failure: str | None = None
 
     def feed(self, chunk: bytes, end_of_stream: bool) -> bytes | None:
         """The client's bytes for this piece, or None when they are the piece itself."""
         out = bytearray()
         changed = False
         for raw, data in self._sse.feed(chunk):
+            if data is not None and b'"error"' in data and (failure := stream_error(_decode(data))) is not None:
+                self.failure = f"{failure[1]}: {failure[0]}"
             if data is not None and b'"usage"' in data and (payload := _decode(data)) is not None:
                 self._hook(payload)
                 if payload.get("choices") == [] and payload.get("usage") is not None:
@@ -90,11 +101,12 @@ class TranslatedStream:
         self._source = source
         self._writer = writer
         self._hook = hook
-        self._failed = False
+        # Why the stream ended in an error event, for the log line; None while it is well.
+        self.failure: str | None = None
 
     def feed(self, chunk: bytes, end_of_stream: bool, on_end: Callable[[], list[dict[str, Any]]]) -> bytes:
         """The client's bytes for this piece; at the end, `on_end` may add chunks (an estimated usage)."""
-        if self._failed:
+        if self.failure is not None:
             return b""
         out = bytearray()
         try:
@@ -106,10 +118,15 @@ class TranslatedStream:
                 for canonical in on_end():
                     out += self._write(canonical)
                 out += self._writer.close()
+        except TranslationError as error:
+            # The provider failed mid-stream (its own error event, or a broken one): the client
+            # gets a well-formed error event in its format, never a clean-looking end.
+            kind = error.code or "api_error"
+            self.failure = f"{kind}: {error.message}"
+            out += self._writer.error(f"The model provider failed mid-stream: {error.message}", kind)
         except Exception:
-            # A stream that cannot be translated ends with a well-formed error event.
             log.exception("a provider stream could not be translated")
-            self._failed = True
+            self.failure = "untranslatable_stream"
             out += self._writer.error("The model provider sent a stream the gateway could not translate.", "api_error")
         return bytes(out)
 

@@ -20,6 +20,9 @@ TTFT_MS = "x-fake-ttft-ms"
 CHUNK_DELAY_MS = "x-fake-chunk-delay-ms"
 RESET_AFTER_CHUNKS = "x-fake-reset-after-chunks"
 MALFORMED = "x-fake-malformed"
+# After N stream events, the wire's own in-stream error event, then a clean end
+# (an Anthropic `event: error`, an OpenAI `data: {"error": ...}`).
+ERROR_AFTER_CHUNKS = "x-fake-error-after-chunks"
 # Comma-separated models: the faults above then hit only requests for these
 # models, so one fallback level can fail while the next serves.
 FAULT_MODELS = "x-fake-fault-models"
@@ -38,6 +41,7 @@ class Faults:
     chunk_delay_ms: float = 0.0
     reset_after_chunks: int | None = None
     malformed: bool = False
+    error_after_chunks: int | None = None
 
 
 NO_FAULTS = Faults()
@@ -57,6 +61,7 @@ def resolve(headers: Mapping[str, str], config: FakeConfig, rng: random.Random, 
         if rate > 0 and rng.random() < rate:
             status = _status(headers.get(FAIL_STATUS), config.fail_status)
     reset = _int(headers.get(RESET_AFTER_CHUNKS), config.reset_after_chunks)
+    error_after = _int(headers.get(ERROR_AFTER_CHUNKS), None)
     faults = Faults(
         status=status,
         latency_ms=_float(headers.get(LATENCY_MS), config.latency_ms),
@@ -64,6 +69,7 @@ def resolve(headers: Mapping[str, str], config: FakeConfig, rng: random.Random, 
         chunk_delay_ms=_float(headers.get(CHUNK_DELAY_MS), config.chunk_delay_ms),
         reset_after_chunks=reset if reset is not None and reset >= 0 else None,
         malformed=_flag(headers.get(MALFORMED), config.malformed),
+        error_after_chunks=error_after if error_after is not None and error_after >= 0 else None,
     )
     return NO_FAULTS if faults == NO_FAULTS else faults
 

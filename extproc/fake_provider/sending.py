@@ -77,6 +77,8 @@ class EventStream:
                 await asyncio.sleep(delay / 1000)
             if faults.reset_after_chunks is not None and self._sent >= faults.reset_after_chunks:
                 abort(self._request, self._response)
+            if faults.error_after_chunks is not None and self._sent >= faults.error_after_chunks:
+                await self._end_with_error()
             if faults.malformed and self._sent == 1:
                 event = _break(event)
         try:
@@ -84,6 +86,13 @@ class EventStream:
         except ConnectionResetError:  # the client went away mid-stream
             raise ConnectionAborted(self._response) from None
         self._sent += 1
+
+    async def _end_with_error(self) -> NoReturn:
+        """Write the wire's in-stream error event and end the stream cleanly (the handler stops here)."""
+        with contextlib.suppress(ConnectionResetError):
+            await self._response.write(stream_error_event(self._request.path))
+            await self._response.write_eof()
+        raise ConnectionAborted(self._response)
 
     async def finish(self) -> web.StreamResponse:
         """finish ends the body (a due reset still fires) and returns the response for aiohttp."""
@@ -95,6 +104,19 @@ class EventStream:
         except ConnectionResetError:
             raise ConnectionAborted(self._response) from None
         return self._response
+
+
+def stream_error_event(path: str) -> bytes:
+    """The error event a provider sends inside a stream that fails after it started, in the path's wire."""
+    if path.endswith("/messages"):  # Anthropic
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        return b"event: error\ndata: " + orjson.dumps(error) + b"\n\n"
+    if "/models/" in path:  # Gemini
+        error = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+        return b"data: " + orjson.dumps(error) + b"\n\n"
+    error = {"error": {"message": "The server had an error while processing your request.", "type": "server_error",
+                       "param": None, "code": None}}  # fmt: skip
+    return b"data: " + orjson.dumps(error) + b"\n\n"
 
 
 def abort(request: web.Request, response: web.StreamResponse | None = None) -> NoReturn:

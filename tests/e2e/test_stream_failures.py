@@ -1,0 +1,70 @@
+"""A stream that fails after it started: the client gets a well-formed error event in its own format,
+never a clean-looking end, and the access log line says why.
+
+Envoy falls back only before the answer's first byte (see test_fallbacks.py); after that the
+failure is the client's to see, as an error event it can parse.
+"""
+
+from __future__ import annotations
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from extproc.launcher import Stack
+from tests.e2e.conftest import access_log_entry
+from tests.sdk_clients import anthropic_client, openai_client
+
+MESSAGES = [{"role": "user", "content": "a long answer that will break half way through"}]
+FAIL_AFTER_3 = {"x-fake-error-after-chunks": "3"}
+
+
+@pytest.mark.parametrize(("alias", "provider_message"), [("claude", "Overloaded"), ("fast", "had an error")])
+def test_an_openai_client_gets_the_providers_error_event(gateway: Stack, alias: str, provider_message: str) -> None:
+    """Claude's `event: error` is translated; an OpenAI provider's own error event passes through."""
+    with openai_client(gateway.base_url).chat.completions.with_streaming_response.create(
+        model=alias, stream=True, messages=MESSAGES, extra_headers=FAIL_AFTER_3
+    ) as response:
+        request_id = response.headers["x-gateway-request-id"]
+        finishes = []
+        with pytest.raises(openai.APIError) as raised:
+            for chunk in response.parse():
+                finishes += [c.finish_reason for c in chunk.choices if c.finish_reason]
+    assert provider_message in raised.value.message
+    assert finishes == []  # never a clean-looking end
+    entry = access_log_entry(gateway, request_id)
+    assert entry["status"] == 200 and "stream_failed" in entry["decisions"]
+    assert provider_message in entry["error"]
+
+
+def test_an_anthropic_client_gets_an_anthropic_error_event(gateway: Stack) -> None:
+    """An OpenAI provider's error event, as the `event: error` the Anthropic SDK raises on."""
+    client = anthropic_client(gateway.base_url.removesuffix("/v1"))
+    stop_reasons = []
+    with pytest.raises(anthropic.APIError) as raised:
+        with client.messages.stream(
+            model="smart", max_tokens=200, messages=MESSAGES, extra_headers=FAIL_AFTER_3  # type: ignore[arg-type]
+        ) as stream:
+            for event in stream:
+                if event.type == "message_delta":
+                    stop_reasons.append(event.delta.stop_reason)
+    assert "failed mid-stream" in str(raised.value) and "had an error" in str(raised.value)
+    assert stop_reasons == []
+
+
+def test_a_reset_mid_stream_is_logged_with_its_reason(gateway: Stack) -> None:
+    """Envoy cannot write an error event into a connection the provider reset; it cuts the client's
+    stream (the SDK raises) and its access log line names the reset."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30) as http:
+        with http.stream(
+            "POST", "/v1/chat/completions", json={"model": "fast", "stream": True, "messages": MESSAGES},
+            headers={"x-fake-reset-after-chunks": "2", "x-fake-chunk-delay-ms": "20"},
+        ) as response:  # fmt: skip
+            request_id = response.headers["x-gateway-request-id"]
+            with pytest.raises(httpx.HTTPError):
+                for _ in response.iter_bytes():
+                    pass
+    entry = access_log_entry(gateway, request_id)
+    assert "upstream_reset_after_response_started" in entry["response_code_details"]
+    assert "UR" in entry["response_flags"] or "UPE" in entry["response_flags"] or "UC" in entry["response_flags"]
