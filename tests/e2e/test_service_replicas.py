@@ -1,7 +1,9 @@
-"""Several ext_proc service replicas behind one Envoy: losing one under load costs only its requests in flight."""
+"""The ext_proc service's own faults: a replica killed or drained under load, a hung process."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import shipped_config, start_stack, wait_until
 
 CHAT = "/v1/chat/completions"
 # Each answer takes 50 ms at the provider, so every client always has a request in flight.
@@ -70,4 +72,30 @@ def test_a_replica_stopped_gracefully_under_load_costs_nothing(tmp_path: Path) -
         statuses = Counter(status for _, status in outcomes)
         assert statuses[200] > 50 and set(statuses) == {200}, statuses
     finally:
+        stack.stop()
+
+
+def test_a_hung_service_is_answered_503_after_the_message_timeout_and_recovers(tmp_path: Path) -> None:
+    """A frozen process (SIGSTOP: a GC pause, a deadlock) costs its requests the message timeout, not forever."""
+    config = shipped_config()
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    for http_filter in hcm["http_filters"]:
+        if http_filter["name"] == "envoy.filters.http.ext_proc":
+            http_filter["typed_config"]["message_timeout"] = "1s"
+    stack = start_stack(tmp_path, config, workers=1)
+    pid = stack.children()["service-0"]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
+            assert client.post(CHAT, json=BODY).status_code == 200
+            os.kill(pid, signal.SIGSTOP)
+            started = time.monotonic()
+            hung = client.post(CHAT, json=BODY)
+            waited = time.monotonic() - started
+            os.kill(pid, signal.SIGCONT)
+            assert hung.status_code in (503, 504), hung.text
+            assert hung.json()["error"]["code"] == "gateway_unavailable"
+            assert 0.9 <= waited < 10  # the 1 s message timeout, not the 10 s default nor forever
+            wait_until(lambda: client.post(CHAT, json=BODY).status_code == 200, timeout=20)
+    finally:
+        os.kill(pid, signal.SIGCONT)
         stack.stop()
