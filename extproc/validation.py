@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from .errors import GatewayError
+
+# How deeply a request body may nest arrays and objects (the body itself is level 1).
+# The gateway re-encodes bodies with orjson, which refuses more than 254 levels, and
+# LiteLLM's translations add a few levels and recurse in Python: without this bound a
+# body nested 255 to 1024 levels deep (orjson decodes up to 1024) failed as a 500.
+MAX_JSON_DEPTH = 128
+# orjson's own encoding limit, which `check_depth` uses to count levels in C.
+_ORJSON_MAX_DEPTH = 254
 
 
 def invalid(message: str, param: str | None) -> GatewayError:
@@ -49,3 +59,31 @@ def require_model(body: Any) -> str:
     if not isinstance(model, str) or not model.strip():
         raise invalid("`model` is required and must be a non-empty string.", "model")
     return model
+
+
+def check_depth(body: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """The decoded body nests arrays and objects at most `limit` levels deep; `param` names the culprit."""
+    if _nests_at_most(body, limit):
+        return
+    param = None
+    if isinstance(body, dict):
+        param = next((str(key) for key, value in body.items() if not _nests_at_most(value, limit - 1)), None)
+    where = f"`{param}`" if param else "The request body"
+    raise invalid(f"{where} is nested too deeply: arrays and objects may nest at most {limit} levels.", param)
+
+
+def _nests_at_most(value: Any, levels: int) -> bool:
+    """True when `value` nests at most `levels` arrays/objects deep.
+
+    orjson counts in C: wrapped in (254 - levels) lists, the value encodes only
+    if it nests no more than `levels` itself. Walking a 4 MiB body in Python
+    takes ~10x longer.
+    """
+    wrapped = value
+    for _ in range(_ORJSON_MAX_DEPTH - levels):
+        wrapped = [wrapped]
+    try:
+        orjson.dumps(wrapped)
+    except orjson.JSONEncodeError as error:
+        return "recursion" not in str(error).lower()
+    return True

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..client_formats import OPENAI
 from ..usage import Usage, usage_from_openai
-from ..validation import check_int, check_number, invalid, require_model
+from ..validation import check_depth, check_int, check_number, invalid, require_model
 from .base import ParsedRequest
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -34,6 +34,7 @@ class ChatCompletions:
     def parse(self, body: Any) -> ParsedRequest:
         """Check the fields the gateway and any provider rely on."""
         model = require_model(body)
+        check_depth(body)
         _check_messages(body.get("messages"))
         stream = body.get("stream", False)
         if stream is not None and not isinstance(stream, bool):
@@ -84,7 +85,7 @@ def _check_messages(messages: Any) -> None:
         if not isinstance(message, dict):
             raise invalid(f"`{param}` must be an object.", param)
         role = message.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:  # a list or object role is not hashable
             raise invalid(
                 f"`{param}.role` must be one of {', '.join(sorted(_ROLES))}; got {role!r}.", f"{param}.role"
             )

@@ -6,10 +6,12 @@ from typing import Any
 
 from ..client_formats import OPENAI
 from ..usage import Usage, usage_from_openai
-from ..validation import invalid, require_model
+from ..validation import check_depth, invalid, require_model
 from .base import ParsedRequest
 
 _ENCODINGS = ("float", "base64")
+# OpenAI's limit on the number of inputs in one request.
+_MAX_INPUTS = 2048
 
 
 class Embeddings:
@@ -28,12 +30,16 @@ class Embeddings:
     def parse(self, body: Any) -> ParsedRequest:
         """Check the model, the input and the options the gateway can judge."""
         model = require_model(body)
-        if not _valid_input(body.get("input")):
+        check_depth(body)
+        inputs = body.get("input")
+        if not _valid_input(inputs):
             raise invalid(
                 "`input` is required: a non-empty string, a list of strings, a list of token ids, "
                 "or a list of token-id lists.",
                 "input",
             )
+        if isinstance(inputs, list) and len(inputs) > _MAX_INPUTS:
+            raise invalid(f"`input` may hold at most {_MAX_INPUTS} items; got {len(inputs)}.", "input")
         encoding = body.get("encoding_format")
         if encoding is not None and encoding not in _ENCODINGS:
             raise invalid(f"`encoding_format` must be one of {', '.join(_ENCODINGS)}; got {encoding!r}.", "encoding_format")

@@ -13,6 +13,7 @@ from typing import Any
 from ..client_formats import ANTHROPIC
 from ..translation import anthropic_messages
 from ..usage import Usage, usage_from_openai
+from ..validation import check_depth
 from .base import ParsedRequest
 from .chat_completions import ChatCompletions
 
@@ -31,6 +32,8 @@ class Messages:
 
     def to_canonical(self, body: Any) -> Any:
         """Anthropic request to OpenAI chat request (400 in Anthropic's words when invalid)."""
+        if isinstance(body, dict):
+            check_depth(body)
         return anthropic_messages.to_openai(body)
 
     def parse(self, body: Any) -> ParsedRequest:
