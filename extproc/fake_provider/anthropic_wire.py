@@ -39,6 +39,14 @@ _MESSAGES = {
     529: "Overloaded",
 }
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+# Anthropic refuses `max_tokens` above the model's maximum output (dated ids share their model's).
+MAX_OUTPUT_TOKENS = {
+    "claude-haiku-4-5": 64000,
+    "claude-sonnet-4-5": 64000,
+    "claude-sonnet-4": 64000,
+    "claude-opus-4-1": 32000,
+    "claude-3-5-haiku": 8192,
+}
 
 
 def authenticate(request: web.Request, config: FakeConfig) -> WireError | None:
@@ -82,6 +90,13 @@ async def messages(call: Call) -> web.StreamResponse:
     if not isinstance(model, str) or not model:
         raise WireError(400, "model: Field required")
     prompt = _prompt(body)
+    most = next((v for k, v in MAX_OUTPUT_TOKENS.items() if model == k or model.startswith(k + "-")), None)
+    if most is not None and prompt.max_tokens is not None and prompt.max_tokens > most:
+        raise WireError(
+            400,
+            f"max_tokens: {prompt.max_tokens} > {most}, which is the maximum allowed number of output tokens "
+            f"for {model}",
+        )
     choice = replies.answer(prompt)[0]
     input_tokens = replies.prompt_tokens(prompt)
     message_id = new_id("msg_01", 22)

@@ -42,6 +42,8 @@ _MESSAGES = {
     504: "Deadline expired before operation could complete.",
 }
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
+# Gemini refuses `maxOutputTokens` above the model's maximum output.
+MAX_OUTPUT_TOKENS = {"gemini-2.5-flash": 65536, "gemini-2.5-pro": 65536, "gemini-2.0-flash": 8192}
 
 
 def authenticate(request: web.Request, config: FakeConfig) -> WireError | None:
@@ -90,6 +92,13 @@ async def models(call: Call) -> web.StreamResponse:
     if method not in ("generateContent", "streamGenerateContent") or not model:
         raise WireError(404, f"Method {method!r} is not found for model {model!r}.")
     prompt = _prompt(call.body)
+    most = next((v for k, v in MAX_OUTPUT_TOKENS.items() if model == k or model.startswith(k + "-")), None)
+    if most is not None and prompt.max_tokens is not None and prompt.max_tokens > most:
+        raise WireError(
+            400,
+            f"Unable to submit request because it has a maxOutputTokens value of {prompt.max_tokens} but the "
+            f"supported range is from 1 (inclusive) to {most + 1} (exclusive). Update the value and try again.",
+        )
     choices = replies.answer(prompt)
     prompt_tokens = replies.prompt_tokens(prompt)
     head = {"modelVersion": model, "responseId": new_id("", 22)}

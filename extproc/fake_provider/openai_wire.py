@@ -26,6 +26,12 @@ TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "text-embedding-3-small", "text-embedding-3-large")
 
+# What OpenAI refuses beyond (its limits for these models): completion tokens per request,
+# embedding dimensions, and inputs per embeddings request. Dated snapshots share their model's limit.
+MAX_COMPLETION_TOKENS = {"gpt-4o-mini": 16384, "gpt-4o": 16384, "gpt-4.1-mini": 32768}
+EMBEDDING_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+MAX_EMBEDDING_INPUTS = 2048
+
 _DONE = b"data: [DONE]\n\n"
 _TYPES = {401: "invalid_request_error", 429: "requests"}
 _CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
@@ -86,6 +92,7 @@ async def chat_completions(call: Call) -> web.StreamResponse:
     body = call.body
     model = _model(body)
     prompt = _prompt(body)
+    _check_completion_limit(model, body)
     choices = replies.answer(prompt)
     prompt_tokens = replies.prompt_tokens(prompt, TOKENS_PER_MESSAGE, REPLY_PRIMING)
     usage = _usage(prompt_tokens, replies.completion_tokens(choices))
@@ -115,6 +122,15 @@ async def embeddings(call: Call) -> web.StreamResponse:
     dims = body.get("dimensions", call.config.embedding_dims)
     if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
         raise WireError(400, "Invalid 'dimensions': expected a positive integer.", param="dimensions")
+    # Models this fake does not know get the largest OpenAI size (or the configured one, if larger).
+    most = _limit(EMBEDDING_DIMENSIONS, model) or max(call.config.embedding_dims, max(EMBEDDING_DIMENSIONS.values()))
+    if dims > most:
+        raise WireError(
+            400,
+            f"Invalid 'dimensions': integer above maximum value. Expected a value <= {most}, but got {dims} instead.",
+            param="dimensions",
+            code="integer_above_max_value",
+        )
     encoding_format = body.get("encoding_format") or "float"
     if encoding_format not in ("float", "base64"):
         raise WireError(400, "Invalid 'encoding_format': expected 'float' or 'base64'.", param="encoding_format")
@@ -211,6 +227,31 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
 
 def _headers() -> dict[str, str]:
     return {"x-request-id": new_id("req_", 32), "openai-processing-ms": "1"}
+
+
+def _limit(limits: dict[str, int], model: str) -> int | None:
+    """The limit of `model` or of the model it is a dated snapshot of ("gpt-4o-mini-2024-07-18")."""
+    if model in limits:
+        return limits[model]
+    for name in sorted(limits, key=len, reverse=True):
+        if model.startswith(name + "-"):
+            return limits[name]
+    return None
+
+
+def _check_completion_limit(model: str, body: dict[str, Any]) -> None:
+    """OpenAI refuses a completion limit above the model's maximum output."""
+    most = _limit(MAX_COMPLETION_TOKENS, model)
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if most is not None and isinstance(value, int) and value > most:
+            raise WireError(
+                400,
+                f"{name} is too large: {value}. This model supports at most {most} completion tokens, "
+                f"whereas you provided {value}.",
+                param=name,
+                code="invalid_value",
+            )
 
 
 def _model(body: dict[str, Any]) -> str:
@@ -320,6 +361,14 @@ def _embedding_inputs(raw: Any) -> list[tuple[bytes, int]]:
         raw = [raw]
     if not isinstance(raw, list) or not raw:
         raise WireError(400, "Invalid 'input': expected a string, an array of strings or token arrays.", param="input")
+    if len(raw) > MAX_EMBEDDING_INPUTS:
+        raise WireError(
+            400,
+            f"Invalid 'input': array too long. Expected an array with maximum length {MAX_EMBEDDING_INPUTS}, "
+            f"but got an array with length {len(raw)} instead.",
+            param="input",
+            code="array_above_max_length",
+        )
     inputs = []
     for item in raw:
         if isinstance(item, str) and item:
