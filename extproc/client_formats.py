@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from .decisions import Reply
+from .errors import GatewayError
 from .errors import error_body as openai_error_body
 from .translation import anthropic_messages
 
@@ -143,3 +145,23 @@ def _tool_names(client_request: Any) -> dict[str, str] | None:
 
 OPENAI = OpenAIFormat()
 ANTHROPIC = AnthropicFormat()
+
+FORMATS: dict[str, ClientFormat] = {OPENAI.name: OPENAI, ANTHROPIC.name: ANTHROPIC}
+ANTHROPIC_PATH = "/v1/messages"
+
+
+def for_path(path: str) -> ClientFormat:
+    """The format a client calling `path` speaks, before any endpoint is chosen (`/v1/messages...`: Anthropic)."""
+    route = path.split("?", 1)[0]
+    return ANTHROPIC if route == ANTHROPIC_PATH or route.startswith(ANTHROPIC_PATH + "/") else OPENAI
+
+
+def named(name: object) -> ClientFormat:
+    """The format called `name` (request metadata `client_format`); OpenAI when unknown."""
+    return FORMATS.get(name, OPENAI) if isinstance(name, str) else OPENAI
+
+
+def error_reply(client_format: ClientFormat, error: GatewayError) -> Reply:
+    """A gateway error as a reply in `client_format`'s error JSON."""
+    body = client_format.error_body(error.status, error.message, code=error.code, param=error.param, type_=error.type)
+    return Reply(status=error.status, body=body, headers={"content-type": "application/json"}, reason=error.code or error.message)

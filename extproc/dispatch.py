@@ -12,14 +12,12 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from google.protobuf import json_format
 
 from .decisions import Reply
-from .errors import GatewayError
 from .processor import RouterProcessor
 from .responses import METADATA_NAMESPACE, changes_response, continue_response, reply_response
 from .upstream import UpstreamProcessor
 
 log = logging.getLogger(__name__)
 
-_INTERNAL_ERROR = Reply.from_error(GatewayError(500, "The gateway failed to process this request.", code="internal_error"))
 
 
 def headers_dict(message: pb.HttpHeaders) -> dict[str, str]:
@@ -68,7 +66,7 @@ async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequ
             return continue_response(phase)
     except Exception:
         log.exception("request %s: %s failed", processor.ctx.request_id, phase)
-        return reply_response(_INTERNAL_ERROR)
+        return reply_response(processor.internal_error())
     if isinstance(result, Reply):
         return reply_response(result, _reply_metadata(processor, result))
     return changes_response(phase, result)
@@ -90,7 +88,7 @@ async def dispatch_upstream(processor: UpstreamProcessor, request: pb.Processing
             return continue_response(phase)
     except Exception:
         log.exception("upstream attempt: %s failed", phase)
-        return reply_response(_INTERNAL_ERROR)
+        return reply_response(processor.internal_error())
     if isinstance(result, Reply):
         return reply_response(result, processor.outcome(result.status))
     return changes_response(phase, result)

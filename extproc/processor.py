@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from . import attempts, metrics
+from . import attempts, client_formats, metrics
 from .attributes import gateway_metadata
 from .catalog import Catalog, Endpoint, ModelRoute
-from .client_formats import GATEWAY_FIELD, OPENAI
+from .client_formats import GATEWAY_FIELD, OPENAI, ClientFormat
 from .context import RequestContext
 from .credentials import Credentials
 from .decisions import Changes, Reply
@@ -419,8 +419,20 @@ class RouterProcessor:
         )
 
     def _error_body(self, error: GatewayError) -> bytes:
-        client_format = self._spec.client_format if self._spec is not None else OPENAI
-        return client_format.error_body(error.status, error.message, code=error.code, param=error.param, type_=error.type)
+        return self.client_format.error_body(error.status, error.message, code=error.code, param=error.param, type_=error.type)
+
+    @property
+    def client_format(self) -> ClientFormat:
+        """The client's format: the endpoint's once known, else the path's (`/v1/messages/...` is Anthropic's)."""
+        if self._spec is not None:
+            return self._spec.client_format
+        lane = self.ctx.lane
+        return client_formats.for_path(self.ctx.path[len(lane.prefix):] if lane is not None else self.ctx.path)
+
+    def internal_error(self) -> Reply:
+        """The 500 for a failure of the gateway itself, in the client's format."""
+        error = GatewayError(500, "The gateway failed to process this request.", code="internal_error")
+        return client_formats.error_reply(self.client_format, error)
 
     def _unknown_endpoint(self) -> GatewayError:
         ctx = self.ctx

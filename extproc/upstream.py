@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from . import attempts
+from . import attempts, client_formats
 from .attempts import Attempt
 from .attributes import gateway_metadata
 from .catalog import Catalog, Endpoint
@@ -61,6 +61,8 @@ class UpstreamProcessor:
         self._endpoint: Endpoint | None = None
         self._number = 1
         self._started = 0.0
+        # The client's format, from the router filter's metadata: refusals are answered in it.
+        self._client_format = client_formats.OPENAI
 
     async def request_headers(
         self, headers: dict[str, str], attributes: dict[str, Any], metadata: dict[str, Any] | None = None
@@ -68,20 +70,21 @@ class UpstreamProcessor:
         """Find the endpoint Envoy chose for this attempt; the body comes next."""
         self._started = time.monotonic()
         self._headers = headers
+        self._client_format = client_formats.named((metadata or {}).get("client_format"))
         self._number = attempts.attempt_number(headers)
         meta = gateway_metadata(attributes.get(UPSTREAM_HOST_METADATA, ""))
         cluster = attributes.get(CLUSTER_NAME, "")
         self._endpoint = self._endpoints.get((cluster, str(meta.get("model", ""))))
         self._path = self._paths.get(cluster) or headers.get(":path", "")
         if self._endpoint is None:
-            return _reply(
+            return self._reply(
                 GatewayError(502, "The gateway does not know the endpoint chosen for this attempt.", code="unknown_endpoint")
             )
         max_priority = (metadata or {}).get(MAX_PRIORITY_KEY)
         if isinstance(max_priority, (int, float)) and self._endpoint.priority > max_priority:
             # The router capped the retries at the affordable levels; this attempt got here
             # anyway because a cheaper level is ejected. Stop rather than pay more.
-            return _reply(
+            return self._reply(
                 GatewayError(
                     400,
                     f"The attempts within this request's cost cap failed (see x-gateway-attempts); falling "
@@ -103,10 +106,10 @@ class UpstreamProcessor:
             key = self._credentials.api_key(endpoint)
             request = for_endpoint(self._translators[endpoint], endpoint, self._path, payload, key)
         except orjson.JSONDecodeError:
-            return _reply(GatewayError(400, "The request body is not valid JSON.", code="invalid_json"))
+            return self._reply(GatewayError(400, "The request body is not valid JSON.", code="invalid_json"))
         except GatewayError as error:
             log.warning("upstream attempt to %s refused: %s", endpoint.cluster, error.message)
-            return _reply(error)
+            return self._reply(error)
         stale = foreign_provider_headers(self._headers, endpoint.provider)
         remove = sorted({*request.remove_headers, *stale, attempts.ATTEMPT_COUNT_HEADER} - request.headers.keys())
         started = Attempt(self._number, endpoint.provider, endpoint.upstream_model)
@@ -121,6 +124,13 @@ class UpstreamProcessor:
         except ValueError:
             status = 0
         return Changes(metadata=self.outcome(status))
+
+    def internal_error(self) -> Reply:
+        """The 500 for a failure of the gateway itself, in the client's format."""
+        return self._reply(GatewayError(500, "The gateway failed to prepare this attempt.", code="internal_error"))
+
+    def _reply(self, error: GatewayError) -> Reply:
+        return client_formats.error_reply(self._client_format, error)
 
     def outcome(self, status: int) -> dict[str, object] | None:
         """The attempt-log entry of this attempt, ended with `status` (also for the gateway's own refusals)."""
@@ -140,7 +150,3 @@ def endpoints_by_cluster(catalog: Catalog) -> dict[tuple[str, str], Endpoint]:
 def canonical_paths(catalog: Catalog) -> dict[str, str]:
     """Cluster -> the canonical (OpenAI) path of the route it serves."""
     return {route.cluster: CANONICAL_PATHS[route.kind] for route in catalog.routes.values()}
-
-
-def _reply(error: GatewayError) -> Reply:
-    return Reply.from_error(error)

@@ -194,8 +194,11 @@ class ProviderTranslator:
         config = _litellm.embedding_config(self.upstream_model, self.provider)
         if config is not None:
             return dict(config.transform_embedding_request(self.upstream_model, inputs, params, {}))
-        # litellm.embedding() hands these providers to the openai SDK, which sends just this.
-        return {"model": self.upstream_model, "input": inputs, **params}
+        # litellm.embedding() hands these providers to the openai SDK, which sends just this; the
+        # SDK merges `extra_body` (where LiteLLM puts parameters it does not know) into the body.
+        params = dict(params)
+        extra = params.pop("extra_body", None)
+        return {"model": self.upstream_model, "input": inputs, **params, **(extra if isinstance(extra, dict) else {})}
 
     def _embeddings_target(self, key: str | None) -> tuple[str, dict[str, Any]]:
         headers = {"content-type": "application/json"}

@@ -458,3 +458,11 @@ async def test_a_lane_refuses_models_of_other_clusters(processor: RouterProcesso
 async def test_a_lane_path_with_the_wrong_method_is_405(processor: RouterProcessor) -> None:
     reply = await processor.request_headers(_headers("GET", "/local/v1/chat/completions"), end_of_stream=True)
     assert _error(reply, 405)["code"] == "method_not_allowed"
+
+
+async def test_a_wrong_method_on_the_anthropic_path_is_answered_in_anthropics_format(processor: RouterProcessor) -> None:
+    for method, path in (("GET", "/v1/messages"), ("POST", "/v1/messages/count_tokens")):
+        reply = await RouterProcessor(processor._gateway).request_headers(_headers(method, path), end_of_stream=True)
+        assert isinstance(reply, Reply) and reply.status in (404, 405)
+        body = orjson.loads(reply.body)
+        assert body["type"] == "error" and body["error"]["type"], body

@@ -188,29 +188,50 @@ def test_no_attributes_is_an_empty_dict() -> None:
 # --- dispatch -------------------------------------------------------------------
 
 
-class _Broken:
-    """A processor whose every phase fails."""
-
-    class ctx:  # noqa: N801 - mimics RequestContext
-        request_id = "r1"
-
-    async def request_headers(self, *args: object) -> Changes:
-        raise RuntimeError("boom")
-
-    request_body = response_headers = response_body = request_headers
+async def _boom(*args: object) -> Changes:
+    raise RuntimeError("boom")
 
 
-@pytest.mark.parametrize("dispatch", [dispatch_router, dispatch_upstream])
-async def test_a_failing_processor_answers_500_in_openai_json(dispatch: Any, caplog: pytest.LogCaptureFixture) -> None:
+def _failing(kind: str, path: str = "/v1/chat/completions") -> Any:
+    """A real processor of `kind` that has seen `path` and whose body phase then fails."""
+    import yaml  # noqa: PLC0415
+
+    from extproc.config import DEFAULT_CONFIG, build_gateway  # noqa: PLC0415
+    from extproc.processor import RouterProcessor  # noqa: PLC0415
+    from extproc.upstream import UpstreamProcessor  # noqa: PLC0415
+
+    gateway = build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    if kind == "router":
+        processor: Any = RouterProcessor(gateway)
+        processor.ctx.path = path
+    else:
+        processor = UpstreamProcessor(gateway.credentials, {}, {})
+    processor.request_body = _boom
+    return processor
+
+
+@pytest.mark.parametrize(("dispatch", "kind"), [(dispatch_router, "router"), (dispatch_upstream, "upstream")])
+async def test_a_failing_processor_answers_500_in_openai_json(
+    dispatch: Any, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     request = pb.ProcessingRequest(request_body=pb.HttpBody(body=b"{}"))
-    response = await dispatch(_Broken(), request)
+    response = await dispatch(_failing(kind), request)
     assert response.immediate_response.status.code == 500
     assert orjson.loads(response.immediate_response.body)["error"]["code"] == "internal_error"
     assert "boom" in caplog.text  # logged with its traceback, not sent to the client
     assert b"boom" not in response.immediate_response.body
 
 
+async def test_a_failure_on_the_anthropic_path_answers_in_anthropics_format() -> None:
+    request = pb.ProcessingRequest(request_body=pb.HttpBody(body=b"{}"))
+    response = await dispatch_router(_failing("router", "/v1/messages"), request)
+    body = orjson.loads(response.immediate_response.body)
+    assert response.immediate_response.status.code == 500
+    assert body["type"] == "error" and body["error"]["type"] == "api_error"
+
+
 @pytest.mark.parametrize("dispatch", [dispatch_router, dispatch_upstream])
 async def test_trailers_continue_without_calling_the_processor(dispatch: Any) -> None:
     request = pb.ProcessingRequest(request_trailers=pb.HttpTrailers())
-    assert await dispatch(_Broken(), request) == continue_response("request_trailers")
+    kind = "router" if dispatch is dispatch_router else "upstream"
+    assert await dispatch(_failing(kind), request) == continue_response("request_trailers")

@@ -1065,3 +1065,11 @@ def test_client_cannot_set_litellm_controls(fake: FakeServer) -> None:
     body = json.loads(request.body)
     assert not {"api_base", "api_key", "mock_response", "custom_llm_provider"} & body.keys()
     assert request.authority == fake.url.removeprefix("http://")
+
+
+def test_an_unknown_embeddings_parameter_reaches_the_provider_at_the_top_level() -> None:
+    """LiteLLM puts parameters it does not know in `extra_body`, which the openai SDK merges; so do we."""
+    translator = ProviderTranslator.for_model("openai/text-embedding-3-small", "http://127.0.0.1:9/v1")
+    request = translator.embeddings_request({"model": "e", "input": ["a"], "user": "u1", "frobnicate": 1}, "k")
+    body = json.loads(request.body)
+    assert body["frobnicate"] == 1 and "extra_body" not in body and body["input"] == ["a"]

@@ -226,3 +226,10 @@ async def test_an_attempt_beyond_the_cost_capped_priority_is_refused() -> None:
     assert _error(result, 400)["code"] == "cost_limit_exceeded"
     allowed = _processor(Credentials({"OPENAI_API_KEY": "sk-1"}), endpoints)
     assert await allowed.request_headers({":path": CHAT}, _attributes("mixed", "openai/gpt-4o"), {"max_priority": 0}) == Changes()
+
+
+async def test_a_refused_attempt_answers_in_the_clients_format(processor: UpstreamProcessor) -> None:
+    result = await processor.request_headers({":path": CHAT}, {}, {"client_format": "anthropic"})
+    assert isinstance(result, Reply) and result.status == 502
+    body = orjson.loads(result.body)
+    assert body["type"] == "error" and body["error"]["type"] == "api_error"
