@@ -7,8 +7,10 @@ attempt starts (endpoint only) and again when its response headers arrive
 (status and latency). Upstream filters share the request's stream info, so the
 router-level filter receives every entry with the final response (metadata
 forwarding) and reports them to the client in `x-gateway-attempts`. An attempt
-that never got response headers (reset, connect failure, per-try timeout)
-keeps its first entry and is reported without a status.
+that never got response headers (reset, per-try timeout) keeps its first entry
+and is reported without a status. An attempt whose connection was refused
+never reaches the upstream filter (Envoy runs it on an open connection); it
+is known only from Envoy's attempt count and reported as `unconnected`.
 
 This travels through Envoy rather than process memory because the router
 stream and the attempt streams of one request may reach different service
@@ -25,6 +27,8 @@ ATTEMPT_COUNT_HEADER = "x-envoy-attempt-count"
 ATTEMPT_HEADER = "x-gateway-attempt"
 ATTEMPTS_HEADER = "x-gateway-attempts"
 KEY_PREFIX = "attempt_"
+# An attempt Envoy counted but no upstream filter saw: its connection failed.
+UNCONNECTED = "unconnected"
 # Longest attempt log reported; Envoy's retry budget keeps real chains far shorter.
 MAX_REPORTED = 10
 
@@ -49,7 +53,8 @@ class Attempt:
     def header_item(self) -> str:
         """This attempt as one item of `x-gateway-attempts`."""
         outcome = f"status={self.status};ms={self.latency_ms:.0f}" if self.status is not None else "status=none"
-        return f"{self.provider}/{self.model};{outcome}"
+        where = f"{self.provider}/{self.model}" if self.provider else UNCONNECTED
+        return f"{where};{outcome}"
 
 
 def attempt_number(headers: dict[str, str]) -> int:
@@ -60,8 +65,17 @@ def attempt_number(headers: dict[str, str]) -> int:
         return 1
 
 
-def from_metadata(fields: dict[str, object]) -> list[Attempt]:
-    """The attempts recorded in the `llm_gateway` metadata fields, in order."""
+def envoy_count(headers: dict[str, str]) -> int:
+    """How many attempts Envoy made, from an answer's `x-envoy-attempt-count` (0 when absent)."""
+    try:
+        return int(headers.get(ATTEMPT_COUNT_HEADER, "0"))
+    except ValueError:
+        return 0
+
+
+def from_metadata(fields: dict[str, object], count: int = 0) -> list[Attempt]:
+    """The attempts recorded in the `llm_gateway` metadata fields, in order; of `count` attempts
+    Envoy made, those with no record are the ones that never connected."""
     attempts = []
     for key, value in fields.items():
         if not key.startswith(KEY_PREFIX) or not isinstance(value, str):
@@ -75,6 +89,9 @@ def from_metadata(fields: dict[str, object]) -> list[Attempt]:
             attempts.append(Attempt(number, parts[0], parts[1]))
         elif len(parts) == 4 and parts[2].isdigit():
             attempts.append(Attempt(number, parts[0], parts[1], int(parts[2]), float(parts[3])))
+    seen = {a.number for a in attempts}
+    if attempts:
+        attempts += [Attempt(n, "", "") for n in range(1, max(count, max(seen)) + 1) if n not in seen]
     return sorted(attempts, key=lambda a: a.number)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .catalog import Catalog, CatalogError, load_catalog
+from .catalog import Catalog, CatalogError, iter_routes, load_catalog
 from .envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from .launcher import LaunchError, envoy_binary
 
@@ -56,6 +56,7 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
         catalog = None
     if catalog is not None:
         _check_models(catalog, report, environ)
+        _check_chains(config, catalog, report)
     if run_envoy:
         _check_envoy(path, report)
     return report
@@ -97,6 +98,37 @@ def _check_models(catalog: Catalog, report: Report, environ: dict[str, str]) -> 
     _check_translation(catalog, report)
     aliases = sum(len(r.aliases) for r in catalog.routes.values())
     report.summary = f"{len(catalog.routes)} models ({', '.join(sorted(catalog.routes))}) and {aliases} aliases."
+
+
+PREVIOUS_PRIORITIES = "envoy.retry_priorities.previous_priorities"
+
+
+def _check_chains(config: dict[str, Any], catalog: Catalog, report: Report) -> None:
+    """A cluster with several priority levels is a fallback chain only if the route's retries can reach them."""
+    for route_config in iter_routes(config):
+        meta = ((route_config.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway") or {}
+        route = catalog.routes.get(str(meta.get("model", "")))
+        if route is None or len(route.priorities) < 2:
+            continue
+        levels = len(route.priorities)
+        policy = (route_config.get("route") or {}).get("retry_policy")
+        if not policy:
+            report.warnings.append(
+                f"Model {route.name!r} has {levels} priority levels but no `retry_policy`: a failure is never "
+                "retried on the next level (only an ejected level is skipped)."
+            )
+            continue
+        if (policy.get("retry_priority") or {}).get("name") != PREVIOUS_PRIORITIES:
+            report.warnings.append(
+                f"Model {route.name!r}: its `retry_policy` has no `retry_priority: {PREVIOUS_PRIORITIES}`, so "
+                "retries stay on the first level while it is healthy."
+            )
+        retries = int(policy.get("num_retries", 1))
+        if retries < levels - 1:
+            report.warnings.append(
+                f"Model {route.name!r} has {levels} priority levels but `num_retries: {retries}`: the last "
+                f"{levels - 1 - retries} level(s) are never tried. Set num_retries to at least {levels - 1}."
+            )
 
 
 def _check_translation(catalog: Catalog, report: Report) -> None:

@@ -466,7 +466,7 @@ class RouterProcessor:
     def _set_attempt_headers(self, headers: dict[str, str], metadata: dict[str, Any]) -> None:
         """Which attempt answered, and the log of all of them when the upstream filter kept one."""
         ctx = self.ctx
-        log_headers = attempts.client_headers(attempts.from_metadata(metadata))
+        log_headers = attempts.client_headers(attempts.from_metadata(metadata, attempts.envoy_count(headers)))
         if log_headers:
             ctx.client_headers.update(log_headers)
             if len(log_headers[attempts.ATTEMPTS_HEADER].split(", ")) > 1:

@@ -80,6 +80,8 @@ class UpstreamProcessor:
             return self._reply(
                 GatewayError(502, "The gateway does not know the endpoint chosen for this attempt.", code="unknown_endpoint")
             )
+        # Logged now, not with the body: a refused connection ends the attempt before that.
+        started = Attempt(self._number, self._endpoint.provider, self._endpoint.upstream_model)
         max_priority = (metadata or {}).get(MAX_PRIORITY_KEY)
         if isinstance(max_priority, (int, float)) and self._endpoint.priority > max_priority:
             # The router capped the retries at the affordable levels; this attempt got here
@@ -92,7 +94,7 @@ class UpstreamProcessor:
                     code="cost_limit_exceeded",
                 )
             )
-        return Changes()
+        return Changes(metadata=started.metadata_entry())
 
     async def request_body(self, body: bytes) -> Reply | Changes:
         """Rewrite the body and headers for this attempt's endpoint."""
@@ -112,10 +114,7 @@ class UpstreamProcessor:
             return self._reply(error)
         stale = foreign_provider_headers(self._headers, endpoint.provider)
         remove = sorted({*request.remove_headers, *stale, attempts.ATTEMPT_COUNT_HEADER} - request.headers.keys())
-        started = Attempt(self._number, endpoint.provider, endpoint.upstream_model)
-        return Changes(
-            set_headers=request.headers, remove_headers=remove, body=request.body, metadata=started.metadata_entry()
-        )
+        return Changes(set_headers=request.headers, remove_headers=remove, body=request.body)
 
     async def response_headers(self, headers: dict[str, str]) -> Changes:
         """Record this attempt's status and latency in the attempt log."""

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from extproc.launcher import Stack
-from tests.e2e.conftest import fake_requests, shipped_config, start_stack, wait_until
+from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
 from tests.sdk_clients import anthropic_client, openai_client
 
 CHAT = "/v1/chat/completions"
@@ -94,6 +94,9 @@ def test_an_openai_endpoint_falls_back_to_anthropic_and_the_client_still_gets_op
     assert first.startswith(f"hosted_vllm/{LLAMA};status=503;ms=")
     assert second.startswith(f"anthropic/{CLAUDE};status=200;ms=")
     assert float(raw.headers["x-gateway-cost-usd"]) > 0  # priced as Claude, the model that answered
+    entry = access_log_entry(chain, raw.headers["x-gateway-request-id"])
+    assert entry["path"] == "/v1/chat/completions" and entry["upstream_path"] == "/v1/messages"
+    assert entry["attempts"] == raw.headers["x-gateway-attempts"]
 
 
 def test_each_attempt_reaches_its_provider_in_its_own_wire_format_and_keys(chain: Stack, http: httpx.Client) -> None:
@@ -255,3 +258,24 @@ def test_a_failing_primary_is_ejected_skipped_and_brought_back(ejecting: Stack, 
         wait_until(lambda: _stats(ejecting).get("cluster.reliable_chain.outlier_detection.ejections_active") == 0, 15)
         back = _ask(http)
         assert back.status_code == 200 and back.headers["x-gateway-served-model"] == LLAMA
+
+
+def test_a_refused_connection_is_in_the_attempt_log(tmp_path: Path) -> None:
+    """The first level's server is down (nothing listens): Envoy counts the attempt, no filter sees it."""
+    from extproc.launcher import free_port  # noqa: PLC0415
+
+    config = _without_outlier_detection()
+    chain_cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == "reliable_chain")
+    level0 = chain_cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    level0["endpoint"]["address"]["socket_address"]["port_value"] = free_port()
+    # Without the fake provider's key variable, the launcher leaves the endpoint where it is.
+    del level0["metadata"]["filter_metadata"]["llm_gateway"]["api_key_env"]
+    stack = start_stack(tmp_path, config)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
+            response = _ask(client)
+        assert response.status_code == 200 and response.headers["x-gateway-served-model"] == CLAUDE
+        assert response.headers["x-gateway-attempt"] == "2"
+        assert response.headers["x-gateway-attempts"].split(", ")[0] == "unconnected;status=none"
+    finally:
+        stack.stop()

@@ -154,3 +154,33 @@ def test_an_endpoint_whose_provider_cannot_be_translated_is_a_problem(tmp_path: 
     report = check_config(path, run_envoy=False, environ={})
     [problem] = [p for p in report.problems if p.startswith("Provider endpoints")]
     assert "nosuchprovider/some-model" in problem and "fake_anthropic_claude_haiku" in problem
+
+
+def _reliable_route(config: dict[str, Any]) -> dict[str, Any]:
+    routes = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"][
+        "virtual_hosts"
+    ][0]["routes"]
+    return next(r for r in routes if (r.get("metadata") or {}).get("filter_metadata", {}).get("llm_gateway", {}).get("model") == "reliable")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda policy: policy.update(num_retries=1), "the last 1 level(s) are never tried"),
+        (lambda policy: policy.pop("retry_priority"), "retries stay on the first level"),
+    ],
+)
+def test_a_chain_its_retries_cannot_walk_is_a_warning(
+    check: Callable[..., Report], config: dict[str, Any], change: Any, words: str
+) -> None:
+    route = _reliable_route(config)
+    route["route"]["retry_policy"] = dict(route["route"]["retry_policy"])
+    change(route["route"]["retry_policy"])
+    [warning] = check(config).warnings
+    assert "'reliable'" in warning and words in warning
+
+
+def test_a_chain_without_a_retry_policy_is_a_warning(check: Callable[..., Report], config: dict[str, Any]) -> None:
+    del _reliable_route(config)["route"]["retry_policy"]
+    [warning] = check(config).warnings
+    assert "'reliable' has 3 priority levels but no `retry_policy`" in warning

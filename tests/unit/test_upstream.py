@@ -83,7 +83,7 @@ async def _attempt(processor: UpstreamProcessor, attributes: dict[str, Any], bod
     first = await processor.request_headers({":path": path, ":method": "POST"}, attributes)
     if isinstance(first, Reply):
         return first
-    assert first == Changes()
+    assert isinstance(first, Changes) and not first.set_headers and first.body is None  # the attempt log only
     return await processor.request_body(body if isinstance(body, bytes) else orjson.dumps(body))
 
 
@@ -115,7 +115,6 @@ async def test_attempt_is_prepared_for_the_chosen_endpoint(processor: UpstreamPr
     # Credentials the client sent for the gateway never reach the provider.
     assert set(changes.remove_headers) == {"x-api-key", "api-key", "x-goog-api-key", "x-envoy-attempt-count"}
     assert orjson.loads(changes.body) == {**BODY, "model": "gpt-4o"}
-    assert changes.metadata == {"attempt_1": "openai gpt-4o"}
 
 
 async def test_each_endpoint_of_a_mixed_cluster_gets_its_own_model_and_address() -> None:
@@ -193,12 +192,13 @@ async def test_a_fallback_attempt_undoes_what_the_previous_attempt_set(
         ":path": "/v1/messages", ":method": "POST", "x-api-key": "k", "anthropic-version": "2023-06-01",
         "x-envoy-attempt-count": "2",
     }  # fmt: skip
-    assert await processor.request_headers(after_anthropic, _attributes("fake_openai_gpt_4o", "openai/gpt-4o")) == Changes()
+    started = await processor.request_headers(after_anthropic, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"))
+    # The attempt is in the log before its body is sent: a refused connection ends it before that.
+    assert started == Changes(metadata={"attempt_2": "openai gpt-4o"})
     changes = await processor.request_body(orjson.dumps(BODY))
     assert isinstance(changes, Changes) and changes.body is not None
     assert changes.set_headers[":path"] == "/v1/chat/completions"
     assert {"x-api-key", "anthropic-version", "x-envoy-attempt-count"} <= set(changes.remove_headers)
-    assert changes.metadata == {"attempt_2": "openai gpt-4o"}
 
 
 async def test_a_clients_anthropic_headers_reach_an_anthropic_endpoint(processor: UpstreamProcessor) -> None:
@@ -225,7 +225,7 @@ async def test_an_attempt_beyond_the_cost_capped_priority_is_refused() -> None:
     )
     assert _error(result, 400)["code"] == "cost_limit_exceeded"
     allowed = _processor(Credentials({"OPENAI_API_KEY": "sk-1"}), endpoints)
-    assert await allowed.request_headers({":path": CHAT}, _attributes("mixed", "openai/gpt-4o"), {"max_priority": 0}) == Changes()
+    assert isinstance(await allowed.request_headers({":path": CHAT}, _attributes("mixed", "openai/gpt-4o"), {"max_priority": 0}), Changes)
 
 
 async def test_a_refused_attempt_answers_in_the_clients_format(processor: UpstreamProcessor) -> None:
@@ -233,3 +233,15 @@ async def test_a_refused_attempt_answers_in_the_clients_format(processor: Upstre
     assert isinstance(result, Reply) and result.status == 502
     body = orjson.loads(result.body)
     assert body["type"] == "error" and body["error"]["type"] == "api_error"
+
+
+def test_attempts_envoy_counted_but_no_filter_saw_are_reported_as_unconnected() -> None:
+    from extproc import attempts  # noqa: PLC0415
+
+    fields = {"attempt_2": "anthropic claude-haiku-4-5 200 5", "tenant": "t"}
+    log = attempts.from_metadata(fields, attempts.envoy_count({"x-envoy-attempt-count": "2"}))
+    assert attempts.client_headers(log) == {
+        "x-gateway-attempt": "2",
+        "x-gateway-attempts": "unconnected;status=none, anthropic/claude-haiku-4-5;status=200;ms=5",
+    }
+    assert attempts.from_metadata({}, 3) == []  # no upstream filter on the route: no log at all
