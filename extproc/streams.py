@@ -76,7 +76,15 @@ class PassthroughStream:
         """The client's bytes for this piece, or None when they are the piece itself."""
         out = bytearray()
         changed = False
+        if self.failure is not None and self.failure.startswith(BROKEN):
+            return b""  # the stream was ended with an error event
         for raw, data in self._sse.feed(chunk):
+            if data is not None and _malformed(data):
+                # A broken event would make the client's SDK fail on a parse error: end the
+                # stream with a well-formed error event instead, and drop the rest.
+                self.failure = f"{BROKEN}: the provider sent a malformed stream event"
+                out += OPENAI_ERROR_EVENT
+                return bytes(out)
             if data is not None and b'"error"' in data and (failure := stream_error(_decode(data))) is not None:
                 self.failure = f"{failure[1]}: {failure[0]}"
             if data is not None and b'"usage"' in data and (payload := _decode(data)) is not None:
@@ -133,6 +141,24 @@ class TranslatedStream:
     def _write(self, canonical: dict[str, Any]) -> bytes:
         self._hook(canonical)
         return self._writer.feed(canonical)
+
+
+BROKEN = "bad_upstream_stream"
+OPENAI_ERROR_EVENT = b"data: " + orjson.dumps(
+    {"error": {"message": "The model provider failed mid-stream: it sent a malformed stream event.",
+               "type": BROKEN, "param": None, "code": None}}
+) + b"\n\n"  # fmt: skip
+
+
+def _malformed(data: bytes) -> bool:
+    """An event's data that is neither [DONE] nor a JSON object (a keep-alive comment has no data)."""
+    stripped = data.strip()
+    if not stripped or stripped == b"[DONE]":
+        return False
+    try:
+        return not isinstance(orjson.loads(stripped), dict)
+    except orjson.JSONDecodeError:
+        return True
 
 
 def _decode(data: bytes | None) -> dict[str, Any] | None:

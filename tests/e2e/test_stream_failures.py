@@ -68,3 +68,17 @@ def test_a_reset_mid_stream_is_logged_with_its_reason(gateway: Stack) -> None:
     entry = access_log_entry(gateway, request_id)
     assert "upstream_reset_after_response_started" in entry["response_code_details"]
     assert "UR" in entry["response_flags"] or "UPE" in entry["response_flags"] or "UC" in entry["response_flags"]
+
+
+@pytest.mark.parametrize("alias", ["fast", "claude"])
+def test_a_broken_event_mid_stream_becomes_an_error_event(gateway: Stack, alias: str) -> None:
+    """Passed through (OpenAI to OpenAI) or translated, a garbled event never reaches the SDK as garbage."""
+    finishes = []
+    with pytest.raises(openai.APIError) as raised:
+        stream = openai_client(gateway.base_url).chat.completions.create(
+            model=alias, stream=True, messages=MESSAGES, extra_headers={"x-fake-malformed": "1"}
+        )
+        for chunk in stream:
+            finishes += [c.finish_reason for c in chunk.choices if c.finish_reason]
+    assert "mid-stream" in raised.value.message
+    assert finishes == []

@@ -101,3 +101,15 @@ def test_openai_chunks_reads_a_last_event_without_blank_line() -> None:
     reader = OpenAIChunks()
     assert reader.feed(_event(_chunk("a")) + b"data: " + orjson.dumps(USAGE)) == [_chunk("a")]
     assert reader.close() == [USAGE]
+
+
+def test_passthrough_ends_a_stream_with_a_broken_event_in_an_error_event() -> None:
+    stream = PassthroughStream(lambda chunk: None, client_wants_usage=False)
+    first = _event(_chunk("a"))
+    assert stream.feed(first, end_of_stream=False) is None
+    out = stream.feed(b'data: {"id": "c1", "choi\n\n' + _event(_chunk("b")), end_of_stream=False)
+    assert out is not None
+    [event] = [e for e in out.split(b"\n\n") if e]
+    error = orjson.loads(event.removeprefix(b"data: "))["error"]
+    assert "malformed" in error["message"] and stream.failure is not None
+    assert stream.feed(_event(_chunk("c")) + b"data: [DONE]\n\n", end_of_stream=True) == b""  # nothing after it
