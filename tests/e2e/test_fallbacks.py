@@ -30,17 +30,24 @@ CHAT = "/v1/chat/completions"
 LLAMA, CLAUDE, GPT4O = "llama-3.1-8b", "claude-haiku-4-5", "gpt-4o"  # the chain's levels
 
 
-def _without_outlier_detection() -> dict[str, Any]:
+def _without_outlier_detection(per_try_timeout: str | None = None) -> dict[str, Any]:
     config = shipped_config()
     for cluster in config["static_resources"]["clusters"]:
         if cluster["name"] == "reliable_chain":
             del cluster["outlier_detection"]
+    if per_try_timeout is not None:
+        hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        for route in hcm["route_config"]["virtual_hosts"][0]["routes"]:
+            policy = (route.get("route") or {}).get("retry_policy")
+            if policy is not None:
+                route["route"]["retry_policy"] = {**policy, "per_try_timeout": per_try_timeout}
     return config
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = start_stack(tmp_path_factory.mktemp("chain"), _without_outlier_detection(), workers=2)
+    # A 2 s per-try timeout (60 s shipped) lets a test wait one out.
+    stack = start_stack(tmp_path_factory.mktemp("chain"), _without_outlier_detection("2s"), workers=2)
     try:
         # The load test below sends more than the per-client-IP bucket allows; switch it off (the runtime lever).
         httpx.post(f"{stack.admin_url}/runtime_modify?llm_gateway.per_ip_rate_limit.enabled=0", timeout=10).raise_for_status()
@@ -146,6 +153,28 @@ def test_a_reset_falls_back_and_is_logged_without_a_status(http: httpx.Client) -
     response = _ask(http, {"x-fake-reset-after-chunks": "0", "x-fake-fault-models": LLAMA})
     assert response.status_code == 200 and response.headers["x-gateway-served-model"] == CLAUDE
     assert response.headers["x-gateway-attempts"].split(", ")[0] == f"hosted_vllm/{LLAMA};status=none"
+
+
+def test_a_level_slower_than_the_per_try_timeout_falls_back(http: httpx.Client) -> None:
+    response = _ask(http, {"x-fake-latency-ms": "5000", "x-fake-fault-models": LLAMA})
+    assert response.status_code == 200 and response.headers["x-gateway-served-model"] == CLAUDE
+    assert response.headers["x-gateway-attempts"].split(", ")[0] == f"hosted_vllm/{LLAMA};status=none"
+
+
+def test_a_stream_longer_than_the_per_try_timeout_is_not_cut(chain: Stack) -> None:
+    """The per-try timeout bounds the time to the first byte, not a stream's length."""
+    stream = openai_client(chain.base_url).chat.completions.create(
+        model="reliable",
+        stream=True,
+        max_tokens=40,
+        messages=[{"role": "user", "content": "a long answer that takes its time to arrive in many small chunks"}],
+        extra_headers={"x-fake-chunk-delay-ms": "500"},
+    )
+    started = time.monotonic()
+    chunks = list(stream)
+    assert time.monotonic() - started > 2.5  # the stream outlived the 2 s per-try timeout
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert {c.model for c in chunks} == {LLAMA}
 
 
 def test_a_stream_falls_back_before_its_first_byte(chain: Stack) -> None:
