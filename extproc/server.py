@@ -102,6 +102,10 @@ class DrainingHealthServicer(health.aio.HealthServicer):
                 self._seen.set()
         return response
 
+    def cut_short(self) -> None:
+        """End a drain now (a second signal: the operator or the supervisor will not wait)."""
+        self._seen.set()
+
     async def drain(self, checks: int, timeout: float) -> bool:
         """Report NOT_SERVING, then wait for `checks` health checks (True) or `timeout` seconds (False)."""
         self._needed = checks
@@ -157,6 +161,8 @@ async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0, drain_seco
         loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig), stop.set()))
     await stop.wait()
     drain = drain_seconds if received[0] == signal.SIGTERM else 0.0
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, health_servicer.cut_short)
     log.info("ext_proc service draining (up to %.0f s for Envoy's health checks)", drain)
     seen = await health_servicer.drain(HEALTH_CHECKS_TO_DRAIN, drain)
     if seen:

@@ -46,3 +46,14 @@ async def test_drain_gives_up_after_its_timeout_without_health_checks(gateway, t
         assert await health.drain(checks=2, timeout=0) is False
     finally:
         await server.stop(0)
+
+
+async def test_a_second_signal_cuts_a_drain_short(gateway, tmp_path: Path) -> None:  # noqa: ANN001
+    server, health, _ = await start(gateway, Listen(uds=str(tmp_path / "s.sock")))
+    try:
+        drained = asyncio.create_task(health.drain(checks=2, timeout=30))
+        await asyncio.sleep(0.05)
+        health.cut_short()
+        assert await asyncio.wait_for(drained, 5) is True
+    finally:
+        await server.stop(0)
