@@ -70,6 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument("--template", default=None, help="envoy.yaml whose listener and filters to keep (default: the shipped one)")
     imports.set_defaults(func=_import_litellm)
 
+    compare = commands.add_parser("compare", help="send one request set to a LiteLLM proxy and to the gateway, side by side")
+    compare.add_argument("--litellm", required=True, help="the LiteLLM proxy's base URL, e.g. http://127.0.0.1:4000")
+    compare.add_argument("--gateway", default="http://127.0.0.1:8080", help="the gateway's base URL")
+    compare.add_argument("--model", required=True, help="a chat model name both serve")
+    compare.add_argument("--embeddings-model", default=None, help="an embeddings model name both serve")
+    compare.add_argument(
+        "--litellm-key", default=os.environ.get("LITELLM_MASTER_KEY"), help="LiteLLM's key (default: $LITELLM_MASTER_KEY)"
+    )
+    compare.add_argument("--gateway-key", default=None, help="the gateway API key, if it asks for one")
+    compare.set_defaults(func=_compare)
+
     from .fake_provider import add_arguments
 
     fake = commands.add_parser("fake-provider", help="run the fake LLM provider (OpenAI, Anthropic, Gemini wire formats)")
@@ -133,6 +144,21 @@ def _import_litellm(args: argparse.Namespace) -> int:
             handle.write(text)
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import httpx
+
+    from .compare import default_probes, report, run
+
+    if not args.litellm_key:
+        print("problem: LiteLLM needs its key: --litellm-key or LITELLM_MASTER_KEY", file=sys.stderr)
+        return 1
+    probes = default_probes(args.model, args.embeddings_model)
+    with httpx.Client(base_url=args.litellm, timeout=120) as litellm, httpx.Client(base_url=args.gateway, timeout=120) as gateway:
+        rows = run(litellm, gateway, probes, args.litellm_key, args.gateway_key)
+    print(report(rows))
     return 0
 
 

@@ -31,6 +31,13 @@ if [ "${1:-}" = "test" ]; then
     .venv/bin/python -m pip install --quiet -e '.[test]'
     # wrk drives the benchmarks; the tests themselves need nothing else from apt yet.
     apt_install wrk || echo "install: wrk not installed; benchmarks will not run" >&2
+    # The LiteLLM proxy that `llm-gateway compare`, its tests and the benchmarks run side
+    # by side, in its own venv: its extras (mcp, fastapi...) change LiteLLM's behaviour.
+    if [ ! -x .venv-litellm/bin/litellm ]; then
+        "$PYTHON" -m venv .venv-litellm
+        .venv-litellm/bin/python -m pip install --quiet --upgrade pip
+        .venv-litellm/bin/python -m pip install --quiet 'litellm[proxy]==1.106.2'
+    fi
 else
     .venv/bin/python -m pip install --quiet -e .
 fi

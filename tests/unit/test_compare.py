@@ -1,0 +1,38 @@
+"""The comparison itself: shape differences, merged streams, the report's summary."""
+
+from __future__ import annotations
+
+from extproc.compare import Probe, Row, Side, _merge_stream, report, shape_differences
+
+
+def test_shape_differences_name_missing_extra_and_retyped_fields() -> None:
+    litellm = {"id": "a", "choices": [{"message": {"content": "x", "provider_specific_fields": {}}}], "usage": {"n": 1}}
+    gateway = {"id": "b", "choices": [{"message": {"content": "y", "refusal": None}}], "usage": {"n": "1"}}
+    assert shape_differences(litellm, gateway) == [
+        "-choices[0].message.provider_specific_fields",
+        "+choices[0].message.refusal",
+        "~usage.n (number vs string)",
+    ]
+    assert shape_differences({"a": 1}, {"a": 2}) == []  # values are not compared
+
+
+def test_a_stream_is_merged_into_one_object_with_its_content_and_usage() -> None:
+    raw = (
+        b'data: {"id": "c", "choices": [{"delta": {"content": "Hel"}}]}\n\n'
+        b'data: {"id": "c", "choices": [{"delta": {"content": "lo"}}]}\n\n'
+        b'data: {"id": "c", "choices": [], "usage": {"prompt_tokens": 3}}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    merged = _merge_stream(raw)
+    assert merged["content"] == "Hello" and merged["usage"] == {"prompt_tokens": 3} and merged["id"] == "c"
+
+
+def test_the_summary_counts_agreement() -> None:
+    ok = Side(status=200, body={}, latency_ms=10, prompt_tokens=1, completion_tokens=2, cost_usd=0.001)
+    rows = [
+        Row(Probe("a", {}), ok, Side(status=200, body={}, latency_ms=5, cost_usd=0.001)),
+        Row(Probe("b", {}), Side(status=400), Side(status=404)),
+    ]
+    text = report(rows)
+    assert "| a | 200 / 200 | 1+2 / – | 0.001 / 0.001 | 10 / 5 | same |" in text
+    assert text.splitlines()[-1].startswith("Summary: 2 requests; same status 1, same status class 2;")
