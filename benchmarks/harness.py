@@ -30,6 +30,7 @@ import yaml
 from extproc.config import DEFAULT_CONFIG
 from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV, render
 from extproc.launcher import Stack, StackOptions, envoy_binary, free_port
+from extproc.litellm_proxy import LITELLM, litellm_proxy
 
 HERE = Path(__file__).resolve().parent
 BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
@@ -120,9 +121,24 @@ def run(args: argparse.Namespace) -> list[Result]:
                     results.append(result)
             finally:
                 stack.stop()
+        if LITELLM.exists():
+            results.append(_litellm_proxy_alone(upstream_port, tmp, args))
     finally:
         _stop(upstream)
     return results
+
+
+def _litellm_proxy_alone(upstream_port: int, tmp: Path, args: argparse.Namespace) -> Result:
+    """One LiteLLM proxy instance (its default: one process) on the same canned upstream, same wrk load."""
+    config = {"model_list": [{"model_name": "fast", "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": f"http://127.0.0.1:{upstream_port}/v1", "api_key": "bench-key"}}]}  # fmt: skip
+    with litellm_proxy(config, tmp, {}) as proxy:
+        url = f"{proxy.url}/v1/chat/completions"
+        result = _wrk_with_headers(
+            "LiteLLM proxy (1 instance)", url, "fast", args.duration, args.connections, {"Authorization": f"Bearer {proxy.key}"}
+        )
+    print(f"{result.name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms", flush=True)
+    return result
 
 
 def table(results: list[Result]) -> str:
@@ -146,6 +162,12 @@ def table(results: list[Result]) -> str:
         lines.append(
             f"| {r.name} | {r.rps:,.0f} | {r.rps / base.rps:.1%} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} {at_rate}{ttft}"
         )
+    litellm = next((r for r in results if r.name.startswith("LiteLLM proxy")), None)
+    if litellm is not None and litellm.rps > 0:
+        lines.append("")
+        for r in results:
+            if r.name.startswith("gateway"):
+                lines.append(f"- {r.name}: {r.rps / litellm.rps:.1f}x the LiteLLM proxy's throughput")
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from extproc.config import DEFAULT_CONFIG
 from extproc.launcher import Stack
 from extproc.litellm_import import import_litellm
 from tests.e2e.conftest import start_stack
-from tests.e2e.litellm_proxy import LiteLLMProxy, litellm_proxy
+from extproc.litellm_proxy import LiteLLMProxy, litellm_proxy
 
 
 def _litellm_config(fake_port: int) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""The real LiteLLM proxy (`litellm --config`), from the .venv-litellm that `scripts/install.sh test` makes."""
+"""Running the real LiteLLM proxy (`litellm --config`) side by side, for `compare`'s tests and the benchmarks.
+
+It comes from the .venv-litellm that `scripts/install.sh test` makes: the
+proxy's extras change the LiteLLM library's behaviour, so it is kept apart
+from the gateway's own.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,9 @@ from typing import Any
 import httpx
 import yaml
 
-from extproc.launcher import free_port
+from .launcher import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent.parent  # a source checkout
 LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
 
 
