@@ -56,6 +56,8 @@ class RequestContext:
     # True when the provider reported no usage and the gateway counted it.
     usage_estimated: bool = False
     cost_usd: float | None = None
+    # When the first streamed bytes went to the client (monotonic), for time to first token.
+    first_output_at: float | None = None
     # Why the answer failed after it started (a provider error mid-stream), for the access log.
     error: str | None = None
 

@@ -102,6 +102,8 @@ UNKNOWN = "unknown"
 
 # Bucket boundaries the GenAI semantic conventions recommend.
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+# The semantic conventions' advice for time to first token.
+_TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 # LiteLLM provider prefixes whose `gen_ai.provider.name` is spelled differently.
 _SEMCONV_PROVIDERS = {
@@ -162,6 +164,19 @@ class _Metrics:
             registry=registry,
             buckets=_TOKEN_BUCKETS,
         )  # fmt: skip
+        self.fallbacks = Counter(
+            "llm_gateway_fallbacks_total",
+            "Answers served by a retry or a fallback (an attempt after the first), by route and the provider that served.",
+            ("route", "provider"),
+            registry=registry,
+        )
+        self.time_to_first_token = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time from the request's arrival to the first streamed bytes the client gets.",
+            ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model"),
+            registry=registry,
+            buckets=_TTFT_BUCKETS,
+        )
         self.duration = Histogram(
             "gen_ai_client_operation_duration_seconds",
             "GenAI operation duration.",
@@ -202,6 +217,8 @@ class _AnswerSeries:
     input_usage: Histogram
     output_usage: Histogram
     duration: Histogram
+    fallbacks: Counter
+    time_to_first_token: Histogram
 
 
 # (route, model, response_model, provider, tenant, status, stream, operation), as passed.
@@ -242,6 +259,8 @@ class _State:
             input_usage=m.token_usage.labels(*gen_ai, "input"),
             output_usage=m.token_usage.labels(*gen_ai, "output"),
             duration=m.duration.labels(*gen_ai, error_type),
+            fallbacks=m.fallbacks.labels(_label(route), provider_l),
+            time_to_first_token=m.time_to_first_token.labels(*gen_ai),
         )
         if len(self.answers) >= _CACHE_LIMIT:
             self.answers.clear()
@@ -324,11 +343,15 @@ def record_answer(
     duration_s: float | None,
     response_model: str | None = None,
     operation: str = "chat",
+    attempt: int | None = None,
+    time_to_first_token_s: float | None = None,
 ) -> None:
     """record_answer counts one answer from a provider: request, tokens, cost and duration.
 
     None means not known: nothing is added for it. `operation` is the GenAI
-    operation name (`chat` for chat completions).
+    operation name (`chat` for chat completions); `attempt` is the upstream
+    attempt that served (above 1: a retry or fallback); `time_to_first_token_s`
+    is for streams.
     """
     state = _state or _default_state()
     key = (route, model, response_model, provider, tenant, status, stream, operation)
@@ -354,6 +377,10 @@ def record_answer(
         series.estimated.inc()
     if duration_s is not None and duration_s >= 0:
         series.duration.observe(duration_s)
+    if attempt is not None and attempt > 1:
+        series.fallbacks.inc()
+    if time_to_first_token_s is not None and time_to_first_token_s >= 0:
+        series.time_to_first_token.observe(time_to_first_token_s)
 
 
 def record_rejection(*, reason: str, status: int) -> None:

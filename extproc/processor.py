@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -309,6 +310,8 @@ class RouterProcessor:
         else:
             assert self._translated is not None
             out = self._translated.feed(chunk, end_of_stream, self._closing_chunks)
+        if ctx.first_output_at is None and (out is None and chunk or out):
+            ctx.first_output_at = time.monotonic()
         changes = Changes(body=out) if out is not None else Changes()
         if end_of_stream:
             stream = self._passthrough or self._translated
@@ -406,6 +409,8 @@ class RouterProcessor:
             usage_estimated=ctx.usage_estimated,
             duration_s=ctx.elapsed_ms() / 1000.0,
             operation="embeddings" if ctx.kind == "embeddings" else "chat",
+            attempt=_int_or_none(ctx.client_headers.get(attempts.ATTEMPT_HEADER)),
+            time_to_first_token_s=ctx.first_output_at - ctx.started if ctx.first_output_at is not None else None,
         )
 
     def _reject(self, error: GatewayError) -> Reply:
@@ -504,6 +509,13 @@ class RouterProcessor:
         if ctx.cost_usd is not None:
             meta["cost_usd"] = ctx.cost_usd
         return meta
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _status(headers: dict[str, str]) -> int | None:

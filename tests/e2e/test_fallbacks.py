@@ -308,3 +308,21 @@ def test_a_refused_connection_is_in_the_attempt_log(tmp_path: Path) -> None:
         assert response.headers["x-gateway-attempts"].split(", ")[0] == "unconnected;status=none"
     finally:
         stack.stop()
+
+
+def test_fallbacks_and_time_to_first_token_are_in_the_metrics(chain: Stack, http: httpx.Client) -> None:
+    def scrape() -> str:
+        return http.get("/metrics").text
+
+    def fallbacks(text: str) -> float:
+        line = next((l for l in text.splitlines() if l.startswith('llm_gateway_fallbacks_total{provider="anthropic",route="reliable"}')), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    before = fallbacks(scrape())
+    assert _ask(http, _fail(LLAMA)).headers["x-gateway-served-model"] == CLAUDE
+    list(openai_client(chain.base_url).chat.completions.create(
+        model="reliable", stream=True, messages=[{"role": "user", "content": "ttft"}]))  # fmt: skip
+    text = scrape()
+    assert fallbacks(text) == before + 1
+    assert any(l.startswith("gen_ai_server_time_to_first_token_seconds_count") and float(l.split()[-1]) >= 1
+               for l in text.splitlines())  # fmt: skip

@@ -39,6 +39,10 @@ FAMILIES = {
     "gen_ai_client_operation_duration_seconds": {
         "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model", "error_type",
     },
+    "llm_gateway_fallbacks": {"route", "provider"},
+    "gen_ai_server_time_to_first_token_seconds": {
+        "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model",
+    },
 }  # fmt: skip
 
 # A service process: configure, record `count` answers for `tenant`, one rejection, exit.
@@ -304,3 +308,13 @@ async def test_http_servers_of_several_processes_may_share_a_port() -> None:
         await second.stop()
     finally:
         await first.stop()
+
+
+def test_fallbacks_and_time_to_first_token() -> None:
+    metrics.record_answer(**{**ANSWER, "attempt": 1, "stream": True, "time_to_first_token_s": 0.03})
+    metrics.record_answer(**{**ANSWER, "attempt": 3, "stream": True, "time_to_first_token_s": 0.3})
+    metrics.record_answer(**ANSWER)  # buffered, first attempt: neither
+    samples = scrape()
+    assert value(samples, "llm_gateway_fallbacks_total", route="smart", provider="openai") == 1
+    assert value(samples, "gen_ai_server_time_to_first_token_seconds_count", **gen_ai()) == 2
+    assert value(samples, "gen_ai_server_time_to_first_token_seconds_bucket", **gen_ai(le="0.04")) == 1
