@@ -84,7 +84,9 @@ class StackOptions:
 
 
 @dataclass
-class _Child:
+class Child:
+    """A process the launcher started, with the log it writes to."""
+
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path | None
@@ -104,7 +106,7 @@ class Stack:
         self.services: list[ServiceAddress] = []
         self.config_path = self.run_dir / "envoy.yaml"
         self.env = {**os.environ, **options.extra_env}
-        self._children: dict[str, _Child] = {}
+        self._children: dict[str, Child] = {}
 
     @property
     def base_url(self) -> str:
@@ -161,11 +163,11 @@ class Stack:
         for index in range(options.workers):
             self.start_service(index)
         if self.fake_provider_port:
-            _wait_http(f"http://127.0.0.1:{self.fake_provider_port}/_fake/health", self._children["fake-provider"])
+            wait_http(f"http://127.0.0.1:{self.fake_provider_port}/_fake/health", self._children["fake-provider"])
         for index in range(options.workers):
             self.wait_service_healthy(index)
         self._spawn_envoy()
-        _wait_http(f"{self.admin_url}/ready", self._children["envoy"])
+        wait_http(f"{self.admin_url}/ready", self._children["envoy"])
 
     def start_service(self, index: int) -> None:
         """Start (or restart) service process `index` on its address."""
@@ -177,17 +179,14 @@ class Stack:
         """Stop service process `index` gracefully (SIGTERM: it drains first), as a rolling restart does."""
         child = self._children.pop(f"service-{index}", None)
         if child is not None:
-            _terminate(child, timeout=_DRAIN_TIMEOUT_S)
+            terminate(child, timeout=_DRAIN_TIMEOUT_S)
             metrics.mark_process_dead(child.process.pid, self.env.get(metrics.MULTIPROC_DIR_ENV))
 
     def kill_service(self, index: int) -> None:
         """Crash service process `index` (SIGKILL: no draining), as an OOM kill or a node fault would."""
         child = self._children.pop(f"service-{index}", None)
         if child is not None:
-            child.process.kill()
-            child.process.wait()
-            if child.log_file is not None:
-                child.log_file.close()
+            terminate(child, signal.SIGKILL)
             metrics.mark_process_dead(child.process.pid, self.env.get(metrics.MULTIPROC_DIR_ENV))
 
     def wait_service_healthy(self, index: int) -> None:
@@ -205,7 +204,7 @@ class Stack:
         log_path = log_file = None
         if self.options.capture_logs:
             log_path = self.run_dir / f"{name}.log"
-            log_file = open(log_path, "ab")  # noqa: SIM115 - closed in _terminate
+            log_file = open(log_path, "ab")  # noqa: SIM115 - closed in terminate
         process = subprocess.Popen(
             command,
             env=self.env,
@@ -213,7 +212,7 @@ class Stack:
             stderr=subprocess.STDOUT if log_file else None,
             stdin=subprocess.DEVNULL,
         )
-        self._children[name] = _Child(name, process, log_path, log_file)
+        self._children[name] = Child(name, process, log_path, log_file)
         log.debug("started %s (pid %d)", name, process.pid)
 
     def log_path(self, name: str) -> Path:
@@ -238,7 +237,7 @@ class Stack:
             child = self._children.pop(name, None)
             if child is not None:
                 # With Envoy gone there is nothing to drain for: SIGINT stops a service at once.
-                _terminate(child, signal.SIGINT if name.startswith("service-") else signal.SIGTERM)
+                terminate(child, signal.SIGINT if name.startswith("service-") else signal.SIGTERM)
 
     def __enter__(self) -> "Stack":
         return self.start()
@@ -247,7 +246,7 @@ class Stack:
         self.stop()
 
 
-def wait_grpc_health(target: str, child: _Child | None = None, timeout: float = _START_TIMEOUT_S) -> None:
+def wait_grpc_health(target: str, child: Child | None = None, timeout: float = _START_TIMEOUT_S) -> None:
     """Block until the gRPC health service at `target` says SERVING."""
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(target) as channel:
@@ -265,7 +264,8 @@ def wait_grpc_health(target: str, child: _Child | None = None, timeout: float = 
             time.sleep(0.1)
 
 
-def _wait_http(url: str, child: _Child, timeout: float = _START_TIMEOUT_S) -> None:
+def wait_http(url: str, child: Child, timeout: float = _START_TIMEOUT_S) -> None:
+    """Block until `url` answers 200; LaunchError if `child` exits or the time runs out."""
     deadline = time.monotonic() + timeout
     while True:
         _check_alive(child)
@@ -280,13 +280,14 @@ def _wait_http(url: str, child: _Child, timeout: float = _START_TIMEOUT_S) -> No
         time.sleep(0.1)
 
 
-def _check_alive(child: _Child | None) -> None:
+def _check_alive(child: Child | None) -> None:
     if child is not None and child.process.poll() is not None:
         hint = f"; see {child.log_path}" if child.log_path else ""
         raise LaunchError(f"{child.name} exited with status {child.process.returncode} while starting{hint}")
 
 
-def _terminate(child: _Child, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None) -> None:
+def terminate(child: Child, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None) -> None:
+    """Stop `child` by its PID (`sig`, then SIGKILL after `timeout`) and close its log."""
     process = child.process
     if process.poll() is None:
         process.send_signal(sig)

@@ -10,28 +10,28 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-from .launcher import free_port
+from .launcher import Child, free_port, terminate, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent  # a source checkout
 LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
+# Its start-up imports a lot: about 10 s on these machines.
+_START_TIMEOUT_S = 90.0
 
 
-
+@dataclass(frozen=True, slots=True)
 class LiteLLMProxy:
     """A running LiteLLM proxy: its base URL and master key."""
 
-    def __init__(self, url: str, key: str) -> None:
-        self.url = url
-        self.key = key
+    url: str
+    key: str
 
 
 @contextmanager
@@ -43,32 +43,18 @@ def litellm_proxy(config: dict[str, Any], run_dir: Path, env: dict[str, str]) ->
     path.write_text(yaml.safe_dump(config))
     port = free_port()
     key = "sk-" + secrets.token_hex(16)
-    log = open(run_dir / "litellm.log", "wb")  # noqa: SIM115 - closed below
+    log_path = run_dir / "litellm.log"
+    log_file = open(log_path, "wb")  # noqa: SIM115 - closed by terminate()
     process = subprocess.Popen(
         [str(LITELLM), "--config", str(path), "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, **env, "LITELLM_MASTER_KEY": key, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-        stdout=log,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
+    child = Child("litellm-proxy", process, log_path, log_file)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the LiteLLM proxy exited with {process.returncode}; see {run_dir / 'litellm.log'}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/liveliness", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the LiteLLM proxy did not start in 90 s; see {run_dir / 'litellm.log'}")
-            time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/health/liveliness", child, _START_TIMEOUT_S)
         yield LiteLLMProxy(f"http://127.0.0.1:{port}", key)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        terminate(child)
