@@ -72,11 +72,12 @@ class ModelRoute:
     # Fallback levels (priorities after the first) are tried only while the
     # request's estimated maximum cost there stays at or under this, in USD.
     fallback_max_cost_usd: float | None = None
+    # The cluster's priority levels in fallback order (derived from the endpoints once,
+    # since the cost-control stage reads it on every request).
+    priorities: tuple[int, ...] = field(init=False)
 
-    @property
-    def priorities(self) -> list[int]:
-        """The cluster's priority levels in fallback order."""
-        return sorted({e.priority for e in self.endpoints})
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "priorities", tuple(sorted({e.priority for e in self.endpoints})))
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,4 +164,4 @@ def named(name: object) -> ClientFormat:
 def error_reply(client_format: ClientFormat, error: GatewayError) -> Reply:
     """A gateway error as a reply in `client_format`'s error JSON."""
     body = client_format.error_body(error.status, error.message, code=error.code, param=error.param, type_=error.type)
-    return Reply(status=error.status, body=body, headers={"content-type": "application/json"}, reason=error.code or error.message)
+    return Reply.from_error(error, body=body)

@@ -22,11 +22,11 @@ class Reply:
     reason: str = ""
 
     @classmethod
-    def from_error(cls, error: GatewayError, headers: dict[str, str] | None = None) -> "Reply":
-        """The OpenAI error JSON reply for a gateway error."""
+    def from_error(cls, error: GatewayError, headers: dict[str, str] | None = None, body: bytes | None = None) -> "Reply":
+        """The reply for a gateway error: `body` in the client's error format (default: OpenAI's JSON)."""
         return cls(
             status=error.status,
-            body=error.body(),
+            body=error.body() if body is None else body,
             headers={"content-type": "application/json", **(headers or {})},
             reason=error.code or error.message,
         )

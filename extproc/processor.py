@@ -310,7 +310,8 @@ class RouterProcessor:
         else:
             assert self._translated is not None
             out = self._translated.feed(chunk, end_of_stream, self._closing_chunks)
-        if ctx.first_output_at is None and (out is None and chunk or out):
+        sent = chunk if out is None else out  # None: Envoy forwards the piece as it came
+        if ctx.first_output_at is None and sent:
             ctx.first_output_at = time.monotonic()
         changes = Changes(body=out) if out is not None else Changes()
         if end_of_stream:
@@ -416,12 +417,7 @@ class RouterProcessor:
     def _reject(self, error: GatewayError) -> Reply:
         self.ctx.decisions.append(f"rejected:{error.code or error.status}")
         metrics.record_rejection(reason=error.code or "error", status=error.status)
-        return Reply(
-            status=error.status,
-            body=self._error_body(error),
-            headers={"content-type": "application/json", **self._id_header()},
-            reason=error.code or error.message,
-        )
+        return Reply.from_error(error, self._id_header(), body=self._error_body(error))
 
     def _error_body(self, error: GatewayError) -> bytes:
         return self.client_format.error_body(error.status, error.message, code=error.code, param=error.param, type_=error.type)
@@ -437,7 +433,7 @@ class RouterProcessor:
     def internal_error(self) -> Reply:
         """The 500 for a failure of the gateway itself, in the client's format."""
         error = GatewayError(500, "The gateway failed to process this request.", code="internal_error")
-        return client_formats.error_reply(self.client_format, error)
+        return Reply.from_error(error, body=self._error_body(error))
 
     def _unknown_endpoint(self) -> GatewayError:
         ctx = self.ctx
@@ -471,11 +467,11 @@ class RouterProcessor:
     def _set_attempt_headers(self, headers: dict[str, str], metadata: dict[str, Any]) -> None:
         """Which attempt answered, and the log of all of them when the upstream filter kept one."""
         ctx = self.ctx
-        log_headers = attempts.client_headers(attempts.from_metadata(metadata, attempts.envoy_count(headers)))
-        if log_headers:
-            ctx.client_headers.update(log_headers)
-            if len(log_headers[attempts.ATTEMPTS_HEADER].split(", ")) > 1:
-                ctx.decisions.append(f"attempts:{log_headers[attempts.ATTEMPT_HEADER]}")
+        log = attempts.from_metadata(metadata, attempts.envoy_count(headers))
+        if log:
+            ctx.client_headers.update(attempts.client_headers(log))
+            if len(log) > 1:
+                ctx.decisions.append(f"attempts:{log[-1].number}")
         elif attempts.ATTEMPT_COUNT_HEADER in headers:  # no upstream filter: Envoy's count only
             ctx.client_headers[attempts.ATTEMPT_HEADER] = headers[attempts.ATTEMPT_COUNT_HEADER]
 

@@ -67,7 +67,7 @@ class CostControlStage:
             ctx.max_priority = levels[-1]
             ctx.upstream_headers[MAX_RETRIES_HEADER] = str(len(levels) - 1)
             ctx.decisions.append(f"fallback_capped:{len(levels)}_of_{len(route.priorities)}")
-        bounds = [e.max_cost_usd for e, ep in zip(estimate.endpoints, route.endpoints) if ep.priority in levels]
+        bounds = [bound for level in levels for bound in _bounds_at(route, estimate, level)]
         if all(b is not None for b in bounds):
             ctx.client_headers[ESTIMATE_HEADER] = format_usd(max(b for b in bounds if b is not None))
         if max_cost is not None:
@@ -80,9 +80,7 @@ class CostControlStage:
 
 def _check_primary(route: ModelRoute, estimate: Estimate, max_cost: float) -> None:
     """Refuse when the first level may already cost more than the client allows."""
-    first = route.priorities[0]
-    primary = [e for e, ep in zip(estimate.endpoints, route.endpoints) if ep.priority == first]
-    bounds = [e.max_cost_usd for e in primary]
+    bounds = _bounds_at(route, estimate, route.priorities[0])
     if any(b is None for b in bounds):
         raise GatewayError(
             400,
@@ -108,14 +106,18 @@ def _affordable_levels(
     """The priority levels the chain may use: the first, then each next one whose bound fits the caps."""
     caps = [c for c in (max_cost, fallback_cap) if c is not None]
     levels = route.priorities
-    allowed = levels[:1]
+    allowed = list(levels[:1])
     for level in levels[1:]:
-        bounds = [e.max_cost_usd for e, ep in zip(estimate.endpoints, route.endpoints) if ep.priority == level]
         # An unknown price could be anything: it never fits a cap.
-        if any(b is None or b > min(caps) for b in bounds):
+        if any(b is None or b > min(caps) for b in _bounds_at(route, estimate, level)):
             break
         allowed.append(level)
     return allowed
+
+
+def _bounds_at(route: ModelRoute, estimate: Estimate, level: int) -> list[float | None]:
+    """The estimated maximum cost on each endpoint of one priority level (estimates follow route.endpoints)."""
+    return [e.max_cost_usd for e, endpoint in zip(estimate.endpoints, route.endpoints) if endpoint.priority == level]
 
 
 def _dry_run(ctx: RequestContext) -> bool:

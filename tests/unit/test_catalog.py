@@ -79,7 +79,7 @@ def test_shipped_config_offers_a_model_per_fake_wire(shipped: Catalog) -> None:
 def test_the_shipped_fallback_chain_goes_vllm_then_anthropic_then_openai(shipped: Catalog) -> None:
     chain = shipped.routes["reliable"]
     assert [(e.priority, e.provider) for e in chain.endpoints] == [(0, "hosted_vllm"), (1, "anthropic"), (2, "openai")]
-    assert chain.priorities == [0, 1, 2] and chain.per_attempt
+    assert chain.priorities == (0, 1, 2) and chain.per_attempt
     assert chain.fallback_max_cost_usd == 0.5
 
 
