@@ -39,6 +39,7 @@ import httpx
 import pytest
 
 from extproc.launcher import Stack
+from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
 
 from .conftest import fake_requests
 
@@ -59,19 +60,7 @@ CATEGORIES = {
     "embeddings_input",
     "provider_refusal",
 }
-# Anthropic's error types (https://docs.claude.com/en/api/errors).
-ANTHROPIC_TYPES = {
-    "invalid_request_error",
-    "authentication_error",
-    "billing_error",
-    "permission_error",
-    "not_found_error",
-    "request_too_large",
-    "rate_limit_error",
-    "api_error",
-    "timeout_error",
-    "overloaded_error",
-}
+ANTHROPIC_TYPES = ANTHROPIC_ERROR_TYPES
 _REPEAT = re.compile(r"\{\{repeat:(.*?):(\d+)\}\}", re.S)
 _CONTENT_LENGTH = "{{content-length}}"
 HEALTHY = {"model": "fast", "max_tokens": 5, "messages": [{"role": "user", "content": "still there?"}]}

@@ -38,6 +38,7 @@ from extproc.errors import GatewayError
 from extproc.processor import Gateway, RouterProcessor
 from extproc.provider_request import for_endpoint
 from extproc.validation import MAX_JSON_DEPTH
+from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
@@ -45,20 +46,7 @@ EMBEDDINGS = "/v1/embeddings"
 ESTIMATE = "/v1/gateway/cost-estimate"
 KEY = "sk-property-test-key-0123456789"
 
-# Anthropic's error types (https://docs.claude.com/en/api/errors).
-ANTHROPIC_TYPES = {
-    "invalid_request_error",
-    "authentication_error",
-    "billing_error",
-    "permission_error",
-    "not_found_error",
-    "request_too_large",
-    "rate_limit_error",
-    "api_error",
-    "timeout_error",
-    "overloaded_error",
-    "conflict_error",
-}
+ANTHROPIC_TYPES = ANTHROPIC_ERROR_TYPES | {"conflict_error"}  # passed through from a provider
 
 # CI runs the same 300 examples every time. PROPERTY_EXAMPLES=5000 hunts longer, with fresh
 # random examples on each run (pin what it finds as a plain test below).
