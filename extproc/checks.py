@@ -16,6 +16,7 @@ import yaml
 from .catalog import Catalog, CatalogError, iter_routes, load_catalog
 from .envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from .launcher import LaunchError, envoy_binary
+from .settings import SettingsError, load_settings
 
 
 @dataclass
@@ -57,9 +58,29 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
     if catalog is not None:
         _check_models(catalog, report, environ)
         _check_chains(config, catalog, report)
+    _check_tenancy(config, catalog, report)
     if run_envoy:
         _check_envoy(path, report)
     return report
+
+
+def _check_tenancy(config: dict[str, Any], catalog: Catalog | None, report: Report) -> None:
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        report.problems.append(f"Tenancy settings (virtual host `llm_gateway` metadata): {exc}.")
+        return
+    if settings.auth_mode == "none":
+        report.warnings.append("auth.mode is none: anyone who reaches the listener can use every model. Use it for local demos only.")
+    if settings.store == "memory" and settings.limits_anything:
+        report.warnings.append(
+            "store.kind is memory: each service process keeps its own buckets and spend, so with N processes "
+            "(llm-gateway up --workers N) a tenant gets up to N times its limits. Use store.kind: redis to share them."
+        )
+    if catalog is not None:
+        unknown = sorted(set(settings.model_rates) - set(catalog.routes))
+        if unknown:
+            report.problems.append(f"Limits name models that have no route: {', '.join(unknown)}.")
 
 
 def _check_wiring(config: dict[str, Any], report: Report) -> None:

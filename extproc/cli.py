@@ -1,4 +1,4 @@
-"""The `llm-gateway` command: serve, up, check, fake-provider."""
+"""The `llm-gateway` command: serve, up, check, keys, fake-provider, import-litellm, compare."""
 
 from __future__ import annotations
 
@@ -43,7 +43,15 @@ def _parser() -> argparse.ArgumentParser:
         default=10.0,
         help="on SIGTERM, keep serving up to this long while Envoy's health checks notice the drain (SIGINT: none)",
     )
+    serve.add_argument("--keys-file", default=None, help="the API key file, instead of the one envoy.yaml names")
+    serve.add_argument("--redis-url", default=None, help="the shared store, instead of the one envoy.yaml names")
     serve.set_defaults(func=_serve)
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys")
+    from .keys_cli import add_arguments as add_keys_arguments
+
+    add_keys_arguments(keys)
+    keys.set_defaults(func=_keys)
 
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
     up.add_argument("--config", default=None, help="envoy.yaml to run (default: the shipped one)")
@@ -78,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--litellm-key", default=os.environ.get("LITELLM_MASTER_KEY"), help="LiteLLM's key (default: $LITELLM_MASTER_KEY)"
     )
-    compare.add_argument("--gateway-key", default=None, help="the gateway API key, if it asks for one")
+    compare.add_argument(
+        "--gateway-key", default=os.environ.get("LLM_GATEWAY_KEY"), help="the gateway API key (default: LLM_GATEWAY_KEY)"
+    )
     compare.set_defaults(func=_compare)
 
     from .fake_provider import add_arguments
@@ -97,7 +107,11 @@ def _serve(args: argparse.Namespace) -> int:
     _use_uvloop()
     # Before anything is counted: several processes of one gateway share a directory.
     metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
-    gateway = build_gateway(read_config(args.config or DEFAULT_CONFIG))
+    from .settings import load_settings
+
+    config = read_config(args.config or DEFAULT_CONFIG)
+    settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
+    gateway = build_gateway(config, settings=settings)
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
     asyncio.run(serve(gateway, listen, drain_seconds=args.drain_seconds))
     return 0
@@ -117,6 +131,12 @@ def _up(args: argparse.Namespace) -> int:
         fake_provider_port=args.fake_provider_port,
         fake_provider=False if args.no_fake_provider else None,
     )
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from .keys_cli import run
+
+    return run(args)
 
 
 def _import_litellm(args: argparse.Namespace) -> int:

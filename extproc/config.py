@@ -12,8 +12,12 @@ from .credentials import Credentials
 from .endpoints import default_registry
 from .estimate import Estimator
 from .pricing import Pricing
+from .auth import Authenticator
+from .keys import FileKeyStore, KeyStore, RedisKeyStore
+from .limits import Limits, MemoryLimits, RedisLimits
 from .processor import Gateway
-from .stages import AccountingStage, CostControlStage, RoutingStage
+from .settings import Settings, load_settings
+from .stages import AccountingStage, CostControlStage, LimitsStage, RoutingStage
 from .translation import ProviderTranslator, TranslationError
 
 # The shipped configuration, next to the package in a source checkout.
@@ -30,13 +34,22 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 
 def build_gateway(
-    config: dict[str, Any], pricing: Pricing | None = None, credentials: Credentials | None = None
+    config: dict[str, Any],
+    pricing: Pricing | None = None,
+    credentials: Credentials | None = None,
+    settings: Settings | None = None,
 ) -> Gateway:
-    """The catalog, endpoint registry and stage pipeline that envoy.yaml describes."""
+    """The catalog, endpoint registry, stores and stage pipeline that envoy.yaml describes."""
     catalog = load_catalog(config)
+    settings = settings or load_settings(config)
     pricing = pricing or Pricing()
     estimator = Estimator(pricing)
+    keys, limits = build_stores(settings)
     stages = [RoutingStage(catalog), CostControlStage(estimator), AccountingStage(pricing)]
+    if settings.limits_anything:
+        # Last: it reserves tokens, and no stage after it may refuse the request. Its
+        # response side runs after accounting has priced the answer.
+        stages.append(LimitsStage(settings, limits, estimator))
     return Gateway(
         catalog=catalog,
         registry=default_registry(),
@@ -45,7 +58,28 @@ def build_gateway(
         translators=build_translators(catalog),
         estimator=estimator,
         pricing=pricing,
+        authenticator=Authenticator(keys),
+        settings=settings,
+        limits=limits,
     )
+
+
+def build_stores(settings: Settings) -> tuple[KeyStore | None, Limits]:
+    """The key store (None without authentication) and the limits store the settings choose."""
+    if settings.store == "redis":
+        client = redis_client(settings.redis_url or "")
+        keys: KeyStore | None = RedisKeyStore(client)
+        limits: Limits = RedisLimits(client)
+    else:
+        keys, limits = FileKeyStore(settings.keys_file), MemoryLimits()
+    return (keys if settings.auth_mode == "api_keys" else None), limits
+
+
+def redis_client(url: str) -> Any:
+    """An asyncio Redis client that gives up quickly: a slow store must not hold requests."""
+    import redis.asyncio  # noqa: PLC0415 - only deployments with a shared store need it
+
+    return redis.asyncio.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True)
 
 
 def build_translators(catalog: Catalog) -> dict[Endpoint, ProviderTranslator]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import Endpoint, Lane, ModelRoute
+from .limits import Bucket
 from .usage import Usage
 
 
@@ -38,6 +39,10 @@ class RequestContext:
     # The client asked for the usage chunk itself (else the gateway strips it).
     client_wants_stream_usage: bool = False
     tenant: str = "anonymous"
+    # The API key the request came with (its id, never the key), when keys are required.
+    key_id: str | None = None
+    # Tokens taken from each token bucket before the call, settled once usage is known.
+    reservation: list[tuple[Bucket, float]] = field(default_factory=list)
     # "chat" or "embeddings", from the endpoint the client called.
     kind: str = "chat"
     # The body's `x_gateway` extension object (removed before the provider sees it).

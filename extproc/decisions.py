@@ -27,7 +27,7 @@ class Reply:
         return cls(
             status=error.status,
             body=error.body() if body is None else body,
-            headers={"content-type": "application/json", **(headers or {})},
+            headers={"content-type": "application/json", **error.headers, **(headers or {})},
             reason=error.code or error.message,
         )
 

@@ -7,7 +7,7 @@ status OpenAI would use for the same failure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -38,6 +38,8 @@ class GatewayError(Exception):
     code: str | None = None
     param: str | None = None
     type: str | None = None
+    # Headers the reply carries besides the error body (Retry-After, rate-limit state).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def body(self) -> bytes:
         """The OpenAI error JSON for this error."""

@@ -129,13 +129,14 @@ class Estimator:
     def _completion_bound(self, endpoint: Endpoint, body: dict[str, Any]) -> int | None:
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            limit = self._model_max_output(endpoint.model)
+            limit = self.max_output_tokens(endpoint.model)
         if limit is None:
             return None
         n = body.get("n")
         return limit * (n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1)
 
-    def _model_max_output(self, model: str) -> int | None:
+    def max_output_tokens(self, model: str) -> int | None:
+        """The most tokens `model` may answer with, from LiteLLM's model map (None: unknown)."""
         if model not in self._max_output:
             try:
                 info = self._litellm.get_model_info(model)

@@ -80,6 +80,8 @@ class StackOptions:
     # Where rendered config and (when capture_logs) the logs go; a temp dir by default.
     run_dir: Path | None = None
     capture_logs: bool = False
+    # The API key file the services read, instead of the one envoy.yaml names.
+    keys_file: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -173,7 +175,8 @@ class Stack:
         """Start (or restart) service process `index` on its address."""
         address = self.services[index]
         where = ["--uds", address.uds] if address.uds else ["--host", "127.0.0.1", "--port", str(address.port)]
-        self._spawn(f"service-{index}", ["serve", "--config", str(self.config_path), *where])
+        keys = ["--keys-file", str(self.options.keys_file)] if self.options.keys_file else []
+        self._spawn(f"service-{index}", ["serve", "--config", str(self.config_path), *where, *keys])
 
     def stop_service(self, index: int) -> None:
         """Stop service process `index` gracefully (SIGTERM: it drains first), as a rolling restart does."""

@@ -8,7 +8,6 @@ Envoy sends them. What differs between endpoints is described by their
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import time
 import logging
@@ -19,6 +18,9 @@ import orjson
 
 from . import attempts, client_formats, metrics
 from .attributes import gateway_metadata
+from .auth import Authenticator
+from .limits import Limits
+from .settings import Settings
 from .catalog import Catalog, Endpoint, ModelRoute
 from .client_formats import GATEWAY_FIELD, OPENAI, ClientFormat
 from .context import RequestContext
@@ -57,6 +59,9 @@ class Gateway:
     translators: dict[Endpoint, ProviderTranslator]
     estimator: Estimator
     pricing: Pricing
+    authenticator: Authenticator
+    settings: Settings
+    limits: Limits
 
 
 class RouterProcessor:
@@ -90,12 +95,18 @@ class RouterProcessor:
             path = path[len(ctx.lane.prefix):]
             ctx.decisions.append(f"lane:{ctx.lane.prefix}")
         local = registry.local(ctx.method, path)
-        if local is not None:
-            if local.loopback_only and not _peer_is_loopback((attributes or {}).get(SOURCE_ADDRESS, "")):
+        if local is not None and local.loopback_only:
+            if not _peer_is_loopback((attributes or {}).get(SOURCE_ADDRESS, "")):
                 return self._reject(GatewayError(403, f"{local.path} is only served to the gateway's own host.", code="forbidden"))
+        else:
+            try:
+                identity = await self._gateway.authenticator.identify(headers)
+            except GatewayError as error:
+                return self._reject(error)
+            ctx.tenant, ctx.key_id = identity.tenant, identity.key_id
+        if local is not None:
             ctx.decisions.append(f"local:{local.path}")
-            catalog = self._gateway.catalog
-            body = await asyncio.to_thread(local.answer, catalog) if local.blocking else local.answer(catalog)
+            body = await local.answer(self._gateway, ctx)
             return Reply(200, body, {"content-type": local.content_type, **self._id_header()})
         spec = registry.forwarded(ctx.method, path)
         if spec is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import time
 from pathlib import Path
 
+from .keys import FileKeyStore, generate_key, new_record
+from .keys_cli import open_store
 from .launcher import LaunchError, Stack, StackOptions
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,7 @@ def run_up(
     except LaunchError as exc:
         log.error("could not start the gateway: %s", exc)
         return 1
-    print(_banner(stack), flush=True)
+    print(_banner(stack, _demo_key(Path(config_path))), flush=True)
     try:
         while not stop_requested:
             exited = stack.poll()
@@ -68,23 +71,46 @@ def run_up(
     return 0
 
 
-def _banner(stack: Stack) -> str:
+def _demo_key(config_path: Path) -> str | None:
+    """A first key for tenant `demo` when the key file has no active key yet (shown only now), else None."""
+    try:
+        store = open_store(str(config_path), None)
+    except Exception as exc:  # a configuration `check` would refuse: the services said so already
+        log.warning("could not open the key store: %s", exc)
+        return None
+    if not isinstance(store, FileKeyStore):
+        return None
+    if any(record.active for record in asyncio.run(store.records())):
+        return None
+    key = generate_key()
+    asyncio.run(store.add(new_record(key, "demo", "created by llm-gateway up")))
+    return key
+
+
+def _banner(stack: Stack, demo_key: str | None) -> str:
     fake = (
         f"  fake provider  http://127.0.0.1:{stack.fake_provider_port} (no provider key set)\n"
         if stack.fake_provider_port
         else ""
     )
+    if demo_key:
+        keys = f"  API key        {demo_key}\n                 (tenant demo; shown only now. More: llm-gateway keys create --tenant NAME)\n"
+        key, py_key = demo_key, f'"{demo_key}"'
+    else:
+        keys = "  API keys       llm-gateway keys create --tenant NAME (then export LLM_GATEWAY_KEY=...)\n"
+        key, py_key = "$LLM_GATEWAY_KEY", 'os.environ["LLM_GATEWAY_KEY"]'
     return f"""
 llm-gateway is up.
   base URL       {stack.base_url}
   Envoy admin    {stack.admin_url}
   ext_proc       {", ".join(s.uds or f"127.0.0.1:{s.port}" for s in stack.services)}
-{fake}
+{keys}{fake}
 Try it:
   curl -s {stack.base_url}/chat/completions -H 'Content-Type: application/json' \\
+    -H "Authorization: Bearer {key}" \\
     -d '{{"model": "fast", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
 
-  python -c 'from openai import OpenAI; c = OpenAI(base_url="{stack.base_url}", api_key="unused"); \\
+  python -c 'import os; from openai import OpenAI; c = OpenAI(base_url="{stack.base_url}", api_key={py_key}); \\
 print(c.chat.completions.create(model="fast", messages=[{{"role": "user", "content": "Hello!"}}]).choices[0].message.content)'
 
 Ctrl-C stops everything.

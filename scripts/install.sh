@@ -29,7 +29,9 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "test" ]; then
     .venv/bin/python -m pip install --quiet -e '.[test]'
-    # wrk drives the benchmarks; the tests themselves need nothing else from apt yet.
+    # Real Redis for the shared key store, buckets and spend (tests start their own on free ports).
+    apt_install redis-server
+    # wrk drives the benchmarks.
     apt_install wrk || echo "install: wrk not installed; benchmarks will not run" >&2
     # The LiteLLM proxy that `llm-gateway compare`, its tests and the benchmarks run side
     # by side, in its own venv: its extras (mcp, fastapi...) change LiteLLM's behaviour.

@@ -10,17 +10,22 @@ from __future__ import annotations
 import anthropic
 import openai
 
+# The gateway key every end-to-end stack accepts (tenant `test`); see tests/e2e/conftest.py.
+TEST_API_KEY = "sk-gw-test-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+# Headers that carry it, for plain HTTP clients.
+AUTH = {"authorization": f"Bearer {TEST_API_KEY}"}
+
 _open: list[openai.OpenAI | anthropic.Anthropic] = []
 
 
-def openai_client(base_url: str, api_key: str = "k") -> openai.OpenAI:
+def openai_client(base_url: str, api_key: str = TEST_API_KEY) -> openai.OpenAI:
     """A sync OpenAI client without retries, closed when the test ends."""
     client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
     _open.append(client)
     return client
 
 
-def anthropic_client(base_url: str, api_key: str = "k") -> anthropic.Anthropic:
+def anthropic_client(base_url: str, api_key: str = TEST_API_KEY) -> anthropic.Anthropic:
     """A sync Anthropic client without retries, closed when the test ends."""
     client = anthropic.Anthropic(base_url=base_url, api_key=api_key, max_retries=0)
     _open.append(client)

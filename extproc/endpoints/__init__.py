@@ -15,6 +15,7 @@ from .embeddings import Embeddings
 from .messages import Messages
 from .metrics import MetricsEndpoint
 from .models import ModelsList
+from .tenant_limits import TenantLimits
 
 __all__ = ["EndpointSpec", "LocalEndpoint", "ParsedRequest", "Registry", "default_registry"]
 
@@ -42,4 +43,4 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every endpoint this build serves."""
-    return Registry(forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()], local=[ModelsList(), MetricsEndpoint()])
+    return Registry(forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()], local=[ModelsList(), TenantLimits(), MetricsEndpoint()])

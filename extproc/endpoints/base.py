@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..catalog import Catalog
 from ..client_formats import ClientFormat
 from ..usage import Usage
+
+if TYPE_CHECKING:
+    from ..context import RequestContext
+    from ..processor import Gateway
 
 
 @dataclass(slots=True)
@@ -51,16 +54,14 @@ class EndpointSpec(Protocol):
 
 
 class LocalEndpoint(Protocol):
-    """An endpoint the gateway answers itself from its configuration."""
+    """An endpoint the gateway answers itself, from its configuration or its stores."""
 
     method: str
     path: str
     content_type: str
-    # Answered only to clients on the gateway's own host (operators' data).
+    # Answered only to clients on the gateway's own host (operators' data), without a key.
     loopback_only: bool
-    # `answer` may take long enough to be run off the event loop.
-    blocking: bool
 
-    def answer(self, catalog: Catalog) -> bytes:
-        """The JSON body of the answer."""
+    async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
+        """The body of the answer to the (authenticated) caller in `ctx`."""
         ...

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..catalog import Catalog
+
+if TYPE_CHECKING:
+    from ..processor import Gateway
 
 # OpenAI's list carries a creation time per model; configuration has none, so
 # every entry reports the same fixed epoch rather than a changing clock.
@@ -20,17 +23,21 @@ class ModelsList:
     path = "/v1/models"
     content_type = "application/json"
     loopback_only = False
-    blocking = False
 
-    def answer(self, catalog: Catalog) -> bytes:
+    async def answer(self, gateway: "Gateway", ctx: object) -> bytes:
         """The OpenAI `list` object naming every model and alias."""
-        data = []
-        for name in catalog.names():
-            route = catalog.resolve(name)
-            assert route is not None
-            provider = route.endpoints[0].provider if route.endpoints else "unknown"
-            entry: dict[str, Any] = {"id": name, "object": "model", "created": _CREATED, "owned_by": provider}
-            if name != route.name:
-                entry["alias_of"] = route.name
-            data.append(entry)
-        return orjson.dumps({"object": "list", "data": data})
+        return listing(gateway.catalog)
+
+
+def listing(catalog: Catalog) -> bytes:
+    """Every model and alias of `catalog` as an OpenAI `list` object."""
+    data = []
+    for name in catalog.names():
+        route = catalog.resolve(name)
+        assert route is not None
+        provider = route.endpoints[0].provider if route.endpoints else "unknown"
+        entry: dict[str, Any] = {"id": name, "object": "model", "created": _CREATED, "owned_by": provider}
+        if name != route.name:
+            entry["alias_of"] = route.name
+        data.append(entry)
+    return orjson.dumps({"object": "list", "data": data})

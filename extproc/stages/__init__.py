@@ -9,5 +9,6 @@ from .base import Stage
 from .routing import RoutingStage
 from .accounting import AccountingStage
 from .cost_control import CostControlStage
+from .limits import LimitsStage
 
-__all__ = ["Stage", "RoutingStage", "CostControlStage", "AccountingStage"]
+__all__ = ["Stage", "RoutingStage", "CostControlStage", "AccountingStage", "LimitsStage"]

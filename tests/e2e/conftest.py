@@ -6,6 +6,7 @@ fixture ends (the launcher used by `llm-gateway up` does the work).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -17,13 +18,21 @@ import pytest
 import yaml
 
 from extproc.config import DEFAULT_CONFIG
+from extproc.keys import FileKeyStore, new_record
 from extproc.launcher import Stack, StackOptions
+from tests.sdk_clients import AUTH, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 
 
-def start_stack(tmp: Path, config: dict[str, Any] | None = None, workers: int = 1) -> Stack:
-    """Start the gateway on free ports from `config` (default: the shipped envoy.yaml)."""
+def start_stack(tmp: Path, config: dict[str, Any] | None = None, workers: int = 1, **options: Any) -> Stack:
+    """Start the gateway on free ports from `config` (default: the shipped envoy.yaml).
+
+    Its key file holds TEST_API_KEY, for tenant `test`.
+    """
+    keys_file = tmp / "keys.json"
+    if not keys_file.exists():
+        asyncio.run(FileKeyStore(keys_file).add(new_record(TEST_API_KEY, "test", "tests")))
     config_path = DEFAULT_CONFIG
     if config is not None:
         config_path = tmp / "source-envoy.yaml"
@@ -38,6 +47,8 @@ def start_stack(tmp: Path, config: dict[str, Any] | None = None, workers: int = 
         run_dir=tmp,
         capture_logs=True,
         envoy_concurrency=1,
+        keys_file=keys_file,
+        **options,
     )
     return Stack(options).start()
 
@@ -60,7 +71,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture()
 def http(gateway: Stack) -> Iterator[httpx.Client]:
     """A plain HTTP client on the gateway's listener."""
-    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30, headers=AUTH) as client:
         yield client
 
 

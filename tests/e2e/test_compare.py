@@ -18,6 +18,7 @@ from extproc.launcher import Stack
 from extproc.litellm_import import import_litellm
 from tests.e2e.conftest import start_stack
 from extproc.litellm_proxy import LiteLLMProxy, litellm_proxy
+from tests.sdk_clients import AUTH, TEST_API_KEY
 
 
 def _litellm_config(fake_port: int) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiteLLMProx
 def test_both_serve_the_same_config_and_the_comparison_shows_where_they_differ(both: tuple[LiteLLMProxy, Stack]) -> None:
     proxy, stack = both
     probes = default_probes("chat", "embed")
-    with httpx.Client(base_url=proxy.url, timeout=120) as litellm, httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=120) as gateway:
+    with httpx.Client(base_url=proxy.url, timeout=120) as litellm, httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=120, headers=AUTH) as gateway:
         rows = run(litellm, gateway, probes, proxy.key, None)
     by_name = {row.probe.name: row for row in rows}
     for name in ("chat", "system + multi-turn", "stream with usage", "tools", "json mode", "embeddings"):
@@ -73,9 +74,9 @@ def test_the_compare_command_prints_the_table(both: tuple[LiteLLMProxy, Stack]) 
     proxy, stack = both
     done = subprocess.run(
         [sys.executable, "-m", "extproc", "compare", "--litellm", proxy.url, "--litellm-key", proxy.key,
-         "--gateway", f"http://127.0.0.1:{stack.port}", "--model", "chat"],
+         "--gateway", f"http://127.0.0.1:{stack.port}", "--gateway-key", TEST_API_KEY, "--model", "chat"],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "| stream with usage | 200 / 200 |" in done.stdout and "Summary: 7 requests" in done.stdout
-    assert proxy.key not in done.stdout
+    assert proxy.key not in done.stdout and TEST_API_KEY not in done.stdout

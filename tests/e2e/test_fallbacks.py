@@ -24,7 +24,7 @@ import pytest
 
 from extproc.launcher import Stack
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
-from tests.sdk_clients import anthropic_client, openai_client
+from tests.sdk_clients import AUTH, anthropic_client, openai_client
 
 CHAT = "/v1/chat/completions"
 LLAMA, CLAUDE, GPT4O = "llama-3.1-8b", "claude-haiku-4-5", "gpt-4o"  # the chain's levels
@@ -58,7 +58,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture()
 def http(chain: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{chain.port}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{chain.port}", timeout=30, headers=AUTH) as client:
         yield client
 
 
@@ -227,7 +227,7 @@ def test_thirty_percent_primary_failures_are_invisible_to_clients(chain: Stack) 
         )  # fmt: skip
         return response.status_code, response.headers.get("x-gateway-served-model", "")
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{chain.port}", timeout=30) as client, ThreadPoolExecutor(8) as pool:
+    with httpx.Client(base_url=f"http://127.0.0.1:{chain.port}", timeout=30, headers=AUTH) as client, ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, range(2000)))
     statuses = Counter(status for status, _ in results)
     served = Counter(model for _, model in results)
@@ -273,7 +273,7 @@ def _stats(stack: Stack) -> dict[str, int]:
 
 
 def test_a_failing_primary_is_ejected_skipped_and_brought_back(ejecting: Stack, tmp_path: Path) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{ejecting.port}", timeout=30) as http:
+    with httpx.Client(base_url=f"http://127.0.0.1:{ejecting.port}", timeout=30, headers=AUTH) as http:
         for _ in range(6):  # five 5xx in a row eject it
             assert _ask(http, _fail(LLAMA)).status_code == 200
         wait_until(lambda: _stats(ejecting).get("cluster.reliable_chain.outlier_detection.ejections_active") == 1, 10)
@@ -301,7 +301,7 @@ def test_a_refused_connection_is_in_the_attempt_log(tmp_path: Path) -> None:
     del level0["metadata"]["filter_metadata"]["llm_gateway"]["api_key_env"]
     stack = start_stack(tmp_path, config)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as client:
             response = _ask(client)
         assert response.status_code == 200 and response.headers["x-gateway-served-model"] == CLAUDE
         assert response.headers["x-gateway-attempt"] == "2"

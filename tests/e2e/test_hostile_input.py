@@ -42,6 +42,7 @@ from extproc.launcher import Stack
 from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
 
 from .conftest import fake_requests
+from tests.sdk_clients import AUTH
 
 pytestmark = pytest.mark.e2e
 
@@ -93,15 +94,22 @@ class Case:
         return expand(self.body).encode() if self.body is not None else None
 
     def request_headers(self) -> dict[str, str]:
+        """The case's headers; the test key unless the case sends credentials of its own."""
         if self.headers is not None:
-            return {name: expand(value) for name, value in self.headers.items()}
+            headers = {name: expand(value) for name, value in self.headers.items()}
+            return headers if {"authorization", "x-api-key"} & {n.lower() for n in headers} else {**AUTH, **headers}
         return {"content-type": "application/json"} if self.body is not None or self.body_b64 is not None else {}
 
     def raw_request(self) -> bytes:
+        """The raw request, its Content-Length filled in and the test key added after the request line."""
         assert self.raw is not None
         data = expand(self.raw).encode()
         head, sep, body = data.partition(b"\r\n\r\n")
-        return head.replace(_CONTENT_LENGTH.encode(), str(len(body)).encode()) + sep + body
+        head = head.replace(_CONTENT_LENGTH.encode(), str(len(body)).encode())
+        if b"\nauthorization:" not in head.lower():
+            line, crlf, rest = head.partition(b"\r\n")
+            head = line + crlf + f"Authorization: {AUTH['authorization']}".encode() + (b"\r\n" + rest if crlf else b"")
+        return head + sep + body
 
 
 def load_corpus() -> list[Case]:
@@ -126,7 +134,7 @@ class Answer:
 def send(stack: Stack, case: Case) -> Answer:
     if case.transport == "raw":
         return send_raw(stack.port, case.raw_request())
-    with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=60) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=60, headers=AUTH) as client:
         try:
             response = client.request(case.method, case.path, content=case.content(), headers=case.request_headers())
         except httpx.RemoteProtocolError:
@@ -217,7 +225,7 @@ def check_forwarded(stack: Stack, forwarded: dict[str, Any]) -> None:
 
 def check_still_serving(stack: Stack) -> None:
     assert stack.poll() is None, f"{stack.poll()} exited"
-    with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as client:
         response = client.post("/v1/chat/completions", json=HEALTHY)
     assert response.status_code == 200, response.text[:300]
     assert response.json()["choices"][0]["message"]["content"]

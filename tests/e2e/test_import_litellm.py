@@ -10,6 +10,7 @@ import httpx
 import yaml
 
 from tests.e2e.conftest import start_stack
+from tests.sdk_clients import AUTH
 
 LITELLM_CONFIG = {
     "model_list": [
@@ -36,7 +37,7 @@ def test_an_imported_litellm_config_routes_and_falls_back(tmp_path: Path) -> Non
     (tmp_path / "run").mkdir()
     stack = start_stack(tmp_path / "run", yaml.safe_load(out.read_text()))
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as http:
             body = {"model": "chat", "messages": [{"role": "user", "content": "imported"}]}
             served = http.post("/v1/chat/completions", json=body)
             assert served.status_code == 200 and served.headers["x-gateway-served-model"] == "gpt-4o-mini"

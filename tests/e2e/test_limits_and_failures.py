@@ -12,6 +12,7 @@ from extproc.fake_provider.recording import fingerprint
 from extproc.launcher import Stack
 
 from .conftest import fake_requests, shipped_config, start_stack, wait_until
+from tests.sdk_clients import AUTH
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,7 @@ def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_per_ip_bucket_answers_429_in_openai_json(tight: Stack) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{tight.port}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{tight.port}", timeout=30, headers=AUTH) as client:
         statuses = [client.get("/v1/models").status_code for _ in range(5)]
         limited = client.get("/v1/models")
     assert statuses == [200] * 5
@@ -53,7 +54,7 @@ def test_upstream_timeout_is_504(tmp_path: Path) -> None:
             route["route"]["timeout"] = "1s"
     stack = start_stack(tmp_path, config)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as client:
             response = client.post(CHAT, json=BODY, headers={"x-fake-latency-ms": "3000"})
         assert response.status_code == 504
         assert response.json()["error"]["code"] == "upstream_timeout"
@@ -65,7 +66,7 @@ def test_service_down_fails_closed_then_recovers_without_envoy_restart(tmp_path:
     stack = start_stack(tmp_path, workers=1)
     try:
         envoy_pid = stack.children()["envoy"]
-        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as client:
             assert client.post(CHAT, json=BODY).status_code == 200
             local = {"model": "llama-3.1-8b", "messages": [{"role": "user", "content": "still there?"}]}
             lane_up = client.post("/local/v1/chat/completions", json=local)

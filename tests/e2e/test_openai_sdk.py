@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from extproc.launcher import Stack
-from tests.sdk_clients import openai_client
+from tests.sdk_clients import TEST_API_KEY, openai_client
 
 from .conftest import access_log_entry, fake_requests
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 def client(stack: Stack) -> openai.OpenAI:
-    return openai_client(stack.base_url, "client-key-not-for-the-provider")
+    return openai_client(stack.base_url)
 
 
 def test_sync_completion_through_alias(gateway: Stack) -> None:
@@ -58,7 +58,7 @@ def test_provider_gets_gateway_credentials_not_the_clients(gateway: Stack) -> No
 
 
 async def test_async_client(gateway: Stack) -> None:
-    async_client = openai.AsyncOpenAI(base_url=gateway.base_url, api_key="k", max_retries=0)
+    async_client = openai.AsyncOpenAI(base_url=gateway.base_url, api_key=TEST_API_KEY, max_retries=0)
     completion = await async_client.chat.completions.create(
         model="smart", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Async hello"}]
     )
@@ -125,7 +125,7 @@ def test_access_log_line_has_the_decisions(gateway: Stack) -> None:
     assert entry["served_model"] == "gpt-4o-mini"
     assert entry["provider"] == "openai"
     assert entry["route"] == "gpt-4o-mini"
-    assert entry["tenant"] == "anonymous"
+    assert entry["tenant"] == "test"  # the tenant of the key the client sent
     assert entry["prompt_tokens"] == usage.prompt_tokens
     assert entry["completion_tokens"] == usage.completion_tokens
     assert entry["cost_usd"] == pytest.approx(float(raw.headers["x-gateway-cost-usd"]), rel=1e-6)

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import shipped_config, start_stack, wait_until
+from tests.sdk_clients import AUTH
 
 CHAT = "/v1/chat/completions"
 # Each answer takes 50 ms at the provider, so every client always has a request in flight.
@@ -21,7 +22,7 @@ CLIENTS = 6
 
 
 def _load(port: int, stop: threading.Event, outcomes: list[tuple[float, int]]) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=AUTH) as client:
         while not stop.is_set():
             status = client.post(CHAT, json=BODY, headers=SLOW).status_code
             outcomes.append((time.monotonic(), status))
@@ -85,7 +86,7 @@ def test_a_hung_service_is_answered_503_after_the_message_timeout_and_recovers(t
     stack = start_stack(tmp_path, config, workers=1)
     pid = stack.children()["service-0"]
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as client:
             assert client.post(CHAT, json=BODY).status_code == 200
             os.kill(pid, signal.SIGSTOP)
             started = time.monotonic()

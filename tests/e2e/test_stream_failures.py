@@ -14,7 +14,7 @@ import pytest
 
 from extproc.launcher import Stack
 from tests.e2e.conftest import access_log_entry
-from tests.sdk_clients import anthropic_client, openai_client
+from tests.sdk_clients import AUTH, anthropic_client, openai_client
 
 MESSAGES = [{"role": "user", "content": "a long answer that will break half way through"}]
 FAIL_AFTER_3 = {"x-fake-error-after-chunks": "3"}
@@ -56,7 +56,7 @@ def test_an_anthropic_client_gets_an_anthropic_error_event(gateway: Stack) -> No
 def test_a_reset_mid_stream_is_logged_with_its_reason(gateway: Stack) -> None:
     """Envoy cannot write an error event into a connection the provider reset; it cuts the client's
     stream (the SDK raises) and its access log line names the reset."""
-    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30) as http:
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30, headers=AUTH) as http:
         with http.stream(
             "POST", "/v1/chat/completions", json={"model": "fast", "stream": True, "messages": MESSAGES},
             headers={"x-fake-reset-after-chunks": "2", "x-fake-chunk-delay-ms": "20"},

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import openai
 import pytest
@@ -31,7 +33,7 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
-def test_up_serves_then_stops_every_child() -> None:
+def test_up_serves_then_stops_every_child(tmp_path: Path) -> None:
     port, admin, fake = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "FAKE_PROVIDER_API_KEY"}
     process = subprocess.Popen(
@@ -41,6 +43,7 @@ def test_up_serves_then_stops_every_child() -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        cwd=tmp_path,  # a first start: no key file yet (var/keys.json), so `up` makes a demo key
     )
     try:
         banner = []
@@ -56,9 +59,17 @@ def test_up_serves_then_stops_every_child() -> None:
         assert "fake provider" in text and "curl" in text and "OpenAI(" in text
         children = _children_of(process.pid)
         assert len(children) == 4  # Envoy, two service processes, the fake provider
-        client = openai_client(f"http://127.0.0.1:{port}/v1", "unused")
+        key = re.search(r"API key\s+(sk-gw-\S+)", text)
+        assert key is not None, text
+        assert f"Bearer {key.group(1)}" in text  # the curl example works as printed
+        assert key.group(1) not in (tmp_path / "var" / "keys.json").read_text()  # stored hashed
+        client = openai_client(f"http://127.0.0.1:{port}/v1", key.group(1))
         reply = client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "up?"}])
         assert reply.choices[0].message.content == "Fake reply to: up?"
+        with pytest.raises(openai.AuthenticationError):
+            openai_client(f"http://127.0.0.1:{port}/v1", "sk-gw-guess").chat.completions.create(
+                model="fast", messages=[{"role": "user", "content": "up?"}]
+            )
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

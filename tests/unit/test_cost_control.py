@@ -12,6 +12,10 @@ from extproc.config import DEFAULT_CONFIG, build_gateway
 from extproc.credentials import Credentials
 from extproc.decisions import Changes, Reply
 from extproc.processor import Gateway, RouterProcessor
+from extproc.settings import Settings
+
+# These tests are about requests, not keys: the explicit no-auth mode, no limits.
+NO_AUTH = Settings(auth_mode="none")
 
 USER = [{"role": "user", "content": "Tell me about lighthouses."}]
 
@@ -19,7 +23,7 @@ USER = [{"role": "user", "content": "Tell me about lighthouses."}]
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}))
+    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=NO_AUTH)
 
 
 async def _send(gateway: Gateway, body: Any, path: str = "/v1/chat/completions", **headers: str) -> Reply | Changes:

@@ -8,7 +8,7 @@ import pytest
 from extproc.catalog import Catalog, Endpoint, ModelRoute
 from extproc.endpoints import Registry, default_registry
 from extproc.endpoints.chat_completions import ChatCompletions
-from extproc.endpoints.models import ModelsList
+from extproc.endpoints.models import ModelsList, listing
 
 
 def _catalog() -> Catalog:
@@ -23,14 +23,14 @@ def _catalog() -> Catalog:
 
 
 def test_models_list_names_every_model_and_alias() -> None:
-    answer = orjson.loads(ModelsList().answer(_catalog()))
+    answer = orjson.loads(listing(_catalog()))
     assert answer["object"] == "list"
     assert [m["id"] for m in answer["data"]] == ["gpt-4o-mini", "llama", "fast"]
     assert all(m["object"] == "model" and isinstance(m["created"], int) for m in answer["data"])
 
 
 def test_aliases_say_which_model_they_stand_for_and_who_owns_it() -> None:
-    by_id = {m["id"]: m for m in orjson.loads(ModelsList().answer(_catalog()))["data"]}
+    by_id = {m["id"]: m for m in orjson.loads(listing(_catalog()))["data"]}
     assert by_id["fast"]["alias_of"] == "gpt-4o-mini"
     assert by_id["fast"]["owned_by"] == by_id["gpt-4o-mini"]["owned_by"] == "openai"
     assert "alias_of" not in by_id["gpt-4o-mini"]
@@ -38,11 +38,11 @@ def test_aliases_say_which_model_they_stand_for_and_who_owns_it() -> None:
 
 
 def test_models_list_is_stable_between_calls() -> None:
-    assert ModelsList().answer(_catalog()) == ModelsList().answer(_catalog())
+    assert listing(_catalog()) == listing(_catalog())
 
 
 def test_empty_catalog_lists_nothing() -> None:
-    assert orjson.loads(ModelsList().answer(Catalog())) == {"object": "list", "data": []}
+    assert orjson.loads(listing(Catalog())) == {"object": "list", "data": []}
 
 
 # --- Registry -------------------------------------------------------------------

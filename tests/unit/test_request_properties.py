@@ -39,6 +39,10 @@ from extproc.processor import Gateway, RouterProcessor
 from extproc.provider_request import for_endpoint
 from extproc.validation import MAX_JSON_DEPTH
 from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
+from extproc.settings import Settings
+
+# These tests are about requests, not keys: the explicit no-auth mode, no limits.
+NO_AUTH = Settings(auth_mode="none")
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
@@ -63,7 +67,7 @@ PROPERTY_SETTINGS = settings(
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": KEY}))
+    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": KEY}), settings=NO_AUTH)
 
 
 @pytest.fixture(scope="module")

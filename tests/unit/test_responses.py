@@ -200,7 +200,9 @@ def _failing(kind: str, path: str = "/v1/chat/completions") -> Any:
     from extproc.processor import RouterProcessor  # noqa: PLC0415
     from extproc.upstream import UpstreamProcessor  # noqa: PLC0415
 
-    gateway = build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    from extproc.settings import Settings  # noqa: PLC0415
+
+    gateway = build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()), settings=Settings(auth_mode="none"))
     if kind == "router":
         processor: Any = RouterProcessor(gateway)
         processor.ctx.path = path

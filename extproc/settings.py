@@ -1,0 +1,235 @@
+"""Tenancy settings from envoy.yaml: authentication, the shared store, limits and budgets.
+
+They live in the `llm_gateway` metadata of the virtual host that serves the
+models (gateway-wide) and of each model route (per model), so that envoy.yaml
+stays the one file an operator tunes:
+
+    virtual_hosts:
+    - name: llm
+      metadata:
+        filter_metadata:
+          llm_gateway:
+            auth: { mode: api_keys, keys_file: var/keys.json }
+            store: { kind: memory }            # or redis, with redis_url
+            limits:
+              per_tenant: { requests_per_minute: 600, tokens_per_minute: 400000 }
+              per_key:    { requests_per_minute: 300 }
+              budget:     { usd_per_day: 20, usd_per_month: 300 }
+            tenants:
+              acme: { per_tenant: { tokens_per_minute: 2000000 }, budget: { usd_per_day: 100 } }
+
+and on a model route, per tenant and model:
+
+    metadata: { filter_metadata: { llm_gateway: { model: gpt-4o, limits: { tokens_per_minute: 100000 } } } }
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .catalog import iter_routes
+
+AUTH_MODES = ("api_keys", "none")
+STORE_KINDS = ("memory", "redis")
+REDIS_URL_ENV = "LLM_GATEWAY_REDIS_URL"
+# The tenant of every request when authentication is off.
+ANONYMOUS = "anonymous"
+
+
+class SettingsError(ValueError):
+    """Tenancy settings envoy.yaml gets wrong, in words an operator can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Requests and tokens per minute; None is unlimited."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+    def merged(self, override: "Rates") -> "Rates":
+        """These rates with every limit `override` sets replaced."""
+        return Rates(
+            override.requests_per_minute if override.requests_per_minute is not None else self.requests_per_minute,
+            override.tokens_per_minute if override.tokens_per_minute is not None else self.tokens_per_minute,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Spend allowed per UTC day and month, in USD; None is unlimited."""
+
+    usd_per_day: float | None = None
+    usd_per_month: float | None = None
+
+    def merged(self, override: "Budget") -> "Budget":
+        """This budget with every limit `override` sets replaced."""
+        return Budget(
+            override.usd_per_day if override.usd_per_day is not None else self.usd_per_day,
+            override.usd_per_month if override.usd_per_month is not None else self.usd_per_month,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPolicy:
+    """The limits that apply to one tenant and to each of its keys."""
+
+    per_tenant: Rates = Rates()
+    per_key: Rates = Rates()
+    budget: Budget = Budget()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the auth and limits stages need to know."""
+
+    auth_mode: str = "api_keys"
+    keys_file: str = "var/keys.json"
+    store: str = "memory"
+    redis_url: str | None = None
+    # What to do when the shared store cannot be reached: admit (and log) or refuse with 503.
+    on_store_error: str = "allow"
+    default: TenantPolicy = TenantPolicy()
+    tenants: dict[str, TenantPolicy] = field(default_factory=dict)
+    # Per tenant and model, by canonical model name.
+    model_rates: dict[str, Rates] = field(default_factory=dict)
+
+    def policy_for(self, tenant: str) -> TenantPolicy:
+        """The tenant's own policy, or the default one."""
+        return self.tenants.get(tenant, self.default)
+
+    @property
+    def limits_anything(self) -> bool:
+        """False when no limit or budget is configured at all (the stage can stay out of the way)."""
+        policies = [self.default, *self.tenants.values()]
+        return bool(self.model_rates) or any(
+            p.per_tenant != Rates() or p.per_key != Rates() or p.budget != Budget() for p in policies
+        )
+
+    def with_overrides(self, keys_file: str | None = None, redis_url: str | None = None) -> "Settings":
+        """These settings with the command line's (or environment's) choices applied."""
+        changes: dict[str, Any] = {}
+        if keys_file:
+            changes["keys_file"] = keys_file
+        if redis_url:
+            changes["redis_url"] = redis_url
+        return replace(self, **changes) if changes else self
+
+
+def load_settings(config: dict[str, Any]) -> Settings:
+    """Read the tenancy settings of a parsed envoy.yaml; SettingsError says what is wrong."""
+    meta = _vhost_metadata(config)
+    auth = _mapping(meta.get("auth"), "auth")
+    mode = auth.get("mode", "api_keys")
+    if mode not in AUTH_MODES:
+        raise SettingsError(f"auth.mode must be one of {', '.join(AUTH_MODES)}; got {mode!r}")
+    store = _mapping(meta.get("store"), "store")
+    kind = store.get("kind", "memory")
+    if kind not in STORE_KINDS:
+        raise SettingsError(f"store.kind must be one of {', '.join(STORE_KINDS)}; got {kind!r}")
+    on_error = store.get("on_error", "allow")
+    if on_error not in ("allow", "deny"):
+        raise SettingsError(f"store.on_error must be allow or deny; got {on_error!r}")
+    redis_url = os.environ.get(REDIS_URL_ENV) or store.get("redis_url")
+    if kind == "redis" and not redis_url:
+        raise SettingsError(f"store.kind is redis: set store.redis_url or the {REDIS_URL_ENV} environment variable")
+    limits = _mapping(meta.get("limits"), "limits")
+    default = _policy(limits, "limits")
+    tenants = {
+        str(name): _override(default, _mapping(value, f"tenants.{name}"), f"tenants.{name}")
+        for name, value in _mapping(meta.get("tenants"), "tenants").items()
+    }
+    return Settings(
+        auth_mode=mode,
+        keys_file=str(auth.get("keys_file", "var/keys.json")),
+        store=kind,
+        redis_url=redis_url,
+        on_store_error=on_error,
+        default=default,
+        tenants=tenants,
+        model_rates=_model_rates(config),
+    )
+
+
+def _vhost_metadata(config: dict[str, Any]) -> dict[str, Any]:
+    """The `llm_gateway` metadata of the first virtual host that has any."""
+    for listener in (config.get("static_resources") or {}).get("listeners", []) or []:
+        for chain in listener.get("filter_chains", []) or []:
+            for network_filter in chain.get("filters", []) or []:
+                hcm = network_filter.get("typed_config") or {}
+                for vhost in (hcm.get("route_config") or {}).get("virtual_hosts", []) or []:
+                    meta = ((vhost.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway")
+                    if meta:
+                        return _mapping(meta, f"virtual host {vhost.get('name')!r} metadata")
+    return {}
+
+
+def _policy(section: dict[str, Any], where: str) -> TenantPolicy:
+    _only(section, ("per_tenant", "per_key", "budget"), where)
+    return TenantPolicy(
+        per_tenant=_rates(section.get("per_tenant"), f"{where}.per_tenant"),
+        per_key=_rates(section.get("per_key"), f"{where}.per_key"),
+        budget=_budget(section.get("budget"), f"{where}.budget"),
+    )
+
+
+def _override(default: TenantPolicy, section: dict[str, Any], where: str) -> TenantPolicy:
+    own = _policy(section, where)
+    return TenantPolicy(
+        per_tenant=default.per_tenant.merged(own.per_tenant),
+        per_key=default.per_key.merged(own.per_key),
+        budget=default.budget.merged(own.budget),
+    )
+
+
+def _model_rates(config: dict[str, Any]) -> dict[str, Rates]:
+    rates = {}
+    for route in iter_routes(config):
+        meta = ((route.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway") or {}
+        if "model" in meta and meta.get("limits") is not None:
+            rates[str(meta["model"])] = _rates(meta["limits"], f"model {meta['model']!r} limits")
+    return rates
+
+
+def _rates(value: Any, where: str) -> Rates:
+    section = _mapping(value, where)
+    _only(section, ("requests_per_minute", "tokens_per_minute"), where)
+    return Rates(
+        _positive(section.get("requests_per_minute"), f"{where}.requests_per_minute", int),
+        _positive(section.get("tokens_per_minute"), f"{where}.tokens_per_minute", int),
+    )
+
+
+def _budget(value: Any, where: str) -> Budget:
+    section = _mapping(value, where)
+    _only(section, ("usd_per_day", "usd_per_month"), where)
+    return Budget(
+        _positive(section.get("usd_per_day"), f"{where}.usd_per_day", float),
+        _positive(section.get("usd_per_month"), f"{where}.usd_per_month", float),
+    )
+
+
+def _positive(value: Any, where: str, kind: type) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SettingsError(f"{where} must be a positive number; got {value!r}")
+    if kind is int and value != int(value):
+        raise SettingsError(f"{where} must be a whole number; got {value!r}")
+    return kind(value)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SettingsError(f"{where} must be a mapping; got {type(value).__name__}")
+    return value
+
+
+def _only(section: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(section) - set(allowed))
+    if unknown:
+        raise SettingsError(f"{where} does not know {', '.join(unknown)}; it takes {', '.join(allowed)}")

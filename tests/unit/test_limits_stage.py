@@ -1,0 +1,123 @@
+"""The limits stage: stacked buckets, token reservations settled by usage, budgets, OpenAI's headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from extproc.catalog import Endpoint, ModelRoute
+from extproc.context import RequestContext
+from extproc.errors import GatewayError
+from extproc.estimate import Estimator
+from extproc.limits import MemoryLimits
+from extproc.pricing import Pricing
+from extproc.settings import Budget, Rates, Settings, TenantPolicy
+from extproc.stages.limits import LimitsStage, duration
+from extproc.usage import Usage
+
+ROUTE = ModelRoute(name="gpt-4o-mini", cluster="c", endpoints=(Endpoint(model="openai/gpt-4o-mini", cluster="c", address="a", priority=0, provider="openai"),))
+
+
+@pytest.fixture(scope="module")
+def estimator() -> Estimator:
+    return Estimator(Pricing())
+
+
+def _ctx(tenant: str = "acme", key_id: str | None = "key_1", max_tokens: int | None = 100) -> RequestContext:
+    body: dict = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    return RequestContext(tenant=tenant, key_id=key_id, route=ROUTE, body=body)
+
+
+def _stage(estimator: Estimator, policy: TenantPolicy, **settings: object) -> LimitsStage:
+    return LimitsStage(Settings(default=policy, **settings), MemoryLimits(), estimator)  # type: ignore[arg-type]
+
+
+async def test_the_tightest_limit_refuses_with_retry_after_and_openai_headers(estimator: Estimator) -> None:
+    stage = _stage(estimator, TenantPolicy(per_tenant=Rates(requests_per_minute=100), per_key=Rates(requests_per_minute=2)))
+    for _ in range(2):
+        ctx = _ctx()
+        assert await stage.on_request(ctx) is None
+    assert ctx.client_headers["x-ratelimit-limit-requests"] == "2"
+    assert ctx.client_headers["x-ratelimit-remaining-requests"] == "0"
+    with pytest.raises(GatewayError) as raised:
+        await stage.on_request(_ctx())
+    error = raised.value
+    assert error.status == 429 and error.code == "rate_limit_exceeded" and error.type == "requests"
+    assert "this API key" in error.message and "limit 2" in error.message
+    assert 1 <= int(error.headers["retry-after"]) <= 30
+    assert error.headers["x-ratelimit-remaining-requests"] == "0"
+    # Another key of the same tenant is not held back by this key's bucket.
+    assert await stage.on_request(_ctx(key_id="key_2")) is None
+
+
+async def test_a_reservation_is_settled_by_the_real_usage(estimator: Estimator) -> None:
+    stage = _stage(estimator, TenantPolicy(per_tenant=Rates(tokens_per_minute=10_000)))
+    ctx = _ctx(max_tokens=500)
+    await stage.on_request(ctx)
+    reserved = 10_000 - int(ctx.client_headers["x-ratelimit-remaining-tokens"])
+    assert 500 < reserved < 530  # the prompt plus max_tokens
+    ctx.usage = Usage(prompt_tokens=9, completion_tokens=41)
+    await stage.on_response(ctx)
+    remaining = int(ctx.client_headers["x-ratelimit-remaining-tokens"])
+    assert 10_000 - 50 - 1 <= remaining <= 10_000 - 50  # what the answer used, not what it might have
+    assert ctx.reservation == []
+
+
+async def test_a_failed_answer_gives_its_whole_reservation_back(estimator: Estimator) -> None:
+    stage = _stage(estimator, TenantPolicy(per_tenant=Rates(tokens_per_minute=10_000)))
+    ctx = _ctx()
+    await stage.on_request(ctx)
+    await stage.on_response(ctx)  # no usage: the provider failed
+    assert int(ctx.client_headers["x-ratelimit-remaining-tokens"]) >= 9_999
+
+
+async def test_a_request_larger_than_the_limit_is_told_so(estimator: Estimator) -> None:
+    stage = _stage(estimator, TenantPolicy(per_tenant=Rates(tokens_per_minute=1000)))
+    with pytest.raises(GatewayError, match="Request too large") as raised:
+        await stage.on_request(_ctx(max_tokens=5000))
+    assert raised.value.status == 429 and "retry-after" not in raised.value.headers
+
+
+async def test_model_limits_apply_per_tenant_on_that_model(estimator: Estimator) -> None:
+    stage = _stage(estimator, TenantPolicy(), model_rates={"gpt-4o-mini": Rates(requests_per_minute=1)})
+    await stage.on_request(_ctx())
+    with pytest.raises(GatewayError, match="on this model"):
+        await stage.on_request(_ctx())
+    assert await stage.on_request(_ctx(tenant="globex")) is None
+
+
+async def test_spend_counts_against_the_budget(estimator: Estimator) -> None:
+    stage = _stage(estimator, TenantPolicy(budget=Budget(usd_per_day=0.01)))
+    ctx = _ctx()
+    await stage.on_request(ctx)
+    ctx.cost_usd = 0.011
+    await stage.on_response(ctx)
+    with pytest.raises(GatewayError) as raised:
+        await stage.on_request(_ctx())
+    assert raised.value.status == 429 and raised.value.code == "budget_exceeded"
+    assert raised.value.type == "insufficient_quota" and "daily budget" in raised.value.message
+    assert 0 < int(raised.value.headers["retry-after"]) <= 86_400
+    assert await stage.on_request(_ctx(tenant="globex")) is None
+
+
+class _DownStore(MemoryLimits):
+    async def take(self, costs):  # noqa: ANN001, ANN201
+        raise ConnectionError("redis is down")
+
+
+@pytest.mark.parametrize(("on_error", "status"), [("allow", None), ("deny", 503)])
+async def test_an_unreachable_store_admits_or_refuses_as_configured(estimator: Estimator, on_error: str, status: int | None) -> None:
+    stage = LimitsStage(Settings(default=TenantPolicy(per_tenant=Rates(10)), on_store_error=on_error), _DownStore(), estimator)
+    ctx = _ctx()
+    if status is None:
+        assert await stage.on_request(ctx) is None and "limits:store_unavailable" in ctx.decisions
+    else:
+        with pytest.raises(GatewayError) as raised:
+            await stage.on_request(ctx)
+        assert raised.value.status == status
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.0123, "13ms"), (1.5, "1.5s"), (59.9999, "60s"), (360, "6m0s"), (90.4, "1m30s")])
+def test_reset_times_read_like_openais(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
