@@ -20,20 +20,33 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio
 import yaml
 
 from extproc.config import DEFAULT_CONFIG
 from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV, render
+from extproc.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
 from extproc.launcher import Stack, StackOptions, envoy_binary, free_port
 from extproc.litellm_proxy import LITELLM, litellm_proxy
 
 HERE = Path(__file__).resolve().parent
 BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
+# Every variant sends the same key header: the gateway checks it, the others ignore it.
+BENCH_KEY = generate_key()
+AUTH = {"Authorization": f"Bearer {BENCH_KEY}"}
+# Limits high enough never to refuse: the row measures their cost, not their effect.
+NEVER_REFUSING = {
+    "per_tenant": {"requests_per_minute": 10**9, "tokens_per_minute": 10**12},
+    "per_key": {"requests_per_minute": 10**9, "tokens_per_minute": 10**12},
+    "budget": {"usd_per_day": 10**9, "usd_per_month": 10**9},
+}
 # The gateway's routes measured: OpenAI prepared once at the router, OpenAI
 # prepared per attempt, and Anthropic translated per attempt.
 GATEWAY_ROUTES = [
@@ -69,6 +82,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="service processes to try, comma-separated")
     parser.add_argument("--envoy-concurrency", type=int, default=None, help="Envoy worker threads (default: one per core)")
     parser.add_argument("--unix-sockets", action="store_true", help="Envoy reaches the service over Unix sockets")
+    parser.add_argument("--skip-limits", action="store_true", help="skip the row with limits in a shared Redis")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (scripts/install.sh test does)")
@@ -96,36 +110,80 @@ def run(args: argparse.Namespace) -> list[Result]:
             _stop(bare)
         results.append(_upstream_alone("canned upstream alone (no proxy)", upstream_port, args))
         results.append(_fake_provider_alone(args))
+        keys_file = tmp / "keys.json"
+        asyncio.run(FileKeyStore(keys_file).add(new_record(BENCH_KEY, "bench")))
+        # Keys checked, no limits: the data path of issues 2-4.
         source_path = tmp / "gateway-source.yaml"
-        source_path.write_text(yaml.safe_dump(source, sort_keys=False))
-        for workers in [int(w) for w in args.workers.split(",")]:
-            stack = Stack(
-                StackOptions(
-                    config_path=source_path,
-                    port=0,
-                    admin_port=0,
-                    workers=workers,
-                    service_port=0,
-                    fake_provider=False,
-                    run_dir=tmp / f"gateway-{workers}",
-                    capture_logs=True,
-                    extra_env={FAKE_PROVIDER_KEY_ENV: "bench-key"},
-                    unix_sockets=args.unix_sockets,
-                    envoy_concurrency=args.envoy_concurrency,
-                )
-            ).start()
-            try:
+        source_path.write_text(yaml.safe_dump(_with_tenancy(source, limits={}), sort_keys=False))
+        worker_counts = [int(w) for w in args.workers.split(",")]
+        for workers in worker_counts:
+            with _gateway(source_path, tmp / f"gateway-{workers}", workers, keys_file, args) as stack:
                 for label, model in GATEWAY_ROUTES:
                     result = _measure(f"gateway, {workers} proc, {label}", stack.port, model, args)
                     _measure_ttft(result, stack.port, model, args)
                     results.append(result)
-            finally:
-                stack.stop()
+        if not args.skip_limits:
+            results.append(_with_shared_limits(source, tmp, max(worker_counts), args))
         if LITELLM.exists():
             results.append(_litellm_proxy_alone(upstream_port, tmp, args))
     finally:
         _stop(upstream)
     return results
+
+
+@contextmanager
+def _gateway(config_path: Path, run_dir: Path, workers: int, keys_file: Path | None, args: argparse.Namespace) -> Iterator[Stack]:
+    stack = Stack(
+        StackOptions(
+            config_path=config_path,
+            port=0,
+            admin_port=0,
+            workers=workers,
+            service_port=0,
+            fake_provider=False,
+            run_dir=run_dir,
+            capture_logs=True,
+            extra_env={FAKE_PROVIDER_KEY_ENV: "bench-key"},
+            unix_sockets=args.unix_sockets,
+            envoy_concurrency=args.envoy_concurrency,
+            keys_file=keys_file,
+        )
+    ).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _with_shared_limits(source: dict[str, Any], tmp: Path, workers: int, args: argparse.Namespace) -> Result:
+    """The `fast` route with keys, stacked limits and budgets in one Redis shared by the processes."""
+    from tests.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+
+    with redis_server(tmp) as url:
+        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+
+        async def add_key() -> None:
+            await RedisKeyStore(client).add(new_record(BENCH_KEY, "bench"))
+            await client.aclose()
+
+        asyncio.run(add_key())
+        config = _with_tenancy(source, limits=NEVER_REFUSING, store={"kind": "redis", "redis_url": url})
+        config_path = tmp / "gateway-limits.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        with _gateway(config_path, tmp / "gateway-limits", workers, None, args) as stack:
+            result = _measure(f"gateway, {workers} proc, fast, limits on (Redis shared)", stack.port, "fast", args)
+            _measure_ttft(result, stack.port, "fast", args)
+    return result
+
+
+def _with_tenancy(source: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    """`source` with the `llm` virtual host's tenancy settings replaced by `meta` (and no per-model limits)."""
+    config = copy.deepcopy(source)
+    vhost = _hcm(config)["route_config"]["virtual_hosts"][0]
+    vhost["metadata"]["filter_metadata"]["llm_gateway"].update(meta)
+    for route in vhost["routes"]:
+        ((route.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway", {}).pop("limits", None)
+    return config
 
 
 def _litellm_proxy_alone(upstream_port: int, tmp: Path, args: argparse.Namespace) -> Result:
@@ -208,7 +266,7 @@ def _fake_provider_alone(args: argparse.Namespace) -> Result:
 
 
 def _wrk(name: str, url: str, model: str, duration: int, connections: int) -> Result:
-    return _wrk_with_headers(name, url, model, duration, connections, {})
+    return _wrk_with_headers(name, url, model, duration, connections, AUTH)
 
 
 def _wrk_with_headers(
@@ -251,7 +309,7 @@ async def _fixed_rate(url: str, model: str, rate: int, seconds: int, stream: boo
     """
     latencies: list[float] = []
     body = (STREAM_BODY if stream else BODY) % model
-    headers = {"content-type": "application/json", **({"x-canned-stream": "1"} if stream else {})}
+    headers = {"content-type": "application/json", **AUTH, **({"x-canned-stream": "1"} if stream else {})}
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
 

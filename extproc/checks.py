@@ -72,11 +72,6 @@ def _check_tenancy(config: dict[str, Any], catalog: Catalog | None, report: Repo
         return
     if settings.auth_mode == "none":
         report.warnings.append("auth.mode is none: anyone who reaches the listener can use every model. Use it for local demos only.")
-    if settings.store == "memory" and settings.limits_anything:
-        report.warnings.append(
-            "store.kind is memory: each service process keeps its own buckets and spend, so with N processes "
-            "(llm-gateway up --workers N) a tenant gets up to N times its limits. Use store.kind: redis to share them."
-        )
     if catalog is not None:
         unknown = sorted(set(settings.model_rates) - set(catalog.routes))
         if unknown:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from .keys import FileKeyStore, generate_key, new_record
 from .keys_cli import open_store
+from .config import read_config
 from .launcher import LaunchError, Stack, StackOptions
+from .settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def run_up(
         log.error("could not start the gateway: %s", exc)
         return 1
     print(_banner(stack, _demo_key(Path(config_path))), flush=True)
+    _warn_about_per_process_limits(Path(config_path), workers)
     try:
         while not stop_requested:
             exited = stack.poll()
@@ -69,6 +72,21 @@ def run_up(
     finally:
         stack.stop()
     return 0
+
+
+def _warn_about_per_process_limits(config_path: Path, workers: int) -> None:
+    """With an in-process store each service process has its own buckets: say so when there are several."""
+    try:
+        settings = load_settings(read_config(config_path))
+    except (OSError, ValueError):
+        return
+    if workers > 1 and settings.store == "memory" and settings.limits_anything:
+        log.warning(
+            "store.kind is memory: each of the %d service processes keeps its own buckets and spend, so a tenant "
+            "gets up to %d times its limits. Use store.kind: redis (or --workers 1) for exact limits.",
+            workers,
+            workers,
+        )
 
 
 def _demo_key(config_path: Path) -> str | None:
