@@ -30,11 +30,13 @@ import httpx
 import redis.asyncio
 import yaml
 
+from extproc.catalog import iter_routes
 from extproc.config import DEFAULT_CONFIG
 from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV, render
 from extproc.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
 from extproc.launcher import Stack, StackOptions, envoy_binary, free_port
 from extproc.litellm_proxy import LITELLM, litellm_proxy
+from extproc.settings import tenancy_metadata
 
 HERE = Path(__file__).resolve().parent
 BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
@@ -179,9 +181,8 @@ def _with_shared_limits(source: dict[str, Any], tmp: Path, workers: int, args: a
 def _with_tenancy(source: dict[str, Any], **meta: Any) -> dict[str, Any]:
     """`source` with the `llm` virtual host's tenancy settings replaced by `meta` (and no per-model limits)."""
     config = copy.deepcopy(source)
-    vhost = _hcm(config)["route_config"]["virtual_hosts"][0]
-    vhost["metadata"]["filter_metadata"]["llm_gateway"].update(meta)
-    for route in vhost["routes"]:
+    tenancy_metadata(config).update(meta)
+    for route in iter_routes(config):
         ((route.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway", {}).pop("limits", None)
     return config
 

@@ -263,14 +263,19 @@ def has_upstream_ext_proc(cluster: dict[str, Any]) -> bool:
     return False
 
 
-def iter_routes(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every route of every HTTP connection manager's inline route_config."""
+def iter_virtual_hosts(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every virtual host of every HTTP connection manager's inline route_config."""
     for listener in _static(config).get("listeners", []) or []:
         for chain in listener.get("filter_chains", []) or []:
             for network_filter in chain.get("filters", []) or []:
                 hcm = network_filter.get("typed_config") or {}
-                for vhost in (hcm.get("route_config") or {}).get("virtual_hosts", []) or []:
-                    yield from vhost.get("routes", []) or []
+                yield from (hcm.get("route_config") or {}).get("virtual_hosts", []) or []
+
+
+def iter_routes(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every route of every virtual host (`iter_virtual_hosts`)."""
+    for vhost in iter_virtual_hosts(config):
+        yield from vhost.get("routes", []) or []
 
 
 def _static(config: dict[str, Any]) -> dict[str, Any]:

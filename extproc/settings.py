@@ -29,7 +29,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .catalog import iter_routes
+from .catalog import iter_routes, iter_virtual_hosts
 
 AUTH_MODES = ("api_keys", "none")
 STORE_KINDS = ("memory", "redis")
@@ -120,7 +120,7 @@ class Settings:
 
 def load_settings(config: dict[str, Any]) -> Settings:
     """Read the tenancy settings of a parsed envoy.yaml; SettingsError says what is wrong."""
-    meta = _vhost_metadata(config)
+    meta = tenancy_metadata(config)
     auth = _mapping(meta.get("auth"), "auth")
     mode = auth.get("mode", "api_keys")
     if mode not in AUTH_MODES:
@@ -153,16 +153,13 @@ def load_settings(config: dict[str, Any]) -> Settings:
     )
 
 
-def _vhost_metadata(config: dict[str, Any]) -> dict[str, Any]:
-    """The `llm_gateway` metadata of the first virtual host that has any."""
-    for listener in (config.get("static_resources") or {}).get("listeners", []) or []:
-        for chain in listener.get("filter_chains", []) or []:
-            for network_filter in chain.get("filters", []) or []:
-                hcm = network_filter.get("typed_config") or {}
-                for vhost in (hcm.get("route_config") or {}).get("virtual_hosts", []) or []:
-                    meta = ((vhost.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway")
-                    if meta:
-                        return _mapping(meta, f"virtual host {vhost.get('name')!r} metadata")
+def tenancy_metadata(config: dict[str, Any]) -> dict[str, Any]:
+    """The `llm_gateway` metadata of the first virtual host that has any, as the config's own
+    (mutable) mapping; empty when none has."""
+    for vhost in iter_virtual_hosts(config):
+        meta = ((vhost.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway")
+        if meta:
+            return _mapping(meta, f"virtual host {vhost.get('name')!r} metadata")
     return {}
 
 

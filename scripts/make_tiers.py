@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from extproc.catalog import iter_virtual_hosts
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "envoy" / "envoy.yaml"
 TIERS_DIR = ROOT / "envoy" / "tiers"
@@ -77,18 +79,8 @@ class TierError(RuntimeError):
     """envoy/envoy.yaml no longer has what a tier changes."""
 
 
-def _virtual_hosts(config: dict[str, Any]) -> list[dict[str, Any]]:
-    hosts = []
-    for listener in config["static_resources"]["listeners"]:
-        for chain in listener.get("filter_chains", []) or []:
-            for network_filter in chain.get("filters", []) or []:
-                route_config = (network_filter.get("typed_config") or {}).get("route_config") or {}
-                hosts.extend(route_config.get("virtual_hosts", []) or [])
-    return hosts
-
-
 def _llm_host(config: dict[str, Any]) -> dict[str, Any]:
-    for host in _virtual_hosts(config):
+    for host in iter_virtual_hosts(config):
         if host.get("name") == "llm":
             return host
     raise TierError("envoy/envoy.yaml has no virtual host named `llm`")

@@ -18,10 +18,11 @@ import openai
 import pytest
 import redis.asyncio
 
-from extproc.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
+from extproc.keys import RedisKeyStore, generate_key, new_record
 from extproc.launcher import Stack
+from extproc.settings import tenancy_metadata
 from tests.redis_server import redis_server
-from tests.sdk_clients import AUTH, anthropic_client, openai_client
+from tests.sdk_clients import anthropic_client, openai_client
 
 from .conftest import fake_requests, shipped_config, start_stack
 
@@ -31,8 +32,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 def _tenancy(config: dict[str, Any], **meta: Any) -> dict[str, Any]:
     config = copy.deepcopy(config)
-    vhost = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]
-    vhost["metadata"]["filter_metadata"]["llm_gateway"].update(meta)
+    tenancy_metadata(config).update(meta)
     return config
 
 

@@ -9,15 +9,14 @@ import pytest
 import yaml
 
 from extproc.config import DEFAULT_CONFIG
-from extproc.settings import Budget, Rates, SettingsError, load_settings
+from extproc.settings import Budget, Rates, SettingsError, load_settings, tenancy_metadata
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG.read_text())
 
 
 def _with(meta: dict[str, Any]) -> dict[str, Any]:
     config = copy.deepcopy(SHIPPED)
-    vhost = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]
-    vhost["metadata"]["filter_metadata"]["llm_gateway"].update(meta)
+    tenancy_metadata(config).update(meta)
     return config
 
 

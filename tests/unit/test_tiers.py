@@ -11,7 +11,7 @@ import yaml
 
 from extproc.catalog import load_catalog
 from extproc.launcher import envoy_binary
-from extproc.settings import Budget, Rates, load_settings
+from extproc.settings import Budget, Rates, load_settings, tenancy_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 TIERS = ("free", "premium")
@@ -23,12 +23,6 @@ def _path(tier: str) -> Path:
 
 def _config(tier: str) -> dict:
     return yaml.safe_load(_path(tier).read_text())
-
-
-def _vhost_metadata(config: dict) -> dict:
-    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
-    (host,) = [h for h in hcm["route_config"]["virtual_hosts"] if h["name"] == "llm"]
-    return host["metadata"]["filter_metadata"]["llm_gateway"]
 
 
 def test_the_tier_files_are_what_make_tiers_writes() -> None:
@@ -79,7 +73,7 @@ def test_free_tier_is_small_model_first_cache_heavy_and_tight() -> None:
     assert catalog.resolve("default").name == "gpt-4o-mini"
     assert catalog.resolve("fast").name == "gpt-4o-mini"
     assert catalog.resolve("smart").name == "gpt-4o"
-    assert _vhost_metadata(config)["cache"] == {"mode": "exact", "ttl_seconds": 3600}
+    assert tenancy_metadata(config)["cache"] == {"mode": "exact", "ttl_seconds": 3600}
 
 
 def test_premium_tier_is_large_model_first_uncached_and_generous() -> None:
@@ -93,7 +87,7 @@ def test_premium_tier_is_large_model_first_uncached_and_generous() -> None:
     assert catalog.resolve("default").name == "gpt-4o"
     assert catalog.resolve("fast").name == "gpt-4o-mini"
     assert catalog.resolve("smart").name == "gpt-4o"
-    assert _vhost_metadata(config)["cache"] == {"mode": "off"}
+    assert tenancy_metadata(config)["cache"] == {"mode": "off"}
 
 
 @pytest.mark.parametrize("tier", TIERS)
