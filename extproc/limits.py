@@ -167,34 +167,41 @@ class MemoryLimits:
         return min(bucket.capacity, level + (now - then) * bucket.per_second)
 
 
+# What both scripts do to a bucket, with the Redis server's clock.
+_BUCKETS = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+-- The level now: the stored level plus what refilled since, never above capacity.
+local function level_of(key, capacity)
+  local stored = redis.call('HMGET', key, 'level', 'at')
+  if not stored[1] then return capacity end
+  return math.min(capacity, tonumber(stored[1]) + (now - tonumber(stored[2])) * capacity / 60)
+end
+-- Store a level; the key lives until a minute after the bucket would be full again.
+local function store(key, capacity, level)
+  redis.call('HSET', key, 'level', tostring(level), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil((capacity - level) / (capacity / 60) * 1000) + 60000)
+end
+"""
+
 # KEYS: bucket keys. ARGV: per bucket, its capacity and cost. Returns
 # {admitted, seconds to wait, level of each bucket} (numbers as strings: Redis
 # would truncate Lua floats to integers).
-_TAKE = """
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+_TAKE = _BUCKETS + """
 local levels = {}
 local wait = 0
 for i = 1, #KEYS do
   local capacity = tonumber(ARGV[2 * i - 1])
   local cost = tonumber(ARGV[2 * i])
-  local rate = capacity / 60
-  local stored = redis.call('HMGET', KEYS[i], 'level', 'at')
-  local level = capacity
-  if stored[1] then
-    level = math.min(capacity, tonumber(stored[1]) + (now - tonumber(stored[2])) * rate)
-  end
-  levels[i] = level
-  if level < cost then wait = math.max(wait, (cost - level) / rate) end
+  levels[i] = level_of(KEYS[i], capacity)
+  if levels[i] < cost then wait = math.max(wait, (cost - levels[i]) / (capacity / 60)) end
 end
 local admitted = 0
 if wait == 0 then
   admitted = 1
   for i = 1, #KEYS do
-    local capacity = tonumber(ARGV[2 * i - 1])
     levels[i] = levels[i] - tonumber(ARGV[2 * i])
-    redis.call('HSET', KEYS[i], 'level', tostring(levels[i]), 'at', tostring(now))
-    redis.call('PEXPIRE', KEYS[i], math.ceil((capacity - levels[i]) / (capacity / 60) * 1000) + 60000)
+    store(KEYS[i], tonumber(ARGV[2 * i - 1]), levels[i])
   end
 end
 local out = {admitted, tostring(wait)}
@@ -203,21 +210,12 @@ return out
 """
 
 # KEYS: bucket keys. ARGV: per bucket, its capacity and the change. Returns the levels.
-_SETTLE = """
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+_SETTLE = _BUCKETS + """
 local out = {}
 for i = 1, #KEYS do
   local capacity = tonumber(ARGV[2 * i - 1])
-  local rate = capacity / 60
-  local stored = redis.call('HMGET', KEYS[i], 'level', 'at')
-  local level = capacity
-  if stored[1] then
-    level = math.min(capacity, tonumber(stored[1]) + (now - tonumber(stored[2])) * rate)
-  end
-  level = math.min(capacity, level + tonumber(ARGV[2 * i]))
-  redis.call('HSET', KEYS[i], 'level', tostring(level), 'at', tostring(now))
-  redis.call('PEXPIRE', KEYS[i], math.ceil((capacity - level) / rate * 1000) + 60000)
+  local level = math.min(capacity, level_of(KEYS[i], capacity) + tonumber(ARGV[2 * i]))
+  store(KEYS[i], capacity, level)
   out[i] = tostring(level)
 end
 return out
