@@ -26,8 +26,8 @@ and on a model route, per tenant and model:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
 
 from .catalog import iter_routes, iter_virtual_hosts
 
@@ -49,13 +49,6 @@ class Rates:
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
 
-    def merged(self, override: "Rates") -> "Rates":
-        """These rates with every limit `override` sets replaced."""
-        return Rates(
-            override.requests_per_minute if override.requests_per_minute is not None else self.requests_per_minute,
-            override.tokens_per_minute if override.tokens_per_minute is not None else self.tokens_per_minute,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Budget:
@@ -64,12 +57,8 @@ class Budget:
     usd_per_day: float | None = None
     usd_per_month: float | None = None
 
-    def merged(self, override: "Budget") -> "Budget":
-        """This budget with every limit `override` sets replaced."""
-        return Budget(
-            override.usd_per_day if override.usd_per_day is not None else self.usd_per_day,
-            override.usd_per_month if override.usd_per_month is not None else self.usd_per_month,
-        )
+
+_Limit = TypeVar("_Limit", Rates, Budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +164,16 @@ def _policy(section: dict[str, Any], where: str) -> TenantPolicy:
 def _override(default: TenantPolicy, section: dict[str, Any], where: str) -> TenantPolicy:
     own = _policy(section, where)
     return TenantPolicy(
-        per_tenant=default.per_tenant.merged(own.per_tenant),
-        per_key=default.per_key.merged(own.per_key),
-        budget=default.budget.merged(own.budget),
+        per_tenant=_merged(default.per_tenant, own.per_tenant),
+        per_key=_merged(default.per_key, own.per_key),
+        budget=_merged(default.budget, own.budget),
     )
+
+
+def _merged(base: _Limit, override: _Limit) -> _Limit:
+    """`base` with every limit `override` sets (not None) replaced."""
+    changes = {f.name: getattr(override, f.name) for f in fields(override) if getattr(override, f.name) is not None}
+    return replace(base, **changes)
 
 
 def _model_rates(config: dict[str, Any]) -> dict[str, Rates]:
