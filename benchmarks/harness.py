@@ -34,7 +34,7 @@ from extproc.catalog import iter_routes
 from extproc.config import DEFAULT_CONFIG
 from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV, render
 from extproc.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
-from extproc.launcher import Stack, StackOptions, envoy_binary, free_port
+from extproc.launcher import Child, Stack, StackOptions, envoy_binary, free_port, terminate
 from extproc.litellm_proxy import LITELLM, litellm_proxy
 from extproc.settings import tenancy_metadata
 
@@ -397,12 +397,7 @@ def _wait_port(port: int, timeout: float = 30) -> None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    terminate(Child("envoy", process, None, None))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from extproc.launcher import free_port
+from extproc.launcher import Child, free_port, terminate
 
 
 @contextmanager
@@ -31,12 +31,7 @@ def redis_server(tmp: Path) -> Iterator[str]:
         _wait_port(port, process)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(Child("redis-server", process, None, None))
 
 
 def _wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
