@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one `keys` subcommand."""
-    store = open_store(args.config, args.keys_file)
+    store = _open_store(args.config, args.keys_file)
     if store is None:
         print("problem: authentication is off in this configuration (auth.mode: none); there are no keys", file=sys.stderr)
         return 1
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def open_store(config_path: str | None, keys_file: str | None) -> KeyStore | None:
+def _open_store(config_path: str | None, keys_file: str | None) -> KeyStore | None:
     """The key store of a configuration, or None when it turns authentication off."""
     from .config import DEFAULT_CONFIG, build_stores, read_config  # noqa: PLC0415 - keeps `--help` fast
     from .settings import load_settings  # noqa: PLC0415

@@ -8,11 +8,10 @@ import signal
 import time
 from pathlib import Path
 
+from .config import build_stores, read_config
 from .keys import FileKeyStore, generate_key, new_record
-from .keys_cli import open_store
-from .config import read_config
 from .launcher import LaunchError, Stack, StackOptions
-from .settings import load_settings
+from .settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,11 @@ def run_up(
     fake_provider: bool | None,
 ) -> int:
     """Start everything, print how to call it, restart crashed service processes, stop on a signal."""
+    try:
+        settings = load_settings(read_config(config_path))
+    except (OSError, ValueError) as exc:  # the services would refuse it too: say so before starting anything
+        log.error("could not read %s: %s (llm-gateway check says more)", config_path, exc)
+        return 1
     options = StackOptions(
         config_path=Path(config_path),
         port=port,
@@ -54,8 +58,8 @@ def run_up(
     except LaunchError as exc:
         log.error("could not start the gateway: %s", exc)
         return 1
-    print(_banner(stack, _demo_key(Path(config_path))), flush=True)
-    _warn_about_per_process_limits(Path(config_path), workers)
+    print(_banner(stack, _demo_key(settings)), flush=True)
+    _warn_about_per_process_limits(settings, workers)
     try:
         while not stop_requested:
             exited = stack.poll()
@@ -74,12 +78,8 @@ def run_up(
     return 0
 
 
-def _warn_about_per_process_limits(config_path: Path, workers: int) -> None:
+def _warn_about_per_process_limits(settings: Settings, workers: int) -> None:
     """With an in-process store each service process has its own buckets: say so when there are several."""
-    try:
-        settings = load_settings(read_config(config_path))
-    except (OSError, ValueError):
-        return
     if workers > 1 and settings.store == "memory" and settings.limits_anything:
         log.warning(
             "store.kind is memory: each of the %d service processes keeps its own buckets and spend, so a tenant "
@@ -89,13 +89,9 @@ def _warn_about_per_process_limits(config_path: Path, workers: int) -> None:
         )
 
 
-def _demo_key(config_path: Path) -> str | None:
+def _demo_key(settings: Settings) -> str | None:
     """A first key for tenant `demo` when the key file has no active key yet (shown only now), else None."""
-    try:
-        store = open_store(str(config_path), None)
-    except Exception as exc:  # a configuration `check` would refuse: the services said so already
-        log.warning("could not open the key store: %s", exc)
-        return None
+    store, _ = build_stores(settings)
     if not isinstance(store, FileKeyStore):
         return None
     if any(record.active for record in asyncio.run(store.records())):
