@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import Endpoint, Lane, ModelRoute
+from .estimate import Estimate
 from .limits import Bucket
 from .usage import Usage
 
@@ -41,6 +42,8 @@ class RequestContext:
     tenant: str = "anonymous"
     # The API key the request came with (its id, never the key), when keys are required.
     key_id: str | None = None
+    # The cost estimate, when cost control made one (its prompt count serves the limits too).
+    estimate: Estimate | None = None
     # Tokens taken from each token bucket before the call, settled once usage is known.
     reservation: list[tuple[Bucket, float]] = field(default_factory=list)
     # "chat" or "embeddings", from the endpoint the client called.

@@ -54,7 +54,7 @@ class CostControlStage:
         fallback_cap = route.fallback_max_cost_usd if len(route.priorities) > 1 else None
         if not dry_run and max_cost is None and fallback_cap is None:
             return None
-        estimate = self._estimator.estimate(route, ctx.body, ctx.kind)
+        estimate = ctx.estimate = self._estimator.estimate(route, ctx.body, ctx.kind)
         if dry_run:
             bound = estimate.max_cost_usd
             headers = {ESTIMATE_HEADER: format_usd(bound)} if bound is not None else {}

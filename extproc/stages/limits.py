@@ -105,7 +105,8 @@ class LimitsStage:
         route, body = ctx.route, ctx.body
         assert route is not None and body is not None
         model = route.endpoints[0].model if route.endpoints else route.name
-        prompt = self._estimator.prompt_tokens(model, body, ctx.kind)
+        # Counted once per request: cost control may have counted it on the same (first) endpoint.
+        prompt = ctx.estimate.prompt_tokens if ctx.estimate is not None else self._estimator.prompt_tokens(model, body, ctx.kind)
         if ctx.kind == "embeddings":
             return max(prompt, 1)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")

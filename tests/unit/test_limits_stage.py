@@ -121,3 +121,13 @@ async def test_an_unreachable_store_admits_or_refuses_as_configured(estimator: E
 @pytest.mark.parametrize(("seconds", "text"), [(0.0123, "13ms"), (1.5, "1.5s"), (59.9999, "60s"), (360, "6m0s"), (90.4, "1m30s")])
 def test_reset_times_read_like_openais(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+async def test_a_prompt_cost_control_counted_is_not_counted_again(estimator: Estimator) -> None:
+    from extproc.estimate import Estimate, EndpointEstimate  # noqa: PLC0415
+
+    stage = _stage(estimator, TenantPolicy(per_tenant=Rates(tokens_per_minute=10_000)))
+    ctx = _ctx(max_tokens=100)
+    ctx.estimate = Estimate("gpt-4o-mini", [EndpointEstimate("gpt-4o-mini", "openai", 1234, 100, None, None)])
+    await stage.on_request(ctx)
+    assert ctx.client_headers["x-ratelimit-remaining-tokens"] == str(10_000 - 1234 - 100)
