@@ -19,7 +19,9 @@ The corpus is data, one JSON record per line in tests/data/hostile_requests.json
 
 Bodies, raw requests and header values may use `{{repeat:TEXT:N}}` (TEXT N times) so that
 multi-megabyte and deeply nested cases stay one short line; raw requests use
-`{{content-length}}` for the length of what follows the blank line.
+`{{content-length}}` for the length of what follows the blank line. Cases that send credentials
+of their own use `{{test-key}}` for the gateway key the suite's stack accepts; every other case
+gets that key as `Authorization: Bearer`.
 
 After every case the gateway must still answer a normal request, no process may have exited,
 and no response may contain the provider key the launcher generated.
@@ -42,7 +44,7 @@ from extproc.launcher import Stack
 from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
 
 from .conftest import fake_requests
-from tests.sdk_clients import AUTH
+from tests.sdk_clients import AUTH, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -68,8 +70,8 @@ HEALTHY = {"model": "fast", "max_tokens": 5, "messages": [{"role": "user", "cont
 
 
 def expand(text: str) -> str:
-    """`text` with every `{{repeat:TEXT:N}}` written out."""
-    return _REPEAT.sub(lambda m: m.group(1) * int(m.group(2)), text)
+    """`text` with every `{{repeat:TEXT:N}}` written out and `{{test-key}}` replaced by the test API key."""
+    return _REPEAT.sub(lambda m: m.group(1) * int(m.group(2)), text).replace("{{test-key}}", TEST_API_KEY)
 
 
 @dataclass
@@ -97,8 +99,9 @@ class Case:
         """The case's headers; the test key unless the case sends credentials of its own."""
         if self.headers is not None:
             headers = {name: expand(value) for name, value in self.headers.items()}
-            return headers if {"authorization", "x-api-key"} & {n.lower() for n in headers} else {**AUTH, **headers}
-        return {"content-type": "application/json"} if self.body is not None or self.body_b64 is not None else {}
+        else:
+            headers = {"content-type": "application/json"} if self.body is not None or self.body_b64 is not None else {}
+        return headers if {"authorization", "x-api-key"} & {n.lower() for n in headers} else {**AUTH, **headers}
 
     def raw_request(self) -> bytes:
         """The raw request, its Content-Length filled in and the test key added after the request line."""
@@ -134,7 +137,7 @@ class Answer:
 def send(stack: Stack, case: Case) -> Answer:
     if case.transport == "raw":
         return send_raw(stack.port, case.raw_request())
-    with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=60, headers=AUTH) as client:
+    with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=60) as client:
         try:
             response = client.request(case.method, case.path, content=case.content(), headers=case.request_headers())
         except httpx.RemoteProtocolError:
