@@ -194,6 +194,7 @@ def test_two_replicas_on_one_redis_admit_no_more_requests_than_the_limit(shared:
     refused = [a for a in answers if a.status_code != 200]
     assert all(a.status_code == 429 and a.json()["error"]["code"] == "rate_limit_exceeded" for a in refused)
     allowed = RPM + RPM / 60 * elapsed  # the full bucket, plus what refilled while the flood lasted
+    print(f"requests: admitted {admitted} of {len(answers)}, allowance {allowed:.1f} ({elapsed:.1f} s)")
     assert RPM <= admitted <= allowed + 1, (admitted, allowed)
     assert admitted >= 0.99 * allowed - 1, (admitted, allowed)
 
@@ -213,6 +214,7 @@ def test_two_replicas_on_one_redis_admit_no_more_tokens_than_the_limit(shared: t
     allowed = TPM + TPM / 60 * elapsed
     assert len(admitted) < 401, "the flood should outrun the limit"
     one_request = probe.json()["usage"]["total_tokens"]
+    print(f"tokens: used {used} by {len(admitted)} admitted, allowance {allowed:.0f} ({elapsed:.1f} s)")
     assert allowed - one_request - 0.01 * allowed <= used <= allowed + 0.01 * allowed, (used, allowed)
 
 
