@@ -325,12 +325,15 @@ class RouterProcessor:
         if ctx.first_output_at is None and sent:
             ctx.first_output_at = time.monotonic()
         changes = Changes(body=out) if out is not None else Changes()
+        stream = self._passthrough or self._translated
+        if stream is not None and stream.failure is not None and ctx.error is None:
+            ctx.error = stream.failure
+            ctx.decisions.append("stream_failed")
+            log.warning("request %s: the provider's stream failed mid-way: %s", ctx.request_id, stream.failure)
+            # With the piece that carries the error event: an SDK raises on that event and may hang
+            # up before the stream's end reaches this filter, and the log line must still say why.
+            changes.metadata = self._response_metadata()
         if end_of_stream:
-            stream = self._passthrough or self._translated
-            if stream is not None and stream.failure is not None:
-                ctx.error = stream.failure
-                ctx.decisions.append("stream_failed")
-                log.warning("request %s: the provider's stream failed mid-way: %s", ctx.request_id, stream.failure)
             await self._finish()
             changes.metadata = self._response_metadata()
         return changes
