@@ -16,6 +16,7 @@ import yaml
 from .catalog import Catalog, CatalogError, iter_routes, load_catalog
 from .envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from .launcher import LaunchError, envoy_binary
+from .redaction.policy import load_privacy
 from .settings import SettingsError, load_settings
 
 
@@ -59,6 +60,7 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
         _check_models(catalog, report, environ)
         _check_chains(config, catalog, report)
     _check_tenancy(config, catalog, report)
+    _check_privacy(config, report)
     if run_envoy:
         _check_envoy(path, report)
     return report
@@ -76,6 +78,18 @@ def _check_tenancy(config: dict[str, Any], catalog: Catalog | None, report: Repo
         unknown = sorted(set(settings.model_rates) - set(catalog.routes))
         if unknown:
             report.problems.append(f"Limits name models that have no route: {', '.join(unknown)}.")
+
+
+def _check_privacy(config: dict[str, Any], report: Report) -> None:
+    try:
+        privacy = load_privacy(config)
+    except SettingsError as exc:
+        report.problems.append(f"Privacy policy: {exc}.")
+        return
+    if privacy.default.request.mode == "off":
+        report.warnings.append(
+            "privacy.request.mode is off: prompts reach providers with any e-mail, card number or key in them."
+        )
 
 
 def _check_wiring(config: dict[str, Any], report: Report) -> None:

@@ -16,8 +16,9 @@ from .auth import Authenticator
 from .keys import FileKeyStore, KeyStore, RedisKeyStore
 from .limits import Limits, MemoryLimits, RedisLimits
 from .processor import Gateway
+from .redaction.policy import PrivacyPolicies, load_privacy
 from .settings import Settings, load_settings
-from .stages import AccountingStage, CostControlStage, LimitsStage, RoutingStage
+from .stages import AccountingStage, CostControlStage, LimitsStage, RedactionStage, RoutingStage, Stage
 from .translation import ProviderTranslator, TranslationError
 
 # The shipped configuration, next to the package in a source checkout.
@@ -38,14 +39,20 @@ def build_gateway(
     pricing: Pricing | None = None,
     credentials: Credentials | None = None,
     settings: Settings | None = None,
+    privacy: PrivacyPolicies | None = None,
 ) -> Gateway:
     """The catalog, endpoint registry, stores and stage pipeline that envoy.yaml describes."""
     catalog = load_catalog(config)
     settings = settings or load_settings(config)
+    privacy = privacy if privacy is not None else load_privacy(config)
     pricing = pricing or Pricing()
     estimator = Estimator(pricing)
     keys, limits = build_stores(settings)
-    stages = [RoutingStage(catalog), CostControlStage(estimator), AccountingStage(pricing)]
+    stages: list[Stage] = [RoutingStage(catalog)]
+    if privacy.any_active:
+        # Right after routing (policies are per route), before anything counts or prices the prompt.
+        stages.append(RedactionStage(privacy))
+    stages += [CostControlStage(estimator), AccountingStage(pricing)]
     if settings.limits_anything:
         # Last: it reserves tokens, and no stage after it may refuse the request. Its
         # response side runs after accounting has priced the answer.

@@ -14,6 +14,7 @@ from typing import Any
 from .catalog import Endpoint, Lane, ModelRoute
 from .estimate import Estimate
 from .limits import Bucket
+from .redaction.output import OutputGuard
 from .usage import Usage
 
 
@@ -55,6 +56,12 @@ class RequestContext:
     lane: Lane | None = None
     # The lowest priority level a fallback may reach under a cost cap (None: any).
     max_priority: int | None = None
+    # Values masked before the provider saw the request, by entity (counts only, never values).
+    redactions: dict[str, int] = field(default_factory=dict)
+    # The output policy and restore mode for the answer, when the route has either.
+    output_guard: OutputGuard | None = None
+    # The route lets the log line carry the (redacted) prompt and completion.
+    log_text: bool = False
 
     # Response.
     status: int | None = None

@@ -88,6 +88,7 @@ __all__ = [
     "mark_process_dead",
     "prepare_directory",
     "record_answer",
+    "record_redactions",
     "record_rejection",
     "render",
     "start_http_server",
@@ -154,6 +155,13 @@ class _Metrics:
             "llm_gateway_rejections_total",
             "Requests the gateway answered itself, by reason and HTTP status.",
             ("reason", "status"),
+            registry=registry,
+        )
+        self.redactions = Counter(
+            "llm_gateway_redactions_total",
+            "Sensitive values the privacy policy acted on, by route, direction (request, response),"
+            " entity and action (mask, block).",
+            ("route", "direction", "entity", "action"),
             registry=registry,
         )
         self.token_usage = Histogram(
@@ -393,6 +401,16 @@ def record_rejection(*, reason: str, status: int) -> None:
     if counter is None:
         counter = state.rejection_counter(reason, status)
     counter.inc()
+
+
+def record_redactions(*, route: str | None, direction: str, action: str, counts: dict[str, int]) -> None:
+    """record_redactions counts the values a privacy policy masked or blocked in one request or answer.
+
+    `counts` maps entity names (a fixed set) to how many were found.
+    """
+    state = _state or _default_state()
+    for entity, count in counts.items():
+        state.metrics.redactions.labels(_label(route), direction, entity, action).inc(count)
 
 
 def render() -> tuple[bytes, str]:

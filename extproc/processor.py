@@ -31,6 +31,7 @@ from .errors import GatewayError
 from .estimate import Estimator
 from .pricing import Pricing
 from .provider_request import for_endpoint
+from .redaction.output import GuardedStream, OutputGuard
 from .stages import Stage
 from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
 from .translation import ProviderTranslator
@@ -46,6 +47,8 @@ UPSTREAM_HOST_METADATA = "xds.upstream_host_metadata"
 UPSTREAM_SERVICE_TIME_HEADER = "x-envoy-upstream-service-time"
 # The downstream peer, "ip:port" (asked for by the router filter's request_attributes).
 SOURCE_ADDRESS = "source.address"
+# A route's `privacy.log_text` puts at most this much of the prompt and of the completion in the log line.
+LOGGED_TEXT_CHARS = 8192
 
 
 @dataclass(slots=True)
@@ -76,6 +79,12 @@ class RouterProcessor:
         self._translated: TranslatedStream | None = None
         # Completion text of a stream, kept only to estimate usage a provider did not report.
         self._streamed_text: list[str] = []
+        # The output guard's filter of each streamed choice, by choice index.
+        self._guarded: dict[int, GuardedStream] = {}
+        # Streamed choices the output guard stopped and whose end the client was told.
+        self._filtered: set[int] = set()
+        # A buffered completion's text, when the route lets the log line carry it.
+        self._completion_for_log: str | None = None
 
     # --- request -----------------------------------------------------------
 
@@ -277,7 +286,10 @@ class RouterProcessor:
         ctx.usage = spec.usage(payload)
         if ctx.usage is None:
             self._estimate_usage(_completion_text(payload))
-        if native and spec.client_format is OPENAI:
+        if ctx.log_text:
+            self._completion_for_log = _completion_text(payload)
+        guarded = ctx.output_guard is not None and _guard_answer(ctx.output_guard, payload)
+        if native and spec.client_format is OPENAI and not guarded:
             return Changes()
         answer = spec.client_format.answer(payload, ctx.requested_model or "", ctx.client_body)
         return Changes(set_headers={"content-type": "application/json"}).replace_body(orjson.dumps(answer))
@@ -303,9 +315,11 @@ class RouterProcessor:
     def _start_stream(self, spec: EndpointSpec) -> None:
         ctx = self.ctx
         native = self._provider_speaks_openai
-        if native and spec.client_format is OPENAI:
+        if native and spec.client_format is OPENAI and ctx.output_guard is None:
             self._passthrough = PassthroughStream(self._on_chunk, ctx.client_wants_stream_usage)
             return
+        if ctx.output_guard is not None:
+            ctx.decisions.append("output_guarded")
         source = OpenAIChunks() if native else self._translator.chat_stream(ctx.body or {})  # type: ignore[union-attr]
         writer = spec.client_format.stream_writer(
             ctx.requested_model or "", ctx.client_wants_stream_usage, ctx.client_body
@@ -350,6 +364,26 @@ class RouterProcessor:
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if isinstance(delta, dict) and isinstance(delta.get("content"), str):
                 self._streamed_text.append(delta["content"])
+            if ctx.output_guard is not None and isinstance(delta, dict):
+                self._guard_choice(ctx.output_guard, choice, delta)
+
+    def _guard_choice(self, guard: OutputGuard, choice: dict[str, Any], delta: dict[str, Any]) -> None:
+        """A streamed choice's text through the output guard: held back, masked or stopped, restored."""
+        index = choice.get("index", 0)
+        stream = self._guarded.get(index)
+        if stream is None:
+            stream = self._guarded[index] = guard.stream()
+        text = delta.get("content")
+        out = stream.feed(text) if isinstance(text, str) else ""
+        if choice.get("finish_reason"):
+            out += stream.flush()
+        if isinstance(text, str) or out:
+            delta["content"] = out
+        if stream.stopped and (index not in self._filtered or choice.get("finish_reason")):
+            # Blocked: the choice ends here for the client, as OpenAI ends a filtered one; the
+            # model's later words are dropped and its own finish reason is replaced.
+            self._filtered.add(index)
+            choice["finish_reason"] = "content_filter"
 
     def _closing_chunks(self) -> list[dict[str, Any]]:
         """At a translated stream's end: an estimated usage chunk when the provider reported none."""
@@ -518,7 +552,26 @@ class RouterProcessor:
             meta["completion_tokens"] = ctx.usage.completion_tokens
         if ctx.cost_usd is not None:
             meta["cost_usd"] = ctx.cost_usd
+        if ctx.redactions:
+            meta["redactions"] = ctx.redactions
+        guard = ctx.output_guard
+        if guard is not None and guard.counts:
+            meta["output_policy"] = {"action": "block" if guard.blocked else "mask", "entities": dict(guard.counts)}
+        if ctx.log_text:
+            meta.update(self._logged_text())
         return meta
+
+    def _logged_text(self) -> dict[str, str]:
+        """The prompt as the provider got it and the completion as the policy let it out, for a route
+        that opted in; cut at LOGGED_TEXT_CHARS each."""
+        ctx = self.ctx
+        prompt = orjson.dumps((ctx.body or {}).get("messages") or (ctx.body or {}).get("input")).decode()
+        completion = self._completion_for_log
+        if completion is None:
+            completion = "".join(self._streamed_text)
+        if ctx.output_guard is not None:
+            completion = ctx.output_guard.masked(completion)
+        return {"prompt_text": _clip(prompt), "completion_text": _clip(completion)}
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -560,6 +613,26 @@ def _is_openai_error(body: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(payload, dict) and isinstance(payload.get("error"), dict)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= LOGGED_TEXT_CHARS else text[:LOGGED_TEXT_CHARS] + "...[cut]"
+
+
+def _guard_answer(guard: OutputGuard, payload: dict[str, Any]) -> bool:
+    """A buffered canonical answer's texts through the output guard, in place; True when any changed."""
+    changed = False
+    for choice in payload.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            continue
+        text, blocked = guard.whole(message["content"])
+        if blocked:
+            choice["finish_reason"] = "content_filter"
+        if text != message["content"]:
+            message["content"] = text
+            changed = True
+    return changed
 
 
 def _completion_text(payload: dict[str, Any]) -> str:

@@ -110,11 +110,11 @@ class Settings:
 def load_settings(config: dict[str, Any]) -> Settings:
     """Read the tenancy settings of a parsed envoy.yaml; SettingsError says what is wrong."""
     meta = tenancy_metadata(config)
-    auth = _mapping(meta.get("auth"), "auth")
+    auth = mapping_of(meta.get("auth"), "auth")
     mode = auth.get("mode", "api_keys")
     if mode not in AUTH_MODES:
         raise SettingsError(f"auth.mode must be one of {', '.join(AUTH_MODES)}; got {mode!r}")
-    store = _mapping(meta.get("store"), "store")
+    store = mapping_of(meta.get("store"), "store")
     kind = store.get("kind", "memory")
     if kind not in STORE_KINDS:
         raise SettingsError(f"store.kind must be one of {', '.join(STORE_KINDS)}; got {kind!r}")
@@ -124,11 +124,11 @@ def load_settings(config: dict[str, Any]) -> Settings:
     redis_url = os.environ.get(REDIS_URL_ENV) or store.get("redis_url")
     if kind == "redis" and not redis_url:
         raise SettingsError(f"store.kind is redis: set store.redis_url or the {REDIS_URL_ENV} environment variable")
-    limits = _mapping(meta.get("limits"), "limits")
+    limits = mapping_of(meta.get("limits"), "limits")
     default = _policy(limits, "limits")
     tenants = {
-        str(name): _override(default, _mapping(value, f"tenants.{name}"), f"tenants.{name}")
-        for name, value in _mapping(meta.get("tenants"), "tenants").items()
+        str(name): _override(default, mapping_of(value, f"tenants.{name}"), f"tenants.{name}")
+        for name, value in mapping_of(meta.get("tenants"), "tenants").items()
     }
     return Settings(
         auth_mode=mode,
@@ -148,12 +148,12 @@ def tenancy_metadata(config: dict[str, Any]) -> dict[str, Any]:
     for vhost in iter_virtual_hosts(config):
         meta = ((vhost.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway")
         if meta:
-            return _mapping(meta, f"virtual host {vhost.get('name')!r} metadata")
+            return mapping_of(meta, f"virtual host {vhost.get('name')!r} metadata")
     return {}
 
 
 def _policy(section: dict[str, Any], where: str) -> TenantPolicy:
-    _only(section, ("per_tenant", "per_key", "budget"), where)
+    only_keys(section, ("per_tenant", "per_key", "budget"), where)
     return TenantPolicy(
         per_tenant=_rates(section.get("per_tenant"), f"{where}.per_tenant"),
         per_key=_rates(section.get("per_key"), f"{where}.per_key"),
@@ -186,8 +186,8 @@ def _model_rates(config: dict[str, Any]) -> dict[str, Rates]:
 
 
 def _rates(value: Any, where: str) -> Rates:
-    section = _mapping(value, where)
-    _only(section, ("requests_per_minute", "tokens_per_minute"), where)
+    section = mapping_of(value, where)
+    only_keys(section, ("requests_per_minute", "tokens_per_minute"), where)
     return Rates(
         _positive(section.get("requests_per_minute"), f"{where}.requests_per_minute", int),
         _positive(section.get("tokens_per_minute"), f"{where}.tokens_per_minute", int),
@@ -195,8 +195,8 @@ def _rates(value: Any, where: str) -> Rates:
 
 
 def _budget(value: Any, where: str) -> Budget:
-    section = _mapping(value, where)
-    _only(section, ("usd_per_day", "usd_per_month"), where)
+    section = mapping_of(value, where)
+    only_keys(section, ("usd_per_day", "usd_per_month"), where)
     return Budget(
         _positive(section.get("usd_per_day"), f"{where}.usd_per_day", float),
         _positive(section.get("usd_per_month"), f"{where}.usd_per_month", float),
@@ -213,7 +213,8 @@ def _positive(value: Any, where: str, kind: type) -> Any:
     return kind(value)
 
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
+def mapping_of(value: Any, where: str) -> dict[str, Any]:
+    """`value` as a mapping ({} for None); SettingsError naming `where` otherwise."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -221,7 +222,8 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _only(section: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+def only_keys(section: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    """SettingsError naming any key of `section` not in `allowed` (a typo would otherwise be ignored)."""
     unknown = sorted(set(section) - set(allowed))
     if unknown:
         raise SettingsError(f"{where} does not know {', '.join(unknown)}; it takes {', '.join(allowed)}")

@@ -11,6 +11,7 @@ from pathlib import Path
 from .config import build_stores, read_config
 from .keys import FileKeyStore, generate_key, new_record
 from .launcher import LaunchError, Stack, StackOptions
+from .redaction.policy import load_privacy
 from .settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ def run_up(
 ) -> int:
     """Start everything, print how to call it, restart crashed service processes, stop on a signal."""
     try:
-        settings = load_settings(read_config(config_path))
+        config = read_config(config_path)
+        settings = load_settings(config)
+        load_privacy(config)
     except (OSError, ValueError) as exc:  # the services would refuse it too: say so before starting anything
         log.error("could not read %s: %s (llm-gateway check says more)", config_path, exc)
         return 1

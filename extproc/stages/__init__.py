@@ -10,5 +10,6 @@ from .routing import RoutingStage
 from .accounting import AccountingStage
 from .cost_control import CostControlStage
 from .limits import LimitsStage
+from .redaction import RedactionStage
 
-__all__ = ["Stage", "RoutingStage", "CostControlStage", "AccountingStage", "LimitsStage"]
+__all__ = ["Stage", "RoutingStage", "RedactionStage", "CostControlStage", "AccountingStage", "LimitsStage"]

@@ -32,6 +32,7 @@ FAMILIES = {
     "llm_gateway_cost_usd": {"model", "provider", "tenant"},
     "llm_gateway_usage_estimated": {"model", "provider"},
     "llm_gateway_rejections": {"reason", "status"},
+    "llm_gateway_redactions": {"route", "direction", "entity", "action"},
     "gen_ai_client_token_usage": {
         "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model",
         "gen_ai_token_type",
@@ -181,9 +182,21 @@ def test_rejections_by_reason_and_status() -> None:
     assert value(samples, "llm_gateway_rejections_total", reason="unknown", status="400") == 1
 
 
+def test_redactions_by_route_direction_entity_and_action() -> None:
+    metrics.record_redactions(route="fast", direction="request", action="mask", counts={"EMAIL_ADDRESS": 2, "SECRET": 1})
+    metrics.record_redactions(route="fast", direction="request", action="mask", counts={"EMAIL_ADDRESS": 1})
+    metrics.record_redactions(route="fast", direction="response", action="block", counts={"CREDIT_CARD": 1})
+    samples = scrape()
+    name = "llm_gateway_redactions_total"
+    assert value(samples, name, route="fast", direction="request", entity="EMAIL_ADDRESS", action="mask") == 3
+    assert value(samples, name, route="fast", direction="request", entity="SECRET", action="mask") == 1
+    assert value(samples, name, route="fast", direction="response", entity="CREDIT_CARD", action="block") == 1
+
+
 def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     metrics.record_answer(**ANSWER)
     metrics.record_rejection(reason="bad_request", status=400)
+    metrics.record_redactions(route="fast", direction="request", action="mask", counts={"US_SSN": 1})
     body, content_type = metrics.render()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     families = {family.name: family for family in text_string_to_metric_families(body.decode())}

@@ -14,9 +14,12 @@ from extproc.credentials import Credentials
 from extproc.decisions import Changes, Reply
 from extproc.processor import Gateway, RouterProcessor
 from extproc.settings import Settings
+from extproc.redaction.policy import PrivacyPolicies
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")
+# These tests are about other stages: no privacy policy rewrites their prompts or answers.
+NO_PRIVACY = PrivacyPolicies()
 
 CHAT = "/v1/chat/completions"
 USER = [{"role": "user", "content": "hi"}]
@@ -25,7 +28,7 @@ USER = [{"role": "user", "content": "hi"}]
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=NO_AUTH)
+    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=NO_AUTH, privacy=NO_PRIVACY)
 
 
 @pytest.fixture

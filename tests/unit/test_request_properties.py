@@ -40,9 +40,12 @@ from extproc.provider_request import for_endpoint
 from extproc.validation import MAX_JSON_DEPTH
 from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
 from extproc.settings import Settings
+from extproc.redaction.policy import PrivacyPolicies
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")
+# These tests are about other stages: no privacy policy rewrites their prompts or answers.
+NO_PRIVACY = PrivacyPolicies()
 
 CHAT = "/v1/chat/completions"
 MESSAGES = "/v1/messages"
@@ -67,7 +70,7 @@ PROPERTY_SETTINGS = settings(
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": KEY}), settings=NO_AUTH)
+    return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": KEY}), settings=NO_AUTH, privacy=NO_PRIVACY)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+"""Typed placeholders: what a masked value becomes, and the way back for restore mode."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from .detector import Finding
+
+# `<EMAIL_ADDRESS_1>`: typed so the model still knows what stood there, numbered so that
+# two different values stay different and each can be put back.
+PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*)_(\d+)>")
+# The longest a placeholder gets; a stream holds back a `<` this close to its end.
+MAX_PLACEHOLDER = 32
+
+
+class Placeholders:
+    """The placeholders of one request: the same value always gets the same one."""
+
+    def __init__(self, numbered: bool = True) -> None:
+        self._numbered = numbered
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._per_entity: Counter[str] = Counter()
+        # Placeholder -> the original value.
+        self.originals: dict[str, str] = {}
+        # Values masked, by entity (every occurrence counts).
+        self.counts: Counter[str] = Counter()
+
+    def mask(self, text: str, findings: list[Finding]) -> str:
+        """`text` with every finding replaced by its placeholder."""
+        if not findings:
+            return text
+        out: list[str] = []
+        at = 0
+        for finding in findings:
+            out.append(text[at : finding.start])
+            out.append(self._placeholder(finding.entity, text[finding.start : finding.end]))
+            at = finding.end
+        out.append(text[at:])
+        return "".join(out)
+
+    def restore(self, text: str) -> str:
+        """`text` with every placeholder of this request put back to its original value."""
+        if not self.originals or "<" not in text:
+            return text
+        return PLACEHOLDER.sub(lambda m: self.originals.get(m.group(0), m.group(0)), text)
+
+    def _placeholder(self, entity: str, value: str) -> str:
+        self.counts[entity] += 1
+        if not self._numbered:
+            return f"<{entity}>"
+        key = (entity, value)
+        placeholder = self._by_value.get(key)
+        if placeholder is None:
+            self._per_entity[entity] += 1
+            placeholder = f"<{entity}_{self._per_entity[entity]}>"
+            self._by_value[key] = placeholder
+            self.originals[placeholder] = value
+        return placeholder

@@ -1,0 +1,154 @@
+"""Presidio recognizers for the entities the gateway redacts, tuned to run offline and fast.
+
+Presidio's own pattern recognizers do e-mail, payment card (Luhn), IBAN
+(mod-97), IP address and US SSN. Three things are changed, each for a reason:
+
+- E-mail: Presidio validates the domain with `tldextract`, whose default
+  fetches the public-suffix list from the internet on first use. The gateway
+  must work offline, so the same check runs on tldextract's bundled snapshot.
+- Phone: Presidio's `PhoneRecognizer` runs libphonenumber's matcher once per
+  region over the whole text (3.5 s for a 64 KB prompt here). The same
+  libphonenumber validation on phone-shaped candidates found by one regex
+  gives the same answers in milliseconds.
+- Payment card: Presidio's pattern misses Mastercard's 2221-2720 range.
+
+Presidio has no recognizers for credentials; `SECRET` is a set of patterns
+for provider API keys, cloud keys, bearer tokens and PEM private keys.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+import regex
+import tldextract
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    UsSsnRecognizer,
+)
+
+from .entities import DENY_LIST
+
+
+# Case matters in credentials (`AKIA...` is a key id, `akia...` is not).
+_CASE_SENSITIVE = regex.DOTALL | regex.MULTILINE
+
+_OFFLINE_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail recognizer with its domain check on the bundled public-suffix list."""
+
+    def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
+        return _OFFLINE_SUFFIXES(pattern_text).fqdn != ""
+
+
+class FastPhoneRecognizer(PatternRecognizer):
+    """Phone numbers: phone-shaped candidates, each validated by libphonenumber.
+
+    A candidate starting with `+` must be a valid international number; any
+    other must be a valid national number of one of `regions`.
+    """
+
+    CANDIDATE = (
+        r"(?<![\w+/.:-])"  # not the tail of a longer token (a version, a path, an IP, a card)
+        r"(?:\+\d{1,3}[ .-]?)?"  # country code
+        r"(?:\(\d{1,5}\)[ .-]?)?"  # area code in brackets
+        r"\d{1,5}(?:[ .-]?\d{1,5}){1,5}"
+        r"(?![\w/:]|[.-]\d)"  # nor its head
+    )
+
+    def __init__(self, regions: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA", "AU")) -> None:
+        self.regions = regions
+        super().__init__(
+            supported_entity="PHONE_NUMBER",
+            patterns=[Pattern("phone candidate", self.CANDIDATE, 0.1)],
+            global_regex_flags=_CASE_SENSITIVE,
+            name="FastPhoneRecognizer",
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
+        digits = sum(c.isdigit() for c in pattern_text)
+        if digits < 7 or digits > 15 or _DATE_OR_TIME.fullmatch(pattern_text):
+            return False
+        if pattern_text.startswith("+"):
+            return _valid_number(pattern_text, None)
+        return any(_valid_number(pattern_text, region) for region in self.regions)
+
+
+_DATE_OR_TIME = regex.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}|\d{1,2}[.:]\d{2}([.:]\d{2})*")
+
+
+def _valid_number(text: str, region: str | None) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(text, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+class PaymentCardRecognizer(CreditCardRecognizer):
+    """Presidio's card recognizer (Luhn-validated), plus Mastercard's 2-series."""
+
+    def __init__(self) -> None:
+        two_series = Pattern(
+            "Mastercard 2-series",
+            r"\b2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b",
+            0.3,
+        )
+        super().__init__(patterns=[*CreditCardRecognizer.PATTERNS, two_series])
+
+
+SECRET_PATTERNS = [
+    # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-), this gateway's own keys (sk-gw-).
+    Pattern("provider API key", r"\bsk-[A-Za-z0-9][A-Za-z0-9_-]{19,}", 0.9),
+    Pattern("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", 0.9),
+    Pattern(
+        "AWS secret access key",
+        r"(?i:aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?)\K[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+        0.9,
+    ),
+    Pattern("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b", 0.9),
+    Pattern("Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", 0.9),
+    Pattern("Google API key", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", 0.9),
+    Pattern("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0.9),
+    # `\K` keeps the label out of the finding (and is far faster than a look-behind).
+    Pattern("bearer token", r"(?i:\bbearer\s+)\K[A-Za-z0-9._~+/-]{20,}=*", 0.9),
+    # To the END line or, unterminated (a stream still arriving), to the end of the text.
+    Pattern(
+        "PEM private key",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|\Z)",
+        0.9,
+    ),
+]
+
+
+def secret_recognizer() -> PatternRecognizer:
+    """Credentials: provider and cloud API keys, tokens, private keys."""
+    return PatternRecognizer(
+        supported_entity="SECRET", patterns=SECRET_PATTERNS, global_regex_flags=_CASE_SENSITIVE, name="SecretRecognizer"
+    )
+
+
+def deny_list_recognizer(terms: tuple[str, ...]) -> PatternRecognizer:
+    """Whole words or phrases from a configured list, any case."""
+    return PatternRecognizer(supported_entity=DENY_LIST, deny_list=list(terms), name="DenyListRecognizer")
+
+
+@lru_cache(maxsize=None)
+def recognizer_for(entity: str) -> EntityRecognizer:
+    """The one recognizer of an entity (built once per process: they hold compiled patterns)."""
+    builders = {
+        "EMAIL_ADDRESS": OfflineEmailRecognizer,
+        "PHONE_NUMBER": FastPhoneRecognizer,
+        "CREDIT_CARD": PaymentCardRecognizer,
+        "IBAN_CODE": IbanRecognizer,
+        "IP_ADDRESS": IpRecognizer,
+        "US_SSN": UsSsnRecognizer,
+        "SECRET": secret_recognizer,
+    }
+    return builders[entity]()
