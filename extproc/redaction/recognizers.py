@@ -51,8 +51,11 @@ class OfflineEmailRecognizer(EmailRecognizer):
 class FastPhoneRecognizer(PatternRecognizer):
     """Phone numbers: phone-shaped candidates, each validated by libphonenumber.
 
-    A candidate starting with `+` must be a valid international number; any
-    other must be a valid national number of one of `regions`.
+    A candidate starting with `+` must be a valid international number. Any
+    other must be a valid national number: North American with 10 digits (11
+    with a leading 1), or of a `trunk_regions` country with its trunk 0 (the
+    way Britons, Germans or the French write their numbers at home). National
+    numbers of other shapes are too easily confused with ids and amounts.
     """
 
     CANDIDATE = (
@@ -63,8 +66,8 @@ class FastPhoneRecognizer(PatternRecognizer):
         r"(?![\w/:]|[.-]\d)"  # nor its head
     )
 
-    def __init__(self, regions: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "CA", "AU")) -> None:
-        self.regions = regions
+    def __init__(self, trunk_regions: tuple[str, ...] = ("GB", "DE", "FR", "IT", "NL", "AU", "IN")) -> None:
+        self.trunk_regions = trunk_regions
         super().__init__(
             supported_entity="PHONE_NUMBER",
             patterns=[Pattern("phone candidate", self.CANDIDATE, 0.1)],
@@ -73,15 +76,24 @@ class FastPhoneRecognizer(PatternRecognizer):
         )
 
     def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
-        digits = sum(c.isdigit() for c in pattern_text)
-        if digits < 7 or digits > 15 or _DATE_OR_TIME.fullmatch(pattern_text):
-            return False
+        digits = "".join(c for c in pattern_text if c.isdigit())
+        if not 7 <= len(digits) <= 15 or _DATE_OR_TIME.fullmatch(pattern_text) or pattern_text.count(".") == 1:
+            return False  # a date, a time, a decimal number
         if pattern_text.startswith("+"):
             return _valid_number(pattern_text, None)
-        return any(_valid_number(pattern_text, region) for region in self.regions)
+        if _north_american_layout(pattern_text) and _valid_number(pattern_text, "US"):
+            return True
+        return digits[0] == "0" and any(_valid_number(pattern_text, region) for region in self.trunk_regions)
 
 
 _DATE_OR_TIME = regex.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}|\d{1,2}[.:]\d{2}([.:]\d{2})*")
+
+
+def _north_american_layout(text: str) -> bool:
+    """Digits grouped as North Americans write a number: 212 736 5000, (212) 736-5000, 1-212-736-5000,
+    2127365000 (not 2026-11-0042, an id that happens to have ten digits)."""
+    groups = [len(g) for g in regex.split(r"\D+", text) if g]
+    return groups in ([10], [11], [3, 3, 4], [1, 3, 3, 4]) and (groups[0] != 11 or text.lstrip("(")[0] == "1")
 
 
 def _valid_number(text: str, region: str | None) -> bool:
@@ -89,6 +101,25 @@ def _valid_number(text: str, region: str | None) -> bool:
         return phonenumbers.is_valid_number(phonenumbers.parse(text, region))
     except phonenumbers.NumberParseException:
         return False
+
+
+class StrictSsnRecognizer(UsSsnRecognizer):
+    """Presidio's SSN recognizer, also refusing areas 900-999 (never issued as SSNs: ITINs and tests)."""
+
+    def invalidate_result(self, pattern_text: str) -> bool:  # noqa: D102
+        digits = "".join(c for c in pattern_text if c.isdigit())
+        return bool(super().invalidate_result(pattern_text)) or digits[:1] == "9"
+
+
+class StrictIpRecognizer(IpRecognizer):
+    """Presidio's IP recognizer, without taking the first four parts of a longer dotted version (1.2.3.4.5)."""
+
+    def __init__(self) -> None:
+        patterns = [
+            Pattern(p.name, r"(?<![\d.])" + p.regex + r"(?!\.\d)", p.score) if p.name == "IPv4" else p
+            for p in IpRecognizer.PATTERNS
+        ]
+        super().__init__(patterns=patterns)
 
 
 class PaymentCardRecognizer(CreditCardRecognizer):
@@ -147,8 +178,8 @@ def recognizer_for(entity: str) -> EntityRecognizer:
         "PHONE_NUMBER": FastPhoneRecognizer,
         "CREDIT_CARD": PaymentCardRecognizer,
         "IBAN_CODE": IbanRecognizer,
-        "IP_ADDRESS": IpRecognizer,
-        "US_SSN": UsSsnRecognizer,
+        "IP_ADDRESS": StrictIpRecognizer,
+        "US_SSN": StrictSsnRecognizer,
         "SECRET": secret_recognizer,
     }
     return builders[entity]()
