@@ -114,9 +114,9 @@ def run(args: argparse.Namespace) -> list[Result]:
         results.append(_fake_provider_alone(args))
         keys_file = tmp / "keys.json"
         asyncio.run(FileKeyStore(keys_file).add(new_record(BENCH_KEY, "bench")))
-        # Keys checked, no limits: the data path of issues 2-4.
+        # Keys checked, no limits, no privacy policy: the data path of issues 2-4.
         source_path = tmp / "gateway-source.yaml"
-        source_path.write_text(yaml.safe_dump(_with_tenancy(source, limits={}), sort_keys=False))
+        source_path.write_text(yaml.safe_dump(_with_tenancy(source, limits={}, privacy={}), sort_keys=False))
         worker_counts = [int(w) for w in args.workers.split(",")]
         for workers in worker_counts:
             with _gateway(source_path, tmp / f"gateway-{workers}", workers, keys_file, args) as stack:
@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                     results.append(result)
         if not args.skip_limits:
             results.append(_with_shared_limits(source, tmp, max(worker_counts), args))
+        results.append(_with_privacy(source, tmp, max(worker_counts), keys_file, args))
         if LITELLM.exists():
             results.append(_litellm_proxy_alone(upstream_port, tmp, args))
     finally:
@@ -175,6 +176,17 @@ def _with_shared_limits(source: dict[str, Any], tmp: Path, workers: int, args: a
         with _gateway(config_path, tmp / "gateway-limits", workers, None, args) as stack:
             result = _measure(f"gateway, {workers} proc, fast, limits on (Redis shared)", stack.port, "fast", args)
             _measure_ttft(result, stack.port, "fast", args)
+    return result
+
+
+def _with_privacy(source: dict[str, Any], tmp: Path, workers: int, keys_file: Path, args: argparse.Namespace) -> Result:
+    """The `fast` route with the shipped privacy policy: the prompt scanned and masked, the answer
+    through the output guard (streams decoded and re-encoded); no limits."""
+    config_path = tmp / "gateway-privacy.yaml"
+    config_path.write_text(yaml.safe_dump(_with_tenancy(source, limits={}), sort_keys=False))
+    with _gateway(config_path, tmp / "gateway-privacy", workers, keys_file, args) as stack:
+        result = _measure(f"gateway, {workers} proc, fast, privacy policy on (shipped)", stack.port, "fast", args)
+        _measure_ttft(result, stack.port, "fast", args)
     return result
 
 

@@ -379,11 +379,11 @@ class RouterProcessor:
             out += stream.flush()
         if isinstance(text, str) or out:
             delta["content"] = out
-        if stream.stopped and (index not in self._filtered or choice.get("finish_reason")):
+        if stream.stopped:
             # Blocked: the choice ends here for the client, as OpenAI ends a filtered one; the
-            # model's later words are dropped and its own finish reason is replaced.
+            # model's later words are dropped, and so is its own finish reason.
+            choice["finish_reason"] = None if index in self._filtered else "content_filter"
             self._filtered.add(index)
-            choice["finish_reason"] = "content_filter"
 
     def _closing_chunks(self) -> list[dict[str, Any]]:
         """At a translated stream's end: an estimated usage chunk when the provider reported none."""

@@ -29,6 +29,17 @@ TRIGGERS: dict[str, re.Pattern[str] | tuple[str, ...]] = {
 }
 
 
+# For these, Presidio's pattern runs only on windows around each anchor (this many characters
+# either side, widened to whitespace), not on the whole text: its e-mail and IPv6 patterns cost
+# 27 and 17 ms on 64 KB, and a value never reaches further than this from its `@` or its
+# colons and dots. (Phone candidates are too many and too short: windows cost more than they save.)
+WINDOWED = {
+    "EMAIL_ADDRESS": (re.compile("@"), 256),
+    "IP_ADDRESS": (re.compile(r"\d\.\d|[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:"), 64),
+}
+_SPACE = re.compile(r"\s")
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One sensitive value: where it is in the text and what it is."""
@@ -59,9 +70,11 @@ class Detector:
         for entity, trigger, recognizer in self._recognizers:
             if trigger is not None and not _may_hold(text, trigger):
                 continue
-            for result in recognizer.analyze(text, [entity], None):
-                if result.score >= MIN_SCORE and result.end > result.start:
-                    candidates.append((PRECEDENCE.index(entity), result.start - result.end, result.start, result.end, entity))
+            for offset, piece in _pieces(text, entity):
+                for result in recognizer.analyze(piece, [entity], None):
+                    if result.score >= MIN_SCORE and result.end > result.start:
+                        start, end = offset + result.start, offset + result.end
+                        candidates.append((PRECEDENCE.index(entity), start - end, start, end, entity))
         candidates.sort()
         kept: list[Finding] = []
         for _, _, start, end, entity in candidates:
@@ -75,3 +88,30 @@ def _may_hold(text: str, trigger: re.Pattern[str] | tuple[str, ...]) -> bool:
     if isinstance(trigger, tuple):
         return any(part in text for part in trigger)
     return trigger.search(text) is not None
+
+
+def _pieces(text: str, entity: str) -> list[tuple[int, str]]:
+    """The parts of `text` to scan for `entity`, with their offsets: windows around its trigger
+    matches, merged, each widened to whitespace so that no token is cut; or the whole text."""
+    windowed = WINDOWED.get(entity)
+    if windowed is None or len(text) < 4096:
+        return [(0, text)]
+    anchor, reach = windowed
+    spans: list[list[int]] = []
+    for match in anchor.finditer(text):
+        start, end = max(0, match.start() - reach), min(len(text), match.end() + reach)
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    pieces = []
+    for start, end in spans:
+        before = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start))
+        start = before + 1 if before >= 0 else 0
+        after = _SPACE.search(text, end)
+        end = after.start() if after else len(text)
+        if pieces and start <= pieces[-1][0] + len(pieces[-1][1]):
+            first = pieces.pop()[0]
+            start = first
+        pieces.append((start, text[start:end]))
+    return pieces

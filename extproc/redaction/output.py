@@ -2,13 +2,14 @@
 
 The text a model produced first meets the output policy (mask or block what
 it should not say), then the request's placeholders are put back (restore
-mode). Both work on a stream too: each choice's text is held back by a few
-dozen characters, so that a value split across chunks is seen whole before
-any of it leaves, and a finding still arriving at the end is never cut.
+mode). Both work on a stream too: each choice's text is held back by the
+words that may still become a value (see `GuardedStream`), so that a value
+split across chunks is seen whole before any of it leaves.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from .detector import Detector, Finding
@@ -23,13 +24,14 @@ class OutputGuard:
         detector: Detector | None,
         block: bool,
         restore: Placeholders | None,
-        holdback_chars: int = 64,
+        deny_list: tuple[str, ...] = (),
     ) -> None:
         self._detector = detector
         self._block = block
         self._restore = restore
         self._masks = Placeholders(numbered=False)
-        self.holdback_chars = holdback_chars
+        # A stream holds back at least this many words: a deny-list phrase must be seen whole.
+        self.phrase_words = max((len(p.split()) for p in deny_list), default=1)
         # Set when the policy blocked the answer: the entities that made it.
         self.blocked: list[str] = []
 
@@ -65,12 +67,34 @@ class OutputGuard:
         self.blocked = sorted({*self.blocked, *(f.entity for f in findings)})
 
 
+# Text already sent that detection still reads, so that a value whose context went out before it
+# (`Authorization: Bearer ` before a token) is still recognised.
+CONTEXT_CHARS = 128
+# A token (no whitespace) is held back whole up to this length; past it, all but its last
+# LONG_TOKEN_TAIL characters go (a base64 blob must not hold a stream forever).
+MAX_HELD_TOKEN = 4096
+LONG_TOKEN_TAIL = 256
+_TOKEN = re.compile(r"\S+")
+# A word that may be one group of a value written with spaces: it holds a digit ("(212)",
+# "736-5000", "Tel:+33"), or it is all capitals (an IBAN's "WEST", a PEM header's "PRIVATE").
+_PART_OF_A_VALUE = re.compile(r"\S*\d\S*|[A-Z0-9-]+")
+
+
 class GuardedStream:
-    """One choice's streamed text: pieces in, the part that is safe to send out."""
+    """One choice's streamed text: pieces in, the part that is safe to send out.
+
+    What is held back is the text that may still become (part of) a finding:
+    the word being written, the digit groups and capital groups before it (a
+    card or a phone number written with spaces), as many words as the longest
+    deny-list phrase, any finding that reaches the end, and an unfinished
+    placeholder. Everything before goes out at once, so the stream runs about
+    a word behind the model.
+    """
 
     def __init__(self, guard: OutputGuard) -> None:
         self._guard = guard
         self._pending = ""
+        self._sent_tail = ""
         self.stopped = False
 
     def feed(self, text: str) -> str:
@@ -89,7 +113,7 @@ class GuardedStream:
     def _release(self, final: bool) -> str:
         guard = self._guard
         pending = self._pending
-        findings = guard._detector.find(pending) if guard._detector is not None else []
+        findings = self._findings(pending)
         cut = len(pending) if final else self._cut(pending, findings)
         released = [f for f in findings if f.end <= cut]
         if released and guard._block:
@@ -101,18 +125,43 @@ class GuardedStream:
             return guard._finish(out)
         out = guard._masks.mask(pending[:cut], released)
         self._pending = pending[cut:]
+        self._sent_tail = (self._sent_tail + pending[:cut])[-CONTEXT_CHARS:]
         return guard._finish(out)
 
+    def _findings(self, pending: str) -> list[Finding]:
+        """Findings in `pending`, read with the tail of what was sent before it; one that began in
+        the sent text (too late to take back) is cut to its part still here."""
+        detector = self._guard._detector
+        if detector is None:
+            return []
+        shift = len(self._sent_tail)
+        found = []
+        for finding in detector.find(self._sent_tail + pending):
+            if finding.end > shift:
+                found.append(Finding(max(finding.start - shift, 0), finding.end - shift, finding.entity))
+        return found
+
     def _cut(self, pending: str, findings: list[Finding]) -> int:
-        """How much of `pending` may go: all but the hold-back, never inside a finding, a word or a placeholder."""
-        cut = len(pending) - self._guard.holdback_chars
-        if cut <= 0:
-            return 0
+        """How much of `pending` may go now (see the class docstring)."""
+        words = [m.span() for m in _TOKEN.finditer(pending)]
+        if not words:
+            return len(pending)
+        if len(words) == 1 and words[0][0] == 0 and len(pending) >= MAX_HELD_TOKEN:
+            return len(pending) - LONG_TOKEN_TAIL
+        held = complete = 0
+        chain = True  # every word held so far may be a group of one value
+        for start, end in reversed(words):
+            writing = end == len(pending)  # only the last word can still grow
+            part = bool(_PART_OF_A_VALUE.fullmatch(pending, start, end))
+            if not writing and complete >= self._guard.phrase_words - 1 and not (chain and part):
+                break
+            chain = chain and part
+            complete += not writing
+            held += 1
+        cut = words[-held][0] if held else len(pending)
         for finding in findings:
             if finding.start < cut < finding.end or (finding.end == len(pending) and finding.start < cut):
                 cut = finding.start
-        space = max(pending.rfind(" ", 0, cut + 1), pending.rfind("\n", 0, cut + 1))
-        cut = space + 1 if space >= 0 else cut
         opening = pending.rfind("<", max(0, cut - MAX_PLACEHOLDER), cut)
         if opening >= 0 and ">" not in pending[opening:cut]:
             cut = opening

@@ -11,7 +11,6 @@ model route (each of `request`, `response` and `log_text` on its own):
         mode: mask             # off | mask | block
         entities: [CREDIT_CARD, US_SSN, SECRET]
         deny_list: ["Project Falcon"]
-        holdback_chars: 64     # how far a stream runs behind the model, to see split values whole
       log_text: false          # true: the log line carries the (redacted) prompt and completion
 
 `restore` masks like `mask`, then puts the caller's values back into the
@@ -46,7 +45,6 @@ class ResponsePolicy:
     mode: str = "off"
     entities: tuple[str, ...] = ENTITIES
     deny_list: tuple[str, ...] = ()
-    holdback_chars: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +103,11 @@ def _privacy(section: dict[str, Any], base: Privacy, where: str) -> Privacy:
         )
     if "response" in section:
         raw = mapping_of(section["response"], f"{where}.response")
-        only_keys(raw, ("mode", "entities", "deny_list", "holdback_chars"), f"{where}.response")
+        only_keys(raw, ("mode", "entities", "deny_list"), f"{where}.response")
         response = ResponsePolicy(
             mode=_choice(raw.get("mode", "mask"), RESPONSE_MODES, f"{where}.response.mode"),
             entities=_entities(raw.get("entities"), f"{where}.response.entities"),
             deny_list=_strings(raw.get("deny_list"), f"{where}.response.deny_list"),
-            holdback_chars=_holdback(raw.get("holdback_chars", 64), f"{where}.response.holdback_chars"),
         )
     log_text = section.get("log_text", base.log_text)
     if not isinstance(log_text, bool):
@@ -142,9 +139,3 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise SettingsError(f"{where} must be a list of non-empty strings")
     return tuple(value)
-
-
-def _holdback(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 4096:
-        raise SettingsError(f"{where} must be a whole number from 16 to 4096; got {value!r}")
-    return value

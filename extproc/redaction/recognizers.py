@@ -45,29 +45,38 @@ class OfflineEmailRecognizer(EmailRecognizer):
     """Presidio's e-mail recognizer with its domain check on the bundled public-suffix list."""
 
     def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
-        return _OFFLINE_SUFFIXES(pattern_text).fqdn != ""
+        local, _, domain = pattern_text.rpartition("@")
+        # The domain alone: the pattern's local part may take in a URL's `path?user=` before it.
+        # A run of asterisks is an address already masked (j.m*****@web.de).
+        return "**" not in local and _OFFLINE_SUFFIXES(domain).fqdn != ""
 
 
 class FastPhoneRecognizer(PatternRecognizer):
     """Phone numbers: phone-shaped candidates, each validated by libphonenumber.
 
     A candidate starting with `+` must be a valid international number. Any
-    other must be a valid national number: North American with 10 digits (11
-    with a leading 1), or of a `trunk_regions` country with its trunk 0 (the
-    way Britons, Germans or the French write their numbers at home). National
-    numbers of other shapes are too easily confused with ids and amounts.
+    other must be a valid national number: North American in its layout, or
+    of a `trunk_regions` country with its trunk 0 and 9 digits or more (the
+    way Britons, Germans or the French write their numbers at home), or of a
+    `no_trunk_regions` country (Spain, Italy's mobiles). National numbers of
+    other shapes are too easily confused with ids and amounts.
     """
 
     CANDIDATE = (
-        r"(?<![\w+/.:-])"  # not the tail of a longer token (a version, a path, an IP, a card)
+        r"(?<![\w+/.-])(?<!\d:)"  # not the tail of a longer token (a version, a path, an IP, a time)
         r"(?:\+\d{1,3}[ .-]?)?"  # country code
         r"(?:\(\d{1,5}\)[ .-]?)?"  # area code in brackets
-        r"\d{1,5}(?:[ .-]?\d{1,5}){1,5}"
+        r"\d{1,5}(?:[ ./-]?\d{1,5}){1,5}"
         r"(?![\w/:]|[.-]\d)"  # nor its head
     )
 
-    def __init__(self, trunk_regions: tuple[str, ...] = ("GB", "DE", "FR", "IT", "NL", "AU", "IN")) -> None:
+    def __init__(
+        self,
+        trunk_regions: tuple[str, ...] = ("GB", "DE", "FR", "IT", "NL", "AU", "IN"),
+        no_trunk_regions: tuple[str, ...] = ("ES", "IT"),
+    ) -> None:
         self.trunk_regions = trunk_regions
+        self.no_trunk_regions = no_trunk_regions
         super().__init__(
             supported_entity="PHONE_NUMBER",
             patterns=[Pattern("phone candidate", self.CANDIDATE, 0.1)],
@@ -83,17 +92,33 @@ class FastPhoneRecognizer(PatternRecognizer):
             return _valid_number(pattern_text, None)
         if _north_american_layout(pattern_text) and _valid_number(pattern_text, "US"):
             return True
-        return digits[0] == "0" and any(_valid_number(pattern_text, region) for region in self.trunk_regions)
+        if digits[0] == "0":
+            return len(digits) >= 9 and any(_valid_number(pattern_text, region) for region in self.trunk_regions)
+        return _groups(pattern_text) in _NO_TRUNK_LAYOUTS and any(
+            _valid_number(pattern_text, region) for region in self.no_trunk_regions
+        )
 
 
-_DATE_OR_TIME = regex.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}|\d{1,2}[.:]\d{2}([.:]\d{2})*")
+_DATE_OR_TIME = regex.compile(
+    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}|\d{1,2}:\d{2}(:\d{2})*([.,]\d+)?"
+)
+
+
+def _groups(text: str) -> list[int]:
+    """The lengths of a candidate's digit groups: "(212) 736-5000" is [3, 3, 4]."""
+    return [len(g) for g in regex.split(r"\D+", text) if g]
 
 
 def _north_american_layout(text: str) -> bool:
     """Digits grouped as North Americans write a number: 212 736 5000, (212) 736-5000, 1-212-736-5000,
     2127365000 (not 2026-11-0042, an id that happens to have ten digits)."""
-    groups = [len(g) for g in regex.split(r"\D+", text) if g]
+    groups = _groups(text)
     return groups in ([10], [11], [3, 3, 4], [1, 3, 3, 4]) and (groups[0] != 11 or text.lstrip("(")[0] == "1")
+
+
+# How Spaniards (612 345 678, 612 34 56 78) and Italians (335 612 0987) write numbers without a
+# trunk 0; not a ZIP+4 (94107-1234) nor an SSN's 3-2-4.
+_NO_TRUNK_LAYOUTS = ([9], [3, 3, 3], [3, 2, 2, 2], [10], [3, 3, 4], [3, 7])
 
 
 def _valid_number(text: str, region: str | None) -> bool:
@@ -140,11 +165,11 @@ SECRET_PATTERNS = [
     Pattern("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", 0.9),
     Pattern(
         "AWS secret access key",
-        r"(?i:aws_?secret_?(?:access_?)?key[\"']?\s*[:=]\s*[\"']?)\K[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
+        r"(?i:aws_?secret_?(?:access_?)?key[\"']?(?:\s*[:=]\s*|\s+)[\"']?)\K[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",
         0.9,
     ),
     Pattern("GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b", 0.9),
-    Pattern("Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", 0.9),
+    Pattern("Slack token", r"\bxox[abposr]-\d+-[A-Za-z0-9-]{10,}", 0.9),
     Pattern("Google API key", r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", 0.9),
     Pattern("JSON web token", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0.9),
     # `\K` keeps the label out of the finding (and is far faster than a look-behind).

@@ -71,7 +71,7 @@ class RedactionStage:
         restoring = placeholders if request.mode == "restore" and placeholders and placeholders.originals else None
         if (response.mode != "off" or restoring is not None) and ctx.kind == "chat":
             detector = self.detector(response.entities, response.deny_list) if response.mode != "off" else None
-            ctx.output_guard = OutputGuard(detector, response.mode == "block", restoring, response.holdback_chars)
+            ctx.output_guard = OutputGuard(detector, response.mode == "block", restoring, response.deny_list)
         return None
 
     async def on_response(self, ctx: RequestContext) -> None:

@@ -56,13 +56,32 @@ def test_a_blocked_stream_stops_before_the_first_finding_and_sends_nothing_of_it
     assert TEXT.startswith(out) and out.rstrip().endswith("on file is")
 
 
-def test_a_stream_runs_no_more_than_the_holdback_behind_the_model() -> None:
-    guard = OutputGuard(DETECTOR, block=False, restore=None, holdback_chars=16)
+def test_a_stream_runs_a_word_behind_the_model() -> None:
+    stream = OutputGuard(DETECTOR, block=False, restore=None).stream()
+    assert stream.feed("Hello the") == "Hello "
+    assert stream.feed("re, how are") == "there, how "
+    assert stream.flush() == "are"
+
+
+def test_digit_groups_are_held_until_the_number_is_complete() -> None:
+    stream = OutputGuard(DETECTOR, block=False, restore=None).stream()
+    assert stream.feed("Call +1 212 736") == "Call "
+    assert stream.feed(" 5000 now") == "<PHONE_NUMBER> "
+    assert stream.flush() == "now"
+
+
+def test_a_deny_list_phrase_is_held_until_it_can_be_seen_whole() -> None:
+    guard = OutputGuard(Detector((), deny_list=("Project Falcon",)), block=False, restore=None, deny_list=("Project Falcon",))
     stream = guard.stream()
-    words = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    sent = stream.feed(words)
-    assert len(words) - len(sent) <= 16 + len("fourteen ")  # cut back to a word boundary at most
-    assert sent + stream.flush() == words
+    out = stream.feed("About Project") + stream.feed(" Falcon and more") + stream.flush()
+    assert out == "About <DENY_LIST> and more"
+
+
+def test_a_token_whose_context_went_out_earlier_is_still_caught() -> None:
+    stream = OutputGuard(DETECTOR, block=False, restore=None).stream()
+    out = stream.feed("Authorization: Bearer ") + stream.feed("e8kD.5vySJqw08hHs5Y") + stream.feed("15l7wXPdC5pChMnK rest")
+    out += stream.flush()
+    assert out == "Authorization: Bearer <SECRET> rest"
 
 
 def test_a_private_key_arriving_over_many_chunks_never_leaks_a_line() -> None:
