@@ -155,7 +155,7 @@ async def test_output_block_ends_the_stream_with_content_filter() -> None:
 async def test_output_block_empties_a_buffered_answer_with_content_filter() -> None:
     proc = processor(response="block")
     await send(proc, {"model": "fast", "messages": [{"role": "user", "content": "hi"}]})
-    reply = await answer(proc, completion(f"The SSN is 219-09-9999."))
+    reply = await answer(proc, completion("The SSN is 219-09-9999."))
     choice = reply["choices"][0]
     assert choice["message"]["content"] == "" and choice["finish_reason"] == "content_filter"
 
