@@ -48,8 +48,12 @@ class OpenAIChunks:
         self._sse = SSEParser()
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
-        """Whole events so far, decoded; TranslationError for an error event the provider sent mid-stream."""
-        chunks = [c for _, data in self._sse.feed(chunk) if (c := _decode(data)) is not None]
+        """Whole events so far, decoded; TranslationError for an error event the provider sent
+        mid-stream, or for an event that is not JSON."""
+        events = [data for _, data in self._sse.feed(chunk) if data is not None]
+        if any(_malformed(data) for data in events):
+            raise TranslationError(502, "it sent a malformed stream event", BROKEN)
+        chunks = [c for data in events if (c := _decode(data)) is not None]
         for chunk_ in chunks:
             failure = stream_error(chunk_)
             if failure is not None:
