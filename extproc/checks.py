@@ -16,6 +16,7 @@ import yaml
 from .catalog import Catalog, CatalogError, iter_routes, load_catalog
 from .envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from .launcher import LaunchError, envoy_binary
+from .cache.policy import load_cache_policies
 from .redaction.policy import load_privacy
 from .settings import SettingsError, load_settings
 
@@ -61,6 +62,7 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
         _check_chains(config, catalog, report)
     _check_tenancy(config, catalog, report)
     _check_privacy(config, report)
+    _check_cache(config, report)
     if run_envoy:
         _check_envoy(path, report)
     return report
@@ -90,6 +92,13 @@ def _check_privacy(config: dict[str, Any], report: Report) -> None:
         report.warnings.append(
             "privacy.request.mode is off: prompts reach providers with any e-mail, card number or key in them."
         )
+
+
+def _check_cache(config: dict[str, Any], report: Report) -> None:
+    try:
+        load_cache_policies(config)
+    except SettingsError as exc:
+        report.problems.append(f"Cache policy: {exc}.")
 
 
 def _check_wiring(config: dict[str, Any], report: Report) -> None:

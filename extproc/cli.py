@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     add_keys_arguments(keys)
     keys.set_defaults(func=_keys)
 
+    cache = commands.add_parser("cache", help="purge a tenant's cached answers (shared store)")
+    from .cache_cli import add_arguments as add_cache_arguments
+
+    add_cache_arguments(cache)
+    cache.set_defaults(func=_cache)
+
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
     up.add_argument("--config", default=None, help="envoy.yaml to run (default: the shipped one)")
     up.add_argument("--port", type=int, default=8080, help="the gateway's listener port")
@@ -135,6 +141,12 @@ def _up(args: argparse.Namespace) -> int:
 
 def _keys(args: argparse.Namespace) -> int:
     from .keys_cli import run
+
+    return run(args)
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from .cache_cli import run
 
     return run(args)
 

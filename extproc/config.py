@@ -16,9 +16,11 @@ from .auth import Authenticator
 from .keys import FileKeyStore, KeyStore, RedisKeyStore
 from .limits import Limits, MemoryLimits, RedisLimits
 from .processor import Gateway
+from .cache.policy import CachePolicies, load_cache_policies
+from .cache.store import CacheStore, MemoryCache, RedisCache
 from .redaction.policy import PrivacyPolicies, load_privacy
 from .settings import Settings, load_settings
-from .stages import AccountingStage, CostControlStage, LimitsStage, RedactionStage, RoutingStage, Stage
+from .stages import AccountingStage, CacheStage, CostControlStage, LimitsStage, RedactionStage, RoutingStage, Stage
 from .translation import ProviderTranslator, TranslationError
 
 # The shipped configuration, next to the package in a source checkout.
@@ -40,11 +42,13 @@ def build_gateway(
     credentials: Credentials | None = None,
     settings: Settings | None = None,
     privacy: PrivacyPolicies | None = None,
+    cache: CachePolicies | None = None,
 ) -> Gateway:
     """The catalog, endpoint registry, stores and stage pipeline that envoy.yaml describes."""
     catalog = load_catalog(config)
     settings = settings or load_settings(config)
     privacy = privacy if privacy is not None else load_privacy(config)
+    cache = cache if cache is not None else load_cache_policies(config)
     pricing = pricing or Pricing()
     estimator = Estimator(pricing)
     keys, limits = build_stores(settings)
@@ -52,6 +56,10 @@ def build_gateway(
     if privacy.any_active:
         # Right after routing (policies are per route), before anything counts or prices the prompt.
         stages.append(RedactionStage(privacy))
+    cache_store = build_cache_store(settings, cache) if cache.any_active else None
+    if cache_store is not None:
+        # After redaction (the key is the prompt the provider would see); a hit ends the pipeline.
+        stages.append(CacheStage(cache, cache_store))
     stages += [CostControlStage(estimator), AccountingStage(pricing)]
     if settings.limits_anything:
         # Last: it reserves tokens, and no stage after it may refuse the request. Its
@@ -68,7 +76,15 @@ def build_gateway(
         authenticator=Authenticator(keys),
         settings=settings,
         limits=limits,
+        cache=cache_store,
     )
+
+
+def build_cache_store(settings: Settings, policies: CachePolicies) -> CacheStore:
+    """Redis when the tenancy store is shared, else this process's LRU."""
+    if settings.store == "redis":
+        return RedisCache(redis_client(settings.redis_url or ""))
+    return MemoryCache(policies.max_entries)
 
 
 def build_stores(settings: Settings) -> tuple[KeyStore | None, Limits]:

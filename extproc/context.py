@@ -13,6 +13,7 @@ from typing import Any
 
 from .catalog import Endpoint, Lane, ModelRoute
 from .estimate import Estimate
+from .cache.store import Entry
 from .limits import Bucket
 from .redaction.output import OutputGuard
 from .usage import Usage
@@ -62,6 +63,13 @@ class RequestContext:
     output_guard: OutputGuard | None = None
     # The route lets the log line carry the (redacted) prompt and completion.
     log_text: bool = False
+    # Cache: "hit", "miss" or "bypass" (None: the route does not cache); the entry a hit
+    # replays; a miss's key and time to live, and the answer to store under it.
+    cache_outcome: str | None = None
+    cache_hit: Entry | None = None
+    cache_key: str | None = None
+    cache_ttl: int = 0
+    cache_answer: dict[str, Any] | None = None
 
     # Response.
     status: int | None = None

@@ -68,7 +68,7 @@ async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequ
         log.exception("request %s: %s failed", processor.ctx.request_id, phase)
         return reply_response(processor.internal_error())
     if isinstance(result, Reply):
-        return reply_response(result, _reply_metadata(processor, result))
+        return reply_response(result, processor.reply_metadata(result))
     return changes_response(phase, result)
 
 
@@ -92,13 +92,3 @@ async def dispatch_upstream(processor: UpstreamProcessor, request: pb.Processing
     if isinstance(result, Reply):
         return reply_response(result, processor.outcome(result.status))
     return changes_response(phase, result)
-
-
-def _reply_metadata(processor: RouterProcessor, reply: Reply) -> dict[str, object]:
-    ctx = processor.ctx
-    return {
-        "tenant": ctx.tenant,
-        "requested_model": ctx.requested_model,
-        "decisions": list(ctx.decisions),
-        "error": reply.reason or None,
-    }

@@ -88,6 +88,8 @@ __all__ = [
     "mark_process_dead",
     "prepare_directory",
     "record_answer",
+    "record_cache",
+    "record_cache_hit",
     "record_redactions",
     "record_rejection",
     "render",
@@ -162,6 +164,24 @@ class _Metrics:
             "Sensitive values the privacy policy acted on, by route, direction (request, response),"
             " entity and action (mask, block).",
             ("route", "direction", "entity", "action"),
+            registry=registry,
+        )
+        self.cache = Counter(
+            "llm_gateway_cache_requests_total",
+            "Requests the cache looked at, by route, tenant and outcome (hit, miss, bypass).",
+            ("route", "tenant", "outcome"),
+            registry=registry,
+        )
+        self.cache_saved_tokens = Counter(
+            "llm_gateway_cache_saved_tokens_total",
+            "Prompt and completion tokens that cache hits did not spend, by route and tenant.",
+            ("route", "tenant"),
+            registry=registry,
+        )
+        self.cache_saved_usd = Counter(
+            "llm_gateway_cache_saved_usd_total",
+            "What cache hits would have cost at the provider, in USD, by route and tenant.",
+            ("route", "tenant"),
             registry=registry,
         )
         self.token_usage = Histogram(
@@ -411,6 +431,19 @@ def record_redactions(*, route: str | None, direction: str, action: str, counts:
     state = _state or _default_state()
     for entity, count in counts.items():
         state.metrics.redactions.labels(_label(route), direction, entity, action).inc(count)
+
+
+def record_cache(*, route: str | None, tenant: str, outcome: str) -> None:
+    """record_cache counts one request the cache looked at: `outcome` is hit, miss or bypass."""
+    state = _state or _default_state()
+    state.metrics.cache.labels(_label(route), _label(tenant), outcome).inc()
+
+
+def record_cache_hit(*, route: str | None, tenant: str, tokens: int, usd: float) -> None:
+    """record_cache_hit adds what one hit saved: the stored answer's tokens and cost."""
+    state = _state or _default_state()
+    state.metrics.cache_saved_tokens.labels(_label(route), _label(tenant)).inc(max(tokens, 0))
+    state.metrics.cache_saved_usd.labels(_label(route), _label(tenant)).inc(max(usd, 0.0))
 
 
 def render() -> tuple[bytes, str]:

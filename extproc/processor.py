@@ -8,6 +8,7 @@ Envoy sends them. What differs between endpoints is described by their
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import time
 import logging
@@ -30,9 +31,13 @@ from .endpoints import EndpointSpec, Registry
 from .errors import GatewayError
 from .estimate import Estimator
 from .pricing import Pricing
+from .cache.replay import StreamAssembler, as_chunks
+from .cache.store import CacheStore
 from .provider_request import for_endpoint
 from .redaction.output import GuardedStream, OutputGuard
 from .stages import Stage
+from .stages.accounting import COST_HEADER
+from .stages.cache import AGE_HEADER
 from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
 from .translation import ProviderTranslator
 from .translation.errors import error_message
@@ -65,6 +70,8 @@ class Gateway:
     authenticator: Authenticator
     settings: Settings
     limits: Limits
+    # The response cache's store, when a route caches (for the purge endpoint).
+    cache: CacheStore | None = None
 
 
 class RouterProcessor:
@@ -85,6 +92,8 @@ class RouterProcessor:
         self._filtered: set[int] = set()
         # A buffered completion's text, when the route lets the log line carry it.
         self._completion_for_log: str | None = None
+        # A streamed answer put back together, for the cache to store.
+        self._assembler: StreamAssembler | None = None
 
     # --- request -----------------------------------------------------------
 
@@ -156,11 +165,13 @@ class RouterProcessor:
         ctx.dry_run = parsed.dry_run
         ctx.client_wants_stream_usage = parsed.stream_usage
         try:
-            for stage in self._gateway.stages:
+            for index, stage in enumerate(self._gateway.stages):
                 reply = await stage.on_request(ctx)
                 if reply is not None:
                     reply.headers.update(self._id_header())
                     return reply
+                if ctx.cache_hit is not None:
+                    return await self._replay(spec, self._gateway.stages[: index + 1])
         except GatewayError as error:
             return self._reject(error)
         changes = Changes(set_headers=ctx.upstream_headers, clear_route_cache=True, metadata=self._request_metadata())
@@ -288,6 +299,8 @@ class RouterProcessor:
             self._estimate_usage(_completion_text(payload))
         if ctx.log_text:
             self._completion_for_log = _completion_text(payload)
+        if ctx.cache_key is not None and ctx.kind == "chat":
+            ctx.cache_answer = orjson.loads(body) if native else copy.deepcopy(payload)
         guarded = ctx.output_guard is not None and _guard_answer(ctx.output_guard, payload)
         if native and spec.client_format is OPENAI and not guarded:
             return Changes()
@@ -315,7 +328,9 @@ class RouterProcessor:
     def _start_stream(self, spec: EndpointSpec) -> None:
         ctx = self.ctx
         native = self._provider_speaks_openai
-        if native and spec.client_format is OPENAI and ctx.output_guard is None:
+        if ctx.cache_key is not None:
+            self._assembler = StreamAssembler()
+        if native and spec.client_format is OPENAI and ctx.output_guard is None and self._assembler is None:
             self._passthrough = PassthroughStream(self._on_chunk, ctx.client_wants_stream_usage)
             return
         if ctx.output_guard is not None:
@@ -355,6 +370,8 @@ class RouterProcessor:
     def _on_chunk(self, chunk: dict[str, Any]) -> None:
         """Read usage from a canonical stream chunk and put the gateway's figures on it."""
         ctx = self.ctx
+        if self._assembler is not None:
+            self._assembler.feed(chunk)  # as the model wrote it, before the output policy
         usage = self._spec.usage(chunk) if self._spec is not None else None
         if usage is not None:
             ctx.usage = usage
@@ -436,10 +453,66 @@ class RouterProcessor:
             "usage_estimated": ctx.usage_estimated,
         }
 
+    # --- cache hits ----------------------------------------------------------
+
+    async def _replay(self, spec: EndpointSpec, ran: list[Stage]) -> Reply:
+        """A cached answer in the client's format (buffered, or a whole SSE stream), through this
+        request's output policy; the stages that saw the request then see its answer."""
+        ctx = self.ctx
+        entry = ctx.cache_hit
+        assert entry is not None
+        payload = copy.deepcopy(entry.payload)
+        ctx.status = 200
+        ctx.usage = spec.usage(payload)
+        ctx.cost_usd = 0.0
+        headers = {
+            **ctx.client_headers,
+            **self._id_header(),
+            AGE_HEADER: str(entry.age_seconds()),
+            SERVED_MODEL_HEADER: entry.served_model,
+            PROVIDER_HEADER: entry.provider,
+            COST_HEADER: "0",
+        }
+        if ctx.stream:
+            writer = spec.client_format.stream_writer(ctx.requested_model or "", ctx.client_wants_stream_usage, ctx.client_body)
+            out = bytearray()
+            for chunk in as_chunks(payload):
+                for choice in chunk.get("choices") or ():
+                    if ctx.output_guard is not None and isinstance(choice.get("delta"), dict):
+                        self._guard_choice(ctx.output_guard, choice, choice["delta"])
+                out += writer.feed(chunk)
+            out += writer.close()
+            body, headers["content-type"] = bytes(out), "text/event-stream"
+        else:
+            if ctx.output_guard is not None:
+                _guard_answer(ctx.output_guard, payload)
+            body = orjson.dumps(spec.client_format.answer(payload, ctx.requested_model or "", ctx.client_body))
+            headers["content-type"] = "application/json"
+        for stage in ran:
+            await stage.on_response(ctx)
+        return Reply(200, body, headers, reason="cache_hit")
+
+    def reply_metadata(self, reply: Reply) -> dict[str, object]:
+        """The access log's fields for a request the service answered itself (a refusal, a cache hit)."""
+        ctx = self.ctx
+        if ctx.cache_hit is not None and reply.status == 200:
+            meta = self._response_metadata()
+            meta["served_model"] = ctx.cache_hit.served_model
+            meta["provider"] = ctx.cache_hit.provider
+            return meta
+        return {
+            "tenant": ctx.tenant,
+            "requested_model": ctx.requested_model,
+            "decisions": list(ctx.decisions),
+            "error": reply.reason or None,
+        }
+
     # --- helpers -------------------------------------------------------------
 
     async def _finish(self) -> None:
         ctx = self.ctx
+        if self._assembler is not None:
+            ctx.cache_answer = self._assembler.completion()
         for stage in self._gateway.stages:
             await stage.on_response(ctx)
         usage, endpoint = ctx.usage, ctx.endpoint
@@ -545,7 +618,7 @@ class RouterProcessor:
             "decisions": list(ctx.decisions),
             "attempts": ctx.client_headers.get(attempts.ATTEMPTS_HEADER),
             "error": ctx.error,
-            "cache": "bypass",
+            "cache": ctx.cache_outcome or "off",
         }
         if ctx.usage is not None:
             meta["prompt_tokens"] = ctx.usage.prompt_tokens

@@ -11,6 +11,7 @@ from pathlib import Path
 from .config import build_stores, read_config
 from .keys import FileKeyStore, generate_key, new_record
 from .launcher import LaunchError, Stack, StackOptions
+from .cache.policy import load_cache_policies
 from .redaction.policy import load_privacy
 from .settings import Settings, load_settings
 
@@ -34,6 +35,7 @@ def run_up(
         config = read_config(config_path)
         settings = load_settings(config)
         load_privacy(config)
+        load_cache_policies(config)
     except (OSError, ValueError) as exc:  # the services would refuse it too: say so before starting anything
         log.error("could not read %s: %s (llm-gateway check says more)", config_path, exc)
         return 1

@@ -29,8 +29,7 @@ TIERS_DIR = ROOT / "envoy" / "tiers"
 
 # Put above the `cache:` key of the `llm` virtual host's metadata.
 CACHE_NOTE = [
-    "The response cache arrives with the cache issue; until then the",
-    "service ignores this key.",
+    "The tier's response cache (see envoy/envoy.yaml and docs/configuration.md, \"Cache\").",
 ]
 
 # Per tier: what the file says it is, the gateway-wide settings to replace in

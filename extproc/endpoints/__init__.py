@@ -9,6 +9,7 @@ described by an `EndpointSpec`. Paths not in the registry are refused with a
 from __future__ import annotations
 
 from .base import EndpointSpec, LocalEndpoint, ParsedRequest
+from .cache_purge import CachePurge
 from .chat_completions import ChatCompletions
 from .cost_estimate import CostEstimate
 from .embeddings import Embeddings
@@ -43,4 +44,4 @@ class Registry:
 
 def default_registry() -> Registry:
     """Every endpoint this build serves."""
-    return Registry(forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()], local=[ModelsList(), TenantLimits(), MetricsEndpoint()])
+    return Registry(forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()], local=[ModelsList(), TenantLimits(), CachePurge(), MetricsEndpoint()])

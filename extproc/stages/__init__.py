@@ -11,5 +11,6 @@ from .accounting import AccountingStage
 from .cost_control import CostControlStage
 from .limits import LimitsStage
 from .redaction import RedactionStage
+from .cache import CacheStage
 
-__all__ = ["Stage", "RoutingStage", "RedactionStage", "CostControlStage", "AccountingStage", "LimitsStage"]
+__all__ = ["Stage", "RoutingStage", "RedactionStage", "CacheStage", "CostControlStage", "AccountingStage", "LimitsStage"]

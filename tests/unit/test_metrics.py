@@ -33,6 +33,9 @@ FAMILIES = {
     "llm_gateway_usage_estimated": {"model", "provider"},
     "llm_gateway_rejections": {"reason", "status"},
     "llm_gateway_redactions": {"route", "direction", "entity", "action"},
+    "llm_gateway_cache_requests": {"route", "tenant", "outcome"},
+    "llm_gateway_cache_saved_tokens": {"route", "tenant"},
+    "llm_gateway_cache_saved_usd": {"route", "tenant"},
     "gen_ai_client_token_usage": {
         "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model",
         "gen_ai_token_type",
@@ -193,10 +196,23 @@ def test_redactions_by_route_direction_entity_and_action() -> None:
     assert value(samples, name, route="fast", direction="response", entity="CREDIT_CARD", action="block") == 1
 
 
+def test_cache_outcomes_and_savings() -> None:
+    metrics.record_cache(route="fast", tenant="acme", outcome="hit")
+    metrics.record_cache(route="fast", tenant="acme", outcome="miss")
+    metrics.record_cache_hit(route="fast", tenant="acme", tokens=120, usd=0.25)
+    metrics.record_cache_hit(route="fast", tenant="acme", tokens=30, usd=0.05)
+    samples = scrape()
+    assert value(samples, "llm_gateway_cache_requests_total", route="fast", tenant="acme", outcome="hit") == 1
+    assert value(samples, "llm_gateway_cache_saved_tokens_total", route="fast", tenant="acme") == 150
+    assert value(samples, "llm_gateway_cache_saved_usd_total", route="fast", tenant="acme") == pytest.approx(0.30)
+
+
 def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     metrics.record_answer(**ANSWER)
     metrics.record_rejection(reason="bad_request", status=400)
     metrics.record_redactions(route="fast", direction="request", action="mask", counts={"US_SSN": 1})
+    metrics.record_cache(route="fast", tenant="t", outcome="hit")
+    metrics.record_cache_hit(route="fast", tenant="t", tokens=10, usd=0.5)
     body, content_type = metrics.render()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     families = {family.name: family for family in text_string_to_metric_families(body.decode())}

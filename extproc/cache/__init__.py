@@ -1,0 +1,1 @@
+"""The response cache: exact (every replica on Redis, or one process's LRU), semantic later."""

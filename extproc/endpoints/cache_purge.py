@@ -1,0 +1,31 @@
+"""`DELETE /v1/gateway/cache`: forget every cached answer of the caller's tenant.
+
+A tenant purges its own entries only. Operators purge any tenant's with
+`llm-gateway cache purge --tenant NAME` (Redis) or by restarting the service
+(in-process store).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+if TYPE_CHECKING:
+    from ..context import RequestContext
+    from ..processor import Gateway
+
+
+class CachePurge:
+    """Purge the calling tenant's cache entries."""
+
+    method = "DELETE"
+    path = "/v1/gateway/cache"
+    content_type = "application/json"
+    loopback_only = False
+
+    async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
+        """How many entries were forgotten (0 when no route caches). With the in-process store,
+        only the service process that took the request forgets its own."""
+        deleted = await gateway.cache.purge(ctx.tenant) if gateway.cache is not None else 0
+        return orjson.dumps({"object": "gateway.cache.purge", "tenant": ctx.tenant, "deleted": deleted})
