@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         if not args.skip_limits:
             results.append(_with_shared_limits(source, tmp, max(worker_counts), args))
         results.append(_with_privacy(source, tmp, max(worker_counts), keys_file, args))
+        results.append(_with_exact_cache(source, tmp, max(worker_counts), keys_file, args))
         if LITELLM.exists():
             results.append(_litellm_proxy_alone(upstream_port, tmp, args))
     finally:
@@ -186,6 +187,18 @@ def _with_privacy(source: dict[str, Any], tmp: Path, workers: int, keys_file: Pa
     config_path.write_text(yaml.safe_dump(_with_tenancy(source, limits={}), sort_keys=False))
     with _gateway(config_path, tmp / "gateway-privacy", workers, keys_file, args) as stack:
         result = _measure(f"gateway, {workers} proc, fast, privacy policy on (shipped)", stack.port, "fast", args)
+        _measure_ttft(result, stack.port, "fast", args)
+    return result
+
+
+def _with_exact_cache(source: dict[str, Any], tmp: Path, workers: int, keys_file: Path, args: argparse.Namespace) -> Result:
+    """The `fast` route answered from the exact cache (each process's LRU): every request after a
+    process's first is a hit the service replays, and no provider is called."""
+    config_path = tmp / "gateway-cache.yaml"
+    config = _with_tenancy(source, limits={}, privacy={}, cache={"mode": "exact", "ttl_seconds": 3600})
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with _gateway(config_path, tmp / "gateway-cache", workers, keys_file, args) as stack:
+        result = _measure(f"gateway, {workers} proc, fast, exact cache hits", stack.port, "fast", args)
         _measure_ttft(result, stack.port, "fast", args)
     return result
 
