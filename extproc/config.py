@@ -17,6 +17,8 @@ from .keys import FileKeyStore, KeyStore, RedisKeyStore
 from .limits import Limits, MemoryLimits, RedisLimits
 from .processor import Gateway
 from .cache.policy import CachePolicies, load_cache_policies
+from .cache.embeddings import Embedder
+from .cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex
 from .cache.store import CacheStore, MemoryCache, RedisCache
 from .redaction.policy import PrivacyPolicies, load_privacy
 from .settings import Settings, load_settings
@@ -56,10 +58,12 @@ def build_gateway(
     if privacy.any_active:
         # Right after routing (policies are per route), before anything counts or prices the prompt.
         stages.append(RedactionStage(privacy))
-    cache_store = build_cache_store(settings, cache) if cache.any_active else None
-    if cache_store is not None:
+    cache_stage = None
+    if cache.any_active:
         # After redaction (the key is the prompt the provider would see); a hit ends the pipeline.
-        stages.append(CacheStage(cache, cache_store))
+        index, embedder = build_semantic_index(cache) if cache.any_semantic else (None, None)
+        cache_stage = CacheStage(cache, build_cache_store(settings, cache), index, embedder)
+        stages.append(cache_stage)
     stages += [CostControlStage(estimator), AccountingStage(pricing)]
     if settings.limits_anything:
         # Last: it reserves tokens, and no stage after it may refuse the request. Its
@@ -76,8 +80,18 @@ def build_gateway(
         authenticator=Authenticator(keys),
         settings=settings,
         limits=limits,
-        cache=cache_store,
+        cache=cache_stage,
     )
+
+
+def build_semantic_index(policies: CachePolicies) -> tuple[SemanticIndex, Embedder]:
+    """The semantic index the cache policies choose, and the embedding model (loaded now, and run
+    once, so that the first request does not pay for it)."""
+    embedder = Embedder()
+    embedder.embed_one("warm up")
+    if policies.semantic_store == "pgvector":
+        return PgVectorIndex(policies.postgres_url or "", policies.max_entries), embedder
+    return MemoryIndex(policies.max_entries), embedder
 
 
 def build_cache_store(settings: Settings, policies: CachePolicies) -> CacheStore:

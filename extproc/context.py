@@ -70,6 +70,8 @@ class RequestContext:
     cache_key: str | None = None
     cache_ttl: int = 0
     cache_answer: dict[str, Any] | None = None
+    # A semantic route's (scope, embedding, prompt text) of this request, to index its answer.
+    cache_semantic: tuple[str, Any, str] | None = None
 
     # Response.
     status: int | None = None

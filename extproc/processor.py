@@ -32,12 +32,11 @@ from .errors import GatewayError
 from .estimate import Estimator
 from .pricing import Pricing
 from .cache.replay import StreamAssembler, as_chunks
-from .cache.store import CacheStore
 from .provider_request import for_endpoint
 from .redaction.output import GuardedStream, OutputGuard
 from .stages import Stage
 from .stages.accounting import COST_HEADER
-from .stages.cache import AGE_HEADER
+from .stages.cache import AGE_HEADER, CacheStage
 from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
 from .translation import ProviderTranslator
 from .translation.errors import error_message
@@ -70,8 +69,8 @@ class Gateway:
     authenticator: Authenticator
     settings: Settings
     limits: Limits
-    # The response cache's store, when a route caches (for the purge endpoint).
-    cache: CacheStore | None = None
+    # The response cache, when a route caches (for the purge endpoint).
+    cache: CacheStage | None = None
 
 
 class RouterProcessor:

@@ -15,12 +15,13 @@ def exact_key(tenant: str, route: str, body: dict[str, Any]) -> str:
     """A digest of the tenant, the route (aliases share it) and every output-changing field of the
     canonical request, with messages normalised (text parts joined, trailing space dropped)."""
     fields = {k: v for k, v in body.items() if k not in OUTPUT_NEUTRAL}
-    fields["messages"] = [_normalised(m) for m in body.get("messages") or ()]
+    fields["messages"] = [normalised_message(m) for m in body.get("messages") or ()]
     material = orjson.dumps({"v": 1, "tenant": tenant, "route": route, "request": fields}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(material).hexdigest()
 
 
-def _normalised(message: Any) -> Any:
+def normalised_message(message: Any) -> Any:
+    """A message with text parts joined into one string and trailing space dropped."""
     if not isinstance(message, dict):
         return message
     content = message.get("content")

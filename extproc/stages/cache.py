@@ -2,24 +2,36 @@
 
 On the way in the stage decides hit, miss or bypass (the client's
 `Cache-Control: no-store` / `no-cache`, a temperature above the route's
-bound). A hit is replayed by the processor in the client's format, buffered or
-as an SSE stream, through the output policy of this request. On the way out a
-miss stores the provider's answer, never an error.
+bound). Exact lookup first; on a semantic route, then the nearest earlier
+prompt of the same tenant and scope whose similarity reaches the route's
+threshold and that no guard refuses. A hit is replayed by the processor in
+the client's format, buffered or as an SSE stream, through the output policy
+of this request. On the way out a miss stores the provider's answer (and its
+prompt's embedding), never an error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from .. import metrics
 from ..cache.keys import exact_key
-from ..cache.policy import DEFAULT_TEMPERATURE, CachePolicies
+from ..cache.guards import refusals
+from ..cache.policy import DEFAULT_TEMPERATURE, CachePolicies, CachePolicy
+from ..cache.semantic import SemanticIndex, last_user_text, scope_key
 from ..cache.store import CacheStore, Entry
 from ..context import RequestContext
 from ..decisions import Reply
 
+if TYPE_CHECKING:
+    from ..cache.embeddings import Embedder
+
 CACHE_HEADER = "x-gateway-cache"
 AGE_HEADER = "x-gateway-cache-age"
+MATCH_HEADER = "x-gateway-cache-match"
+SIMILARITY_HEADER = "x-gateway-cache-similarity"
 
 
 class CacheStage:
@@ -27,9 +39,17 @@ class CacheStage:
 
     name = "cache"
 
-    def __init__(self, policies: CachePolicies, store: CacheStore) -> None:
+    def __init__(
+        self,
+        policies: CachePolicies,
+        store: CacheStore,
+        index: SemanticIndex | None = None,
+        embedder: "Embedder | None" = None,
+    ) -> None:
         self._policies = policies
         self.store = store
+        self.index = index
+        self._embedder = embedder
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
         """Set `ctx.cache_hit` (the processor replays it) or `ctx.cache_key` (to store the answer)."""
@@ -48,15 +68,54 @@ class CacheStage:
             self._outcome(ctx, "bypass", "temperature")
             return None
         key = exact_key(ctx.tenant, ctx.route.name, ctx.body)
+        semantic = policy.mode == "semantic" and self.index is not None and self._embedder is not None
         if "no-cache" not in directives:
             entry = await self.store.get(ctx.tenant, key)
             if entry is not None:
                 ctx.cache_hit = entry
+                ctx.client_headers[MATCH_HEADER] = "exact"
                 self._outcome(ctx, "hit", "exact")
+                return None
+        if semantic:
+            await self._semantic_lookup(ctx, policy, search="no-cache" not in directives)
+            if ctx.cache_hit is not None:
                 return None
         ctx.cache_key, ctx.cache_ttl = key, policy.ttl_seconds
         self._outcome(ctx, "miss", "no-cache" if "no-cache" in directives else "exact")
         return None
+
+    async def purge(self, tenant: str) -> int:
+        """Forget every exact and semantic entry of `tenant`; how many there were."""
+        count = await self.store.purge(tenant)
+        if self.index is not None:
+            count += await self.index.purge(tenant)
+        return count
+
+    async def _semantic_lookup(self, ctx: RequestContext, policy: CachePolicy, search: bool) -> None:
+        """Embed the last user message; hit on the nearest entry above the threshold that passes the
+        guards. The embedding is kept on the context, to index the answer of a miss."""
+        assert ctx.route is not None and ctx.body is not None and self.index is not None and self._embedder is not None
+        text = last_user_text(ctx.body)
+        if text is None:
+            return
+        scope = scope_key(ctx.tenant, ctx.route.name, ctx.body)
+        # ONNX Runtime releases the GIL: the event loop keeps serving while the model runs.
+        vector = await asyncio.to_thread(self._embedder.embed_one, text)
+        ctx.cache_semantic = (scope, vector, text)
+        if not search:
+            return
+        for candidate in await self.index.search(ctx.tenant, scope, vector):
+            if candidate.similarity < policy.threshold:
+                break
+            refused = refusals(candidate.prompt, text, policy.guards)
+            if refused:
+                ctx.decisions.append(f"cache:guarded:{'+'.join(refused)}")
+                continue
+            ctx.cache_hit = candidate.entry
+            ctx.client_headers[MATCH_HEADER] = "semantic"
+            ctx.client_headers[SIMILARITY_HEADER] = f"{candidate.similarity:.3f}"
+            self._outcome(ctx, "hit", "semantic")
+            return
 
     async def on_response(self, ctx: RequestContext) -> None:
         """Store a miss's complete, successful answer."""
@@ -81,6 +140,9 @@ class CacheStage:
             cost_usd=ctx.cost_usd,
         )
         await self.store.put(ctx.tenant, ctx.cache_key, entry, ctx.cache_ttl)
+        if ctx.cache_semantic is not None and self.index is not None:
+            scope, vector, text = ctx.cache_semantic
+            await self.index.add(ctx.tenant, scope, vector, text, entry, ctx.cache_ttl)
 
     @staticmethod
     def _outcome(ctx: RequestContext, outcome: str, why: str) -> None:
