@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> list[Result]:
             results.append(_with_shared_limits(source, tmp, max(worker_counts), args))
         results.append(_with_privacy(source, tmp, max(worker_counts), keys_file, args))
         results.append(_with_exact_cache(source, tmp, max(worker_counts), keys_file, args))
+        results.append(_with_semantic_cache(source, tmp, max(worker_counts), keys_file, args))
         if LITELLM.exists():
             results.append(_litellm_proxy_alone(upstream_port, tmp, args))
     finally:
@@ -200,6 +201,33 @@ def _with_exact_cache(source: dict[str, Any], tmp: Path, workers: int, keys_file
     with _gateway(config_path, tmp / "gateway-cache", workers, keys_file, args) as stack:
         result = _measure(f"gateway, {workers} proc, fast, exact cache hits", stack.port, "fast", args)
         _measure_ttft(result, stack.port, "fast", args)
+    return result
+
+
+# A paraphrase of BODY's prompt: after priming with BODY, every request is a semantic hit (a hit
+# stores nothing, so the same text is embedded and searched each time).
+PARAPHRASE_BODY = '{"model":"fast","messages":[{"role":"user","content":"Please say hello"}],"max_tokens":16}'
+
+
+def _with_semantic_cache(source: dict[str, Any], tmp: Path, workers: int, keys_file: Path, args: argparse.Namespace) -> Result:
+    """The `fast` route answered by meaning from each process's in-process index: the embedding
+    (ONNX Runtime), the search and the guards on every request."""
+    config_path = tmp / "gateway-semantic.yaml"
+    config = _with_tenancy(source, limits={}, privacy={}, cache={"mode": "semantic", "ttl_seconds": 3600})
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    url_path = "/v1/chat/completions"
+    with _gateway(config_path, tmp / "gateway-semantic", workers, keys_file, args) as stack:
+        url = f"http://127.0.0.1:{stack.port}{url_path}"
+        with httpx.Client(timeout=30, headers=AUTH) as http:
+            for _ in range(8 * workers):  # every process stores the original once
+                http.post(url, content=BODY % "fast", headers={"content-type": "application/json"})
+            probe = http.post(url, content=PARAPHRASE_BODY, headers={"content-type": "application/json"})
+        assert probe.headers.get("x-gateway-cache-match") == "semantic", probe.headers
+        result = _wrk_with_headers(
+            f"gateway, {workers} proc, fast, semantic cache hits", url, "fast", args.duration, args.connections, AUTH,
+            PARAPHRASE_BODY,
+        )
+    print(f"{result.name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms", flush=True)
     return result
 
 
@@ -296,13 +324,13 @@ def _wrk(name: str, url: str, model: str, duration: int, connections: int) -> Re
 
 
 def _wrk_with_headers(
-    name: str, url: str, model: str, duration: int, connections: int, headers: dict[str, str]
+    name: str, url: str, model: str, duration: int, connections: int, headers: dict[str, str], body: str | None = None
 ) -> Result:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
         for key, value in headers.items():
             script.write(f'wrk.headers["{key}"] = "{value}"\n')
-        script.write(f"wrk.body = '{BODY % model}'\n")
+        script.write(f"wrk.body = '{body or BODY % model}'\n")
     # Warm up (connections, caches), then measure.
     subprocess.run(["wrk", "-t2", f"-c{connections}", "-d2s", "-s", script.name, url], capture_output=True, check=True)
     out = subprocess.run(
