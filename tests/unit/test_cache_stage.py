@@ -149,3 +149,13 @@ async def test_a_hit_goes_through_this_requests_output_policy_and_restore() -> N
     _, reply = await send(gw, {"model": "fast", "messages": [{"role": "user", "content": "mail b@example.org"}]})
     assert isinstance(reply, Reply)
     assert orjson.loads(reply.body)["choices"][0]["message"]["content"] == "Wrote to b@example.org; card <CREDIT_CARD>."
+
+
+async def test_an_anthropic_stream_client_gets_the_hit_as_anthropics_event_sequence(gw: Gateway) -> None:
+    await miss_then_store(gw, {"model": "fast", "messages": USER, "max_tokens": 100})
+    _, reply = await send(gw, {"model": "fast", "max_tokens": 100, "stream": True, "messages": USER}, "/v1/messages")
+    assert isinstance(reply, Reply) and reply.headers["content-type"] == "text/event-stream"
+    names = [line[7:] for line in reply.body.decode().splitlines() if line.startswith("event: ")]
+    assert names == ["message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                     "message_delta", "message_stop"]  # fmt: skip
+    assert b'"text":"Hello!"' in reply.body and b'"stop_reason":"end_turn"' in reply.body
