@@ -42,13 +42,28 @@ def test_paraphrases_pass_every_guard(cached: str, query: str) -> None:
     assert refusals(cached, query) == []
 
 
-def test_a_threshold_keeps_false_hits_within_one_percent_on_the_labelled_pairs() -> None:
-    from benchmarks.semantic_cache_eval import MAX_FALSE_HIT_RATE, default_threshold, load_pairs, similarities, table
+@pytest.mark.parametrize("name", ["semantic_cache_pairs.jsonl", "semantic_cache_holdout.jsonl"])
+def test_the_default_threshold_keeps_false_hits_within_one_percent(name: str) -> None:
+    """On the tuning set and on the held-out set (written without seeing the guards)."""
+    from benchmarks.semantic_cache_eval import MAX_FALSE_HIT_RATE, PAIRS, load_pairs, similarities, table
     from extproc.cache.embeddings import Embedder
     from extproc.cache.guards import GUARDS
+    from extproc.cache.policy import DEFAULT_THRESHOLD
 
-    pairs = load_pairs()
-    assert len(pairs) >= 300
-    chosen = default_threshold(table(pairs, similarities(pairs, Embedder()), tuple(GUARDS)))
-    assert chosen.false_hit_rate <= MAX_FALSE_HIT_RATE
-    assert chosen.recall >= 0.6, chosen  # a guard that refuses everything would pass the bound
+    pairs = load_pairs(PAIRS.parent / name)
+    assert len(pairs) >= 200
+    rows = table(pairs, similarities(pairs, Embedder()), tuple(GUARDS))
+    default = next(r for r in rows if r.threshold == DEFAULT_THRESHOLD)
+    assert default.false_hit_rate <= MAX_FALSE_HIT_RATE, default
+    assert default.recall >= 0.5, default  # a guard that refused everything would pass the bound
+
+
+@pytest.mark.parametrize("script", ["make_semantic_pairs.py", "make_semantic_holdout.py"])
+def test_the_pair_sets_are_what_their_generators_write(script: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, str(root / "scripts" / script), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
