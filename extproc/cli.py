@@ -70,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--service-port", type=int, default=9002, help="first service port with --tcp (one per worker)")
     up.add_argument("--fake-provider-port", type=int, default=9000)
     up.add_argument("--no-fake-provider", action="store_true", help="never start the fake provider")
+    up.add_argument(
+        "--otlp-endpoint", default=None, metavar="HOST:PORT",
+        help="trace: Envoy's OpenTelemetry tracer and the services send spans to this OTLP/gRPC collector",
+    )  # fmt: skip
+    up.add_argument("--trace-sampling", type=float, default=100.0, metavar="PERCENT", help="requests traced, with --otlp-endpoint")
     up.set_defaults(func=_up)
 
     check = commands.add_parser("check", help="validate envoy.yaml and say what is wrong in plain words")
@@ -106,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import metrics
+    from . import metrics, tracing
     from .config import DEFAULT_CONFIG, build_gateway, read_config
     from .server import Listen, serve
 
@@ -119,7 +124,11 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
     gateway = build_gateway(config, settings=settings)
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
-    asyncio.run(serve(gateway, listen, drain_seconds=args.drain_seconds))
+    tracing.configure(tracing.settings_from_config(config))
+    try:
+        asyncio.run(serve(gateway, listen, drain_seconds=args.drain_seconds))
+    finally:
+        tracing.shutdown()  # sends the spans still batched
     return 0
 
 
@@ -136,6 +145,8 @@ def _up(args: argparse.Namespace) -> int:
         unix_sockets=not args.tcp,
         fake_provider_port=args.fake_provider_port,
         fake_provider=False if args.no_fake_provider else None,
+        otlp_endpoint=args.otlp_endpoint,
+        trace_sampling_percent=args.trace_sampling,
     )
 
 

@@ -81,7 +81,18 @@ def build_gateway(
         settings=settings,
         limits=limits,
         cache=cache_stage,
+        envoy_admin_url=envoy_admin_url(config),
     )
+
+
+def envoy_admin_url(config: dict[str, Any]) -> str | None:
+    """Envoy's admin interface as the config places it (loopback in the shipped one), or None."""
+    socket = ((config.get("admin") or {}).get("address") or {}).get("socket_address") or {}
+    host, port = socket.get("address"), socket.get("port_value")
+    if not host or not port:
+        return None
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 def build_semantic_index(policies: CachePolicies) -> tuple[SemanticIndex, Embedder]:

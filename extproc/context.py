@@ -85,6 +85,8 @@ class RequestContext:
     first_output_at: float | None = None
     # Why the answer failed after it started (a provider error mid-stream), for the access log.
     error: str | None = None
+    # Seconds the service spent on this request's ext_proc messages (its own overhead).
+    service_seconds: float = 0.0
 
     # Headers to set on the upstream request and on the client's response.
     upstream_headers: dict[str, str] = field(default_factory=dict)

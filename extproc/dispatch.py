@@ -6,6 +6,7 @@ This and `responses.py` are the only modules that touch ext_proc messages.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -44,7 +45,15 @@ def metadata_dict(request: pb.ProcessingRequest) -> dict[str, Any]:
 
 
 async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
-    """Answer one message of a router-level stream."""
+    """Answer one message of a router-level stream (and add the time it took to the request's overhead)."""
+    started = time.perf_counter()
+    try:
+        return await _dispatch_router(processor, request)
+    finally:
+        processor.ctx.service_seconds += time.perf_counter() - started
+
+
+async def _dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequest) -> pb.ProcessingResponse:
     phase = request.WhichOneof("request")
     try:
         if phase == "request_headers":
@@ -66,8 +75,11 @@ async def dispatch_router(processor: RouterProcessor, request: pb.ProcessingRequ
             return continue_response(phase)
     except Exception:
         log.exception("request %s: %s failed", processor.ctx.request_id, phase)
-        return reply_response(processor.internal_error())
+        reply = processor.internal_error()
+        processor.replied(reply)
+        return reply_response(reply)
     if isinstance(result, Reply):
+        processor.replied(result)
         return reply_response(result, processor.reply_metadata(result))
     return changes_response(phase, result)
 

@@ -29,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from . import metrics
 from .envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
+from .tracing import with_tracing
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class StackOptions:
     # The API key file the services read, instead of the one envoy.yaml names.
     keys_file: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # host:port of an OTLP/gRPC collector: Envoy's tracer and the services export spans there.
+    otlp_endpoint: str | None = None
+    trace_sampling_percent: float = 100.0
 
 
 @dataclass
@@ -161,6 +165,8 @@ class Stack:
             services=self.services,
             fake_provider_port=self.fake_provider_port,
         )
+        if options.otlp_endpoint:
+            rendered = with_tracing(rendered, options.otlp_endpoint, options.trace_sampling_percent)
         self.config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
         for index in range(options.workers):
             self.start_service(index)

@@ -18,6 +18,18 @@ as an OpenTelemetry-to-Prometheus exporter would name them):
         gen_ai_request_model, gen_ai_response_model, gen_ai_token_type}   histogram: tokens per answer, input|output
     gen_ai_client_operation_duration_seconds{gen_ai_operation_name, gen_ai_provider_name,
         gen_ai_request_model, gen_ai_response_model, error_type}          histogram: seconds per answer
+    gen_ai_server_time_to_first_token_seconds{gen_ai_*}                   histogram: streams, to the first bytes
+    gen_ai_server_time_per_output_token_seconds{gen_ai_*}                 histogram: streams, per token after the first
+    llm_gateway_upstream_latency_seconds{model, provider}                 histogram: provider, to its headers (Envoy's measure)
+    llm_gateway_overhead_seconds{route}                                   histogram: the service's own time per request
+    llm_gateway_fallbacks_total{route, provider}                          counter: answers served by a later attempt
+    llm_gateway_redactions_total, llm_gateway_cache_*                     counters: privacy policy and cache outcomes
+
+Rate-limit and budget refusals are `llm_gateway_rejections_total` with
+reason `rate_limit_exceeded` or `budget_exceeded` (status 429). Envoy's own
+statistics (connections, per-cluster upstream requests, retries, local rate
+limit) are at its admin `/stats/prometheus`; `GET /metrics` through the
+gateway appends them when the service knows the admin address.
 
 Label values, as the processor should pass them:
 
@@ -90,9 +102,11 @@ __all__ = [
     "record_answer",
     "record_cache",
     "record_cache_hit",
+    "record_overhead",
     "record_redactions",
     "record_rejection",
     "render",
+    "semconv_provider",
     "start_http_server",
 ]
 
@@ -107,6 +121,10 @@ UNKNOWN = "unknown"
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 # The semantic conventions' advice for time to first token.
 _TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# The semantic conventions' advice for time per output token.
+_TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+# The gateway's own processing time per request: tenths of a millisecond up.
+_OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 # LiteLLM provider prefixes whose `gen_ai.provider.name` is spelled differently.
 _SEMCONV_PROVIDERS = {
@@ -123,6 +141,11 @@ _SEMCONV_PROVIDERS = {
 _MAX_LABEL_CHARS = 128
 # Cached label sets per process before the cache starts over (a safety net, not a limit).
 _CACHE_LIMIT = 10_000
+
+
+def semconv_provider(provider: str) -> str:
+    """The `gen_ai.provider.name` spelling of a LiteLLM provider prefix (`gemini` -> `gcp.gemini`)."""
+    return _SEMCONV_PROVIDERS.get(provider, provider)
 
 
 class _Metrics:
@@ -205,6 +228,29 @@ class _Metrics:
             registry=registry,
             buckets=_TTFT_BUCKETS,
         )
+        self.time_per_output_token = Histogram(
+            "gen_ai_server_time_per_output_token_seconds",
+            "Time per output token after the first, for streamed answers.",
+            ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model"),
+            registry=registry,
+            buckets=_TPOT_BUCKETS,
+        )
+        self.upstream_latency = Histogram(
+            "llm_gateway_upstream_latency_seconds",
+            "Time from the request to the provider until its response headers, as Envoy measured it"
+            " (x-envoy-upstream-service-time), by provider model and provider.",
+            ("model", "provider"),
+            registry=registry,
+            buckets=_DURATION_BUCKETS,
+        )
+        self.overhead = Histogram(
+            "llm_gateway_overhead_seconds",
+            "Time the service spent on one request's ext_proc messages, all phases summed: the gateway's"
+            " own processing, without the provider or the waits between messages. By catalog route.",
+            ("route",),
+            registry=registry,
+            buckets=_OVERHEAD_BUCKETS,
+        )
         self.duration = Histogram(
             "gen_ai_client_operation_duration_seconds",
             "GenAI operation duration.",
@@ -247,6 +293,8 @@ class _AnswerSeries:
     duration: Histogram
     fallbacks: Counter
     time_to_first_token: Histogram
+    time_per_output_token: Histogram
+    upstream_latency: Histogram
 
 
 # (route, model, response_model, provider, tenant, status, stream, operation), as passed.
@@ -269,13 +317,14 @@ class _State:
             self.exposition = _WithoutCreated(registry)
         self.answers: dict[_AnswerKey, _AnswerSeries] = {}
         self.rejections: dict[tuple[str, int], Counter] = {}
+        self.overheads: dict[str | None, Histogram] = {}
 
     def answer_series(self, key: _AnswerKey) -> _AnswerSeries:
         """The children for one kind of answer, created and cached on first use."""
         route, model, response_model, provider, tenant, status, stream, operation = key
         m = self.metrics
         model_l, provider_l, tenant_l = _label(model), _label(provider), _label(tenant)
-        gen_ai = (_label(operation), _SEMCONV_PROVIDERS.get(provider_l, provider_l), model_l, _label(response_model))
+        gen_ai = (_label(operation), semconv_provider(provider_l), model_l, _label(response_model))
         error_type = "" if status is not None and status < 400 else _label(status)
         series = _AnswerSeries(
             requests=m.requests.labels(_label(route), _label(status), "true" if stream else "false"),
@@ -289,6 +338,8 @@ class _State:
             duration=m.duration.labels(*gen_ai, error_type),
             fallbacks=m.fallbacks.labels(_label(route), provider_l),
             time_to_first_token=m.time_to_first_token.labels(*gen_ai),
+            time_per_output_token=m.time_per_output_token.labels(*gen_ai),
+            upstream_latency=m.upstream_latency.labels(model_l, provider_l),
         )
         if len(self.answers) >= _CACHE_LIMIT:
             self.answers.clear()
@@ -373,13 +424,16 @@ def record_answer(
     operation: str = "chat",
     attempt: int | None = None,
     time_to_first_token_s: float | None = None,
+    time_per_output_token_s: float | None = None,
+    upstream_latency_s: float | None = None,
 ) -> None:
     """record_answer counts one answer from a provider: request, tokens, cost and duration.
 
     None means not known: nothing is added for it. `operation` is the GenAI
     operation name (`chat` for chat completions); `attempt` is the upstream
     attempt that served (above 1: a retry or fallback); `time_to_first_token_s`
-    is for streams.
+    and `time_per_output_token_s` are for streams; `upstream_latency_s` is
+    Envoy's measure of the provider's time to its response headers.
     """
     state = _state or _default_state()
     key = (route, model, response_model, provider, tenant, status, stream, operation)
@@ -409,6 +463,21 @@ def record_answer(
         series.fallbacks.inc()
     if time_to_first_token_s is not None and time_to_first_token_s >= 0:
         series.time_to_first_token.observe(time_to_first_token_s)
+    if time_per_output_token_s is not None and time_per_output_token_s >= 0:
+        series.time_per_output_token.observe(time_per_output_token_s)
+    if upstream_latency_s is not None and upstream_latency_s >= 0:
+        series.upstream_latency.observe(upstream_latency_s)
+
+
+def record_overhead(*, route: str | None, seconds: float) -> None:
+    """record_overhead adds the service's own processing time of one request (every request it saw)."""
+    state = _state or _default_state()
+    child = state.overheads.get(route)
+    if child is None:
+        if len(state.overheads) >= _CACHE_LIMIT:
+            state.overheads.clear()
+        child = state.overheads[route] = state.metrics.overhead.labels(_label(route))
+    child.observe(seconds)
 
 
 def record_rejection(*, reason: str, status: int) -> None:

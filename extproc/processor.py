@@ -39,6 +39,7 @@ from .stages.accounting import COST_HEADER
 from .stages.cache import AGE_HEADER, CacheStage
 from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
 from .translation import ProviderTranslator
+from .tracing import NO_TRACE, NoTrace
 from .translation.errors import error_message
 from .usage import Usage
 
@@ -71,13 +72,16 @@ class Gateway:
     limits: Limits
     # The response cache, when a route caches (for the purge endpoint).
     cache: CacheStage | None = None
+    # Envoy's admin interface, whose statistics GET /metrics appends.
+    envoy_admin_url: str | None = None
 
 
 class RouterProcessor:
     """Handles the phases of one HTTP request at the router-level ext_proc filter."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, trace: NoTrace = NO_TRACE) -> None:
         self._gateway = gateway
+        self._trace = trace
         self.ctx = RequestContext()
         self._spec: EndpointSpec | None = None
         self._translator: ProviderTranslator | None = None
@@ -117,7 +121,8 @@ class RouterProcessor:
                 return self._reject(GatewayError(403, f"{local.path} is only served to the gateway's own host.", code="forbidden"))
         else:
             try:
-                identity = await self._gateway.authenticator.identify(headers)
+                with self._trace.stage("auth", ctx):
+                    identity = await self._gateway.authenticator.identify(headers)
             except GatewayError as error:
                 return self._reject(error)
             ctx.tenant, ctx.key_id = identity.tenant, identity.key_id
@@ -165,7 +170,8 @@ class RouterProcessor:
         ctx.client_wants_stream_usage = parsed.stream_usage
         try:
             for index, stage in enumerate(self._gateway.stages):
-                reply = await stage.on_request(ctx)
+                with self._trace.stage(stage.name, ctx):
+                    reply = await stage.on_request(ctx)
                 if reply is not None:
                     reply.headers.update(self._id_header())
                     return reply
@@ -513,7 +519,8 @@ class RouterProcessor:
         if self._assembler is not None:
             ctx.cache_answer = self._assembler.completion()
         for stage in self._gateway.stages:
-            await stage.on_response(ctx)
+            with self._trace.stage(f"{stage.name} (response)", ctx):
+                await stage.on_response(ctx)
         usage, endpoint = ctx.usage, ctx.endpoint
         metrics.record_answer(
             route=ctx.route.name if ctx.route else None,
@@ -532,7 +539,27 @@ class RouterProcessor:
             operation="embeddings" if ctx.kind == "embeddings" else "chat",
             attempt=_int_or_none(ctx.client_headers.get(attempts.ATTEMPT_HEADER)),
             time_to_first_token_s=ctx.first_output_at - ctx.started if ctx.first_output_at is not None else None,
+            time_per_output_token_s=self._time_per_output_token(),
+            upstream_latency_s=_seconds(ctx.response_headers.get(UPSTREAM_SERVICE_TIME_HEADER)),
         )
+
+    def _time_per_output_token(self) -> float | None:
+        """A stream's time per output token after the first (None for buffered answers)."""
+        ctx = self.ctx
+        tokens = ctx.usage.completion_tokens if ctx.usage else None
+        if ctx.first_output_at is None or not tokens or tokens < 2:
+            return None
+        return (time.monotonic() - ctx.first_output_at) / (tokens - 1)
+
+    def close(self) -> None:
+        """The stream has ended: count the service's own time on this request and end its trace."""
+        ctx = self.ctx
+        metrics.record_overhead(route=ctx.route.name if ctx.route else None, seconds=ctx.service_seconds)
+        self._trace.end_request(ctx)
+
+    def replied(self, reply: Reply) -> None:
+        """Note that the service answered this request itself (for its trace)."""
+        self._trace.replied(reply.status, reply.reason)
 
     def _reject(self, error: GatewayError) -> Reply:
         self.ctx.decisions.append(f"rejected:{error.code or error.status}")
@@ -644,6 +671,11 @@ class RouterProcessor:
         if ctx.output_guard is not None:
             completion = ctx.output_guard.masked(completion)
         return {"prompt_text": _clip(prompt), "completion_text": _clip(completion)}
+
+
+def _seconds(milliseconds: str | None) -> float | None:
+    value = _int_or_none(milliseconds)
+    return value / 1000.0 if value is not None else None
 
 
 def _int_or_none(value: str | None) -> int | None:

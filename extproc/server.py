@@ -17,7 +17,7 @@ import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from . import metrics
+from . import metrics, tracing
 from .dispatch import dispatch_router, dispatch_upstream
 from .processor import Gateway, RouterProcessor
 from .upstream import UpstreamProcessor, canonical_paths, endpoints_by_cluster
@@ -46,18 +46,27 @@ class ExternalProcessorService(pb_grpc.ExternalProcessorServicer):
 
     async def Process(self, request_iterator, context: grpc.aio.ServicerContext):  # noqa: N802 - gRPC name
         """One bidirectional stream: one HTTP request, or one upstream attempt."""
-        if _filter_kind(context) == "upstream":
+        metadata = context.invocation_metadata()
+        trace = tracing.start_stream(metadata)
+        if _filter_kind(metadata) == "upstream":
             upstream = UpstreamProcessor(self._credentials, self._endpoints, self._gateway.translators, self._paths)
-            async for request in request_iterator:
-                yield await dispatch_upstream(upstream, request)
+            try:
+                async for request in request_iterator:
+                    yield await dispatch_upstream(upstream, request)
+            finally:
+                trace.end_attempt(*upstream.summary())
             return
-        router = RouterProcessor(self._gateway)
-        async for request in request_iterator:
-            yield await dispatch_router(router, request)
+        router = RouterProcessor(self._gateway, trace)
+        try:
+            async for request in request_iterator:
+                yield await dispatch_router(router, request)
+        finally:
+            # Also when Envoy ends the stream early (the client went away).
+            router.close()
 
 
-def _filter_kind(context: grpc.aio.ServicerContext) -> str:
-    for key, value in context.invocation_metadata() or ():
+def _filter_kind(metadata) -> str:
+    for key, value in metadata or ():
         if key == FILTER_METADATA_KEY:
             return value
     return "router"

@@ -29,6 +29,8 @@ def run_up(
     unix_sockets: bool,
     fake_provider_port: int,
     fake_provider: bool | None,
+    otlp_endpoint: str | None = None,
+    trace_sampling_percent: float = 100.0,
 ) -> int:
     """Start everything, print how to call it, restart crashed service processes, stop on a signal."""
     try:
@@ -48,6 +50,8 @@ def run_up(
         unix_sockets=unix_sockets,
         fake_provider_port=fake_provider_port,
         fake_provider=fake_provider,
+        otlp_endpoint=otlp_endpoint,
+        trace_sampling_percent=trace_sampling_percent,
     )
     stop_requested = False
 

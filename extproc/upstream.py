@@ -61,6 +61,7 @@ class UpstreamProcessor:
         self._endpoint: Endpoint | None = None
         self._number = 1
         self._started = 0.0
+        self._status: int | None = None
         # The client's format, from the router filter's metadata: refusals are answered in it.
         self._client_format = client_formats.OPENAI
 
@@ -122,7 +123,14 @@ class UpstreamProcessor:
             status = int(headers.get(":status", "0"))
         except ValueError:
             status = 0
+        self._status = status
         return Changes(metadata=self.outcome(status))
+
+    def summary(self) -> tuple[str | None, str | None, int, int | None]:
+        """Provider, model, attempt number and status of this attempt, for its trace."""
+        endpoint = self._endpoint
+        return (endpoint.provider if endpoint else None, endpoint.upstream_model if endpoint else None,
+                self._number, self._status)  # fmt: skip
 
     def internal_error(self) -> Reply:
         """The 500 for a failure of the gateway itself, in the client's format."""

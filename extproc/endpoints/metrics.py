@@ -1,4 +1,8 @@
-"""`GET /metrics`: the service's Prometheus totals, through Envoy, to the gateway's own host.
+"""`GET /metrics`: the service's Prometheus totals and Envoy's own statistics, through Envoy, to the gateway's own host.
+
+One scrape gives both: the service's series (summed across its processes)
+and, below them, Envoy's `/stats/prometheus` (connections, upstream requests
+per cluster, retries, local rate limits), read from Envoy's admin interface.
 
 The totals name tenants and their spend, so they are answered only to
 clients on the gateway's host; scrape from elsewhere through the service's
@@ -8,12 +12,20 @@ own metrics port (`llm-gateway serve --metrics-port`), kept off public networks.
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import aiohttp
 
 from .. import metrics
 
+log = logging.getLogger(__name__)
+
+# Envoy answers its admin stats in milliseconds; a scrape must not hang on a stuck admin.
+ENVOY_STATS_TIMEOUT_S = 2.0
+
 
 class MetricsEndpoint:
-    """Prometheus text exposition of every service process's counts."""
+    """Prometheus text exposition of every service process's counts, then Envoy's."""
 
     method = "GET"
     path = "/metrics"
@@ -23,4 +35,20 @@ class MetricsEndpoint:
     async def answer(self, gateway: object, ctx: object) -> bytes:
         """The current totals, summed across processes (off the event loop: many tenants' series take tens of ms)."""
         body, _ = await asyncio.to_thread(metrics.render)
+        admin = getattr(gateway, "envoy_admin_url", None)
+        if admin:
+            body += await envoy_stats(admin)
         return body
+
+
+async def envoy_stats(admin_url: str) -> bytes:
+    """Envoy's statistics in Prometheus text (only those ever used), or a comment saying why not."""
+    url = f"{admin_url}/stats/prometheus?usedonly"
+    try:
+        timeout = aiohttp.ClientTimeout(total=ENVOY_STATS_TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            response.raise_for_status()
+            return await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("GET /metrics: Envoy's statistics at %s are unavailable: %s", admin_url, exc)
+        return b"# Envoy's statistics are unavailable from its admin interface.\n"

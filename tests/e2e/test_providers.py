@@ -326,6 +326,34 @@ def test_metrics_count_tokens_and_cost_per_model(gateway: Stack, http: httpx.Cli
     assert prompt and prompt[0] > 0
 
 
+def test_one_scrape_has_the_gateways_latency_figures_and_envoys_own_stats(gateway: Stack, http: httpx.Client) -> None:
+    client = openai_client(gateway.base_url)
+    client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "scrape me"}])
+    chunks = list(client.chat.completions.create(
+        model="fast", stream=True, max_tokens=40, messages=[{"role": "user", "content": "a long stream please"}]))  # fmt: skip
+    assert len(chunks) > 2
+    response = http.get("/metrics")
+    assert response.status_code == 200
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}  # all of it parses
+
+    def total(family: str, sample: str, **labels: str) -> float:
+        return sum(
+            s.value for s in families[family].samples
+            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())
+        )  # fmt: skip
+
+    # The gateway's own time, for every request it saw, and the provider's time as Envoy measured it.
+    assert total("llm_gateway_overhead_seconds", "llm_gateway_overhead_seconds_count", route="gpt-4o-mini") >= 2
+    assert 0 < total("llm_gateway_overhead_seconds", "llm_gateway_overhead_seconds_sum", route="gpt-4o-mini")
+    upstream = "llm_gateway_upstream_latency_seconds"
+    assert total(upstream, upstream + "_count", model="gpt-4o-mini", provider="openai") >= 2
+    per_token = "gen_ai_server_time_per_output_token_seconds"
+    assert total(per_token, per_token + "_count", gen_ai_request_model="gpt-4o-mini") >= 1
+    # Envoy's statistics follow the service's, from its admin interface.
+    requests = "envoy_cluster_upstream_rq"  # a counter family: its sample ends in _total
+    assert total(requests, requests + "_total", envoy_cluster_name="fake_openai_gpt_4o_mini") >= 2
+
+
 def _own_non_loopback_address() -> str | None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:

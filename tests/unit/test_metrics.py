@@ -47,6 +47,11 @@ FAMILIES = {
     "gen_ai_server_time_to_first_token_seconds": {
         "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model",
     },
+    "gen_ai_server_time_per_output_token_seconds": {
+        "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model",
+    },
+    "llm_gateway_upstream_latency_seconds": {"model", "provider"},
+    "llm_gateway_overhead_seconds": {"route"},
 }  # fmt: skip
 
 # A service process: configure, record `count` answers for `tenant`, one rejection, exit.
@@ -213,6 +218,7 @@ def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     metrics.record_redactions(route="fast", direction="request", action="mask", counts={"US_SSN": 1})
     metrics.record_cache(route="fast", tenant="t", outcome="hit")
     metrics.record_cache_hit(route="fast", tenant="t", tokens=10, usd=0.5)
+    metrics.record_overhead(route="fast", seconds=0.001)
     body, content_type = metrics.render()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     families = {family.name: family for family in text_string_to_metric_families(body.decode())}
@@ -347,3 +353,27 @@ def test_fallbacks_and_time_to_first_token() -> None:
     assert value(samples, "llm_gateway_fallbacks_total", route="smart", provider="openai") == 1
     assert value(samples, "gen_ai_server_time_to_first_token_seconds_count", **gen_ai()) == 2
     assert value(samples, "gen_ai_server_time_to_first_token_seconds_bucket", **gen_ai(le="0.04")) == 1
+
+
+def test_time_per_output_token_and_upstream_latency() -> None:
+    metrics.record_answer(**{**ANSWER, "stream": True, "time_per_output_token_s": 0.02, "upstream_latency_s": 0.3})
+    metrics.record_answer(**{**ANSWER, "upstream_latency_s": 1.5})  # buffered: no time per token
+    metrics.record_answer(**ANSWER)  # Envoy gave no upstream time (the service answered): nothing
+    samples = scrape()
+    assert value(samples, "gen_ai_server_time_per_output_token_seconds_count", **gen_ai()) == 1
+    assert value(samples, "gen_ai_server_time_per_output_token_seconds_bucket", **gen_ai(le="0.025")) == 1
+    assert value(samples, "gen_ai_server_time_per_output_token_seconds_bucket", **gen_ai(le="0.01")) == 0
+    upstream = dict(model="gpt-4o-mini", provider="openai")
+    assert value(samples, "llm_gateway_upstream_latency_seconds_count", **upstream) == 2
+    assert value(samples, "llm_gateway_upstream_latency_seconds_sum", **upstream) == pytest.approx(1.8)
+
+
+def test_overhead_per_route_counts_every_request_the_service_saw() -> None:
+    metrics.record_overhead(route="fast", seconds=0.0004)
+    metrics.record_overhead(route="fast", seconds=0.003)
+    metrics.record_overhead(route=None, seconds=0.0002)  # refused before routing
+    samples = scrape()
+    assert value(samples, "llm_gateway_overhead_seconds_count", route="fast") == 2
+    assert value(samples, "llm_gateway_overhead_seconds_bucket", route="fast", le="0.0005") == 1
+    assert value(samples, "llm_gateway_overhead_seconds_sum", route="fast") == pytest.approx(0.0034)
+    assert value(samples, "llm_gateway_overhead_seconds_count", route="unknown") == 1
