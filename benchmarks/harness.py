@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -356,21 +356,35 @@ def _wrk_ms(out: str, percentile: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-async def _fixed_rate(url: str, model: str, rate: int, seconds: int, stream: bool = False) -> tuple[float, float]:
+async def _fixed_rate(
+    url: str,
+    model: str,
+    rate: int,
+    seconds: int,
+    stream: bool = False,
+    headers: dict[str, str] | None = None,
+    body_for: Callable[[int], bytes] | None = None,
+) -> tuple[float, float]:
     """Open loop: one request every 1/rate s whatever the answers do; p50 and p99 in ms.
 
     With `stream`, the request asks for a stream and the time is to its first body byte.
+    `headers` replace the benchmark key; `body_for(n)` gives the n-th request's body.
     """
     latencies: list[float] = []
-    body = (STREAM_BODY if stream else BODY) % model
-    headers = {"content-type": "application/json", **AUTH, **({"x-canned-stream": "1"} if stream else {})}
+    default_body = ((STREAM_BODY if stream else BODY) % model).encode()
+    headers = {"content-type": "application/json", **(AUTH if headers is None else headers),
+               **({"x-canned-stream": "1"} if stream else {})}  # fmt: skip
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+    sent = 0
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
         async def one() -> None:
+            nonlocal sent
+            sent += 1
+            body = body_for(sent) if body_for is not None else default_body
             start = time.perf_counter()
             first: float | None = None
-            async with client.stream("POST", url, content=body.encode(), headers=headers) as response:
+            async with client.stream("POST", url, content=body, headers=headers) as response:
                 async for _ in response.aiter_raw():
                     if first is None:
                         first = (time.perf_counter() - start) * 1000
@@ -390,8 +404,10 @@ async def _fixed_rate(url: str, model: str, rate: int, seconds: int, stream: boo
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
+    if not latencies:
+        return float("nan"), float("nan")
     latencies.sort()
-    return statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+    return statistics.median(latencies), latencies[max(int(len(latencies) * 0.99) - 1, 0)]
 
 
 def _benchmark_source(upstream_port: int) -> dict[str, Any]:

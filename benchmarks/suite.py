@@ -1,0 +1,427 @@
+"""The benchmark suite in one command: bare Envoy, the gateway and one LiteLLM proxy on the same fake provider.
+
+    .venv/bin/python -m benchmarks.suite [--duration 8] [--rate-seconds 8] [--workers 2]
+
+Rows, one after the other in one run (the machines are shared and noisy:
+only figures from the same run compare):
+
+- bare Envoy: the shipped envoy.yaml without the ext_proc filters;
+- the gateway, `fast` route (OpenAI, prepared once at the router):
+  - passthrough: API key checked, no other policy;
+  - full policy: keys, stacked rate limits and budgets in Redis (never
+    refusing), the shipped privacy policy, the exact cache in Redis with
+    every request a miss (each prompt differs) that is then stored;
+  - exact cache hits (each process's LRU) and semantic cache hits (each
+    process's index: embedding, search and guards on every request);
+  - streaming: the passthrough gateway, every request `stream: true`;
+- one LiteLLM proxy instance (its default: one process, no database).
+
+All of them call one fake provider process (`llm-gateway fake-provider`),
+whose answers are deterministic and counted with a real tokenizer.
+
+Columns:
+- req/s, p50, p99: `wrk -t2 -c16` (closed loop), after a 2 s warm-up.
+- @100/s: an open-loop client sending 100 requests/s; `added` is the
+  difference to bare Envoy at the same rate.
+- TTFT: time to a stream's first body bytes at 100 requests/s.
+- CPU s/1k: CPU seconds (user + system) that the row's own processes spent
+  per 1,000 requests during the wrk run: Envoy, the service processes and
+  Redis for the gateway; the proxy for LiteLLM. The fake provider and the
+  load generators are left out: they are the same for every row.
+- peak MB: the largest sum of those processes' resident memory, sampled
+  every 100 ms during the wrk run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+import redis
+import yaml
+
+from benchmarks.harness import (
+    AUTH,
+    Result,
+    _fixed_rate,
+    BENCH_KEY,
+    NEVER_REFUSING,
+    _bare_config,
+    _benchmark_source,
+    _gateway,
+    _start_envoy,
+    _stop,
+    _wait_port,
+    _with_tenancy,
+    _wrk_ms,
+)
+from extproc.keys import FileKeyStore, RedisKeyStore, new_record
+from extproc.launcher import Child, free_port, terminate, wait_http
+from extproc.litellm_proxy import LITELLM, litellm_proxy
+
+PROMPT = "Say hello"
+PARAPHRASE = "Please say hello"
+RATE = 100
+# The issue's targets (issue 8), checked at the end of every run.
+TARGET_LITELLM_RATIO = 20.0
+TARGET_ADDED_P50_MS = 1.0
+TARGET_ADDED_P99_MS = 5.0
+TARGET_ADDED_TTFT_MS = 2.0
+
+
+@dataclass
+class Row(Result):
+    """One row's figures: the harness's, and what its processes cost."""
+
+    cpu_s_per_1k: float = 0.0
+    peak_mb: float = 0.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a row sends its load, and which processes are its own."""
+
+    url: str
+    headers: dict[str, str]
+    pids: list[int]
+    model: str = "fast"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds of wrk per row")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rate-seconds", type=int, default=8, help="seconds of the 100 requests/s runs")
+    parser.add_argument("--workers", type=int, default=2, help="service processes of the gateway")
+    parser.add_argument("--skip-litellm", action="store_true", help="leave the LiteLLM proxy out")
+    args = parser.parse_args()
+    # What the harness's gateway launcher reads: Unix sockets to the service, Envoy's default threads.
+    args.unix_sockets, args.envoy_concurrency = True, None
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (scripts/install.sh test does)")
+    rows = run(args)
+    print()
+    print(table(rows))
+    print()
+    print("\n".join(verdicts(rows)))
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    """Every row once, in order; the first is bare Envoy."""
+    tmp = Path(tempfile.mkdtemp(prefix="llm-gateway-suite-"))
+    rows: list[Row] = []
+    with fake_provider(tmp) as upstream_port:
+        source = _benchmark_source(upstream_port)
+        rows.append(_bare_envoy(source, tmp, args))
+        keys_file = tmp / "keys.json"
+        asyncio.run(FileKeyStore(keys_file).add(new_record(BENCH_KEY, "bench")))
+        passthrough = _config(tmp, "passthrough", _with_tenancy(source, limits={}, privacy={}))
+        with _gateway(passthrough, tmp / "passthrough", args.workers, keys_file, args) as stack:
+            target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, list(stack.children().values()))
+            rows.append(measure("gateway, passthrough (keys only)", target, args))
+            rows.append(measure("gateway, streaming (passthrough)", target, args, stream=True))
+        rows.append(_full_policy(source, tmp, args))
+        exact = _config(tmp, "exact", _with_tenancy(source, limits={}, privacy={}, cache={"mode": "exact"}))
+        with _gateway(exact, tmp / "exact", args.workers, keys_file, args) as stack:
+            target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, list(stack.children().values()))
+            rows.append(measure("gateway, exact cache hits", target, args))
+        semantic = _config(tmp, "semantic", _with_tenancy(source, limits={}, privacy={}, cache={"mode": "semantic"}))
+        with _gateway(semantic, tmp / "semantic", args.workers, keys_file, args) as stack:
+            target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, list(stack.children().values()))
+            _prime_semantic(target, args.workers)
+            rows.append(measure("gateway, semantic cache hits", target, args, prompt=PARAPHRASE, ttft=False))
+        if not args.skip_litellm:
+            rows.append(_litellm(upstream_port, tmp, args))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+# --- the rows ----------------------------------------------------------------------
+
+
+def _bare_envoy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
+    port = free_port()
+    envoy = _start_envoy(_bare_config(source, port), tmp / "bare.yaml")
+    try:
+        _wait_port(port)
+        return measure("bare Envoy", Target(f"http://127.0.0.1:{port}/v1/chat/completions", AUTH, [envoy.pid]), args)
+    finally:
+        _stop(envoy)
+
+
+def _full_policy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
+    from tests.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+
+    with redis_server(tmp) as url:
+        client = redis.Redis.from_url(url)
+        redis_pid = int(client.info("server")["process_id"])
+        client.close()
+        asyncio.run(_add_redis_key(url))
+        config = _with_tenancy(
+            source,
+            limits=NEVER_REFUSING,
+            store={"kind": "redis", "redis_url": url},
+            cache={"mode": "exact", "ttl_seconds": 600},
+        )  # the shipped privacy policy stays
+        with _gateway(_config(tmp, "full", config), tmp / "full", args.workers, None, args) as stack:
+            pids = [*stack.children().values(), redis_pid]
+            target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, pids)
+            return measure("gateway, full policy (cache misses)", target, args, unique=True)
+
+
+async def _add_redis_key(url: str) -> None:
+    import redis.asyncio  # noqa: PLC0415
+
+    client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+    await RedisKeyStore(client).add(new_record(BENCH_KEY, "bench"))
+    await client.aclose()
+
+
+def _prime_semantic(target: Target, workers: int) -> None:
+    """Store the original prompt in every process, then check that the paraphrase hits."""
+    with httpx.Client(timeout=30, headers=target.headers) as http:
+        for _ in range(8 * workers):
+            http.post(target.url, json=_body(target.model, PROMPT))
+        probe = http.post(target.url, json=_body(target.model, PARAPHRASE))
+    assert probe.headers.get("x-gateway-cache-match") == "semantic", dict(probe.headers)
+
+
+def _litellm(upstream_port: int, tmp: Path, args: argparse.Namespace) -> Row:
+    if not LITELLM.exists():
+        raise SystemExit(f"{LITELLM} is missing: scripts/install.sh test installs the LiteLLM proxy (or --skip-litellm)")
+    config = {"model_list": [{"model_name": "fast", "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": f"http://127.0.0.1:{upstream_port}/v1", "api_key": "bench-key"}}]}  # fmt: skip
+    with litellm_proxy(config, tmp, {}) as proxy:
+        pid = _listening_pid(int(proxy.url.rsplit(":", 1)[1]))
+        target = Target(f"{proxy.url}/v1/chat/completions", {"Authorization": f"Bearer {proxy.key}"}, [pid])
+        return measure("LiteLLM proxy (1 instance)", target, args)
+
+
+def _listening_pid(port: int) -> int:
+    for connection in psutil.net_connections("tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port and connection.pid:
+            return connection.pid
+    raise RuntimeError(f"no process listens on port {port}")
+
+
+def _config(tmp: Path, name: str, config: dict[str, Any]) -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@contextmanager
+def fake_provider(tmp: Path) -> Iterator[int]:
+    """One fake provider process on a free port; yields the port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "extproc", "fake-provider", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    child = Child("fake-provider", process, None, None)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_fake/health", child)
+        yield port
+    finally:
+        terminate(child)
+
+
+# --- measuring ---------------------------------------------------------------------
+
+
+def measure(
+    name: str, target: Target, args: argparse.Namespace, *, stream: bool = False, prompt: str = PROMPT,
+    unique: bool = False, ttft: bool = True,
+) -> Row:  # fmt: skip
+    """wrk with the processes' CPU and memory sampled, then the fixed-rate runs."""
+    row = _wrk(name, target, args, stream=stream, prompt=prompt, unique=unique)
+    row.rate_p50_ms, row.rate_p99_ms = asyncio.run(_at_rate(target, args, prompt, unique, stream=False))
+    if ttft:
+        row.ttft_p50_ms, row.ttft_p99_ms = asyncio.run(_at_rate(target, args, prompt, unique, stream=True))
+    print(
+        f"{name}: {row.rps:,.0f} req/s, p50 {row.p50_ms:.2f} ms, @100/s p50 {row.rate_p50_ms:.2f} ms, "
+        f"CPU {row.cpu_s_per_1k:.2f} s/1k, peak {row.peak_mb:.0f} MB",
+        flush=True,
+    )
+    return row
+
+
+async def _at_rate(target: Target, args: argparse.Namespace, prompt: str, unique: bool, stream: bool) -> tuple[float, float]:
+    """p50 and p99 at RATE requests/s (to the first bytes with `stream`); `unique`: every prompt new."""
+    run_id = secrets.token_hex(4)  # this run's prompts differ from every earlier run's
+
+    def body_for(n: int) -> bytes:
+        text = f"{prompt} #{run_id}-{n}" if unique else prompt
+        return orjson.dumps(_body(target.model, text, stream))
+
+    return await _fixed_rate(target.url, target.model, RATE, args.rate_seconds, stream, target.headers, body_for)
+
+
+def _body(model: str, prompt: str, stream: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def _wrk(name: str, target: Target, args: argparse.Namespace, *, stream: bool, prompt: str, unique: bool) -> Row:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_lua(target, prompt, stream, unique))
+    command = ["wrk", "-t2", f"-c{args.connections}", "-s", script.name]
+    subprocess.run([*command, "-d2s", target.url], capture_output=True, check=True)  # warm-up
+    with Sampler(target.pids) as sampler:
+        out = subprocess.run(
+            [*command, f"-d{args.duration}s", "--latency", target.url], capture_output=True, text=True, check=True
+        ).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Row(
+        name=name,
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_wrk_ms(out, "50%"),
+        p99_ms=_wrk_ms(out, "99%"),
+        errors=int(errors.group(1)) if errors else 0,
+        cpu_s_per_1k=sampler.cpu_seconds / max(requests, 1) * 1000,
+        peak_mb=sampler.peak_rss / 2**20,
+    )
+
+
+def _lua(target: Target, prompt: str, stream: bool, unique: bool) -> str:
+    lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
+    lines += [f'wrk.headers["{key}"] = "{value}"' for key, value in target.headers.items()]
+    body = '{"model":"%s","messages":[{"role":"user","content":"%s%%s"}],"max_tokens":16%s}' % (
+        target.model, prompt, ',"stream":true' if stream else ""
+    )  # fmt: skip
+    if not unique:
+        lines.append(f"wrk.body = '{body % ''}'")
+        return "\n".join(lines) + "\n"
+    # Every request a new prompt: a cache miss each time. The thread id keeps wrk's threads apart.
+    lines += [
+        "local counter = 0",
+        "local thread_id = tostring(math.random(1, 1e9))",
+        "request = function()",
+        "  counter = counter + 1",
+        f"  local body = string.format('{body}', ' #' .. thread_id .. '-' .. counter)",
+        "  return wrk.format(nil, nil, nil, body)",
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class Sampler:
+    """CPU seconds and peak resident memory of a set of processes over a `with` block."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self._processes = [psutil.Process(pid) for pid in pids]
+        self.cpu_seconds = 0.0
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "Sampler":
+        self._cpu_start = self._cpu()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu_seconds = self._cpu() - self._cpu_start
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for process in self._processes:
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            rss = 0
+            for process in self._processes:
+                try:
+                    rss += process.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+            self.peak_rss = max(self.peak_rss, rss)
+
+
+# --- the report --------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    """A markdown table, ratios against the first row (bare Envoy) and the LiteLLM row."""
+    base = rows[0]
+    litellm = next((r for r in rows if r.name.startswith("LiteLLM")), None)
+    lines = [
+        "| variant | req/s | vs bare | x LiteLLM | p50 ms | p99 ms | errors | p50 @100/s | added | p99 @100/s | added "
+        "| TTFT @100/s | added | CPU s/1k req | peak MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = f"{r.rps / litellm.rps:.1f}x" if litellm and litellm.rps else "–"
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.rps / base.rps:.1%} | {ratio} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} "
+            f"| {_ms(r.rate_p50_ms)} | {_added(r.rate_p50_ms, base.rate_p50_ms)} "
+            f"| {_ms(r.rate_p99_ms)} | {_added(r.rate_p99_ms, base.rate_p99_ms)} "
+            f"| {_ms(r.ttft_p50_ms)} | {_added(r.ttft_p50_ms, base.ttft_p50_ms)} "
+            f"| {r.cpu_s_per_1k:.2f} | {r.peak_mb:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[Row]) -> list[str]:
+    """Issue 8's targets, each met or missed, with the figure."""
+    by_name = {r.name: r for r in rows}
+    base = rows[0]
+    full = by_name.get("gateway, full policy (cache misses)")
+    passthrough = by_name.get("gateway, passthrough (keys only)")
+    litellm = next((r for r in rows if r.name.startswith("LiteLLM")), None)
+    out = []
+    if full and litellm and litellm.rps:
+        ratio = full.rps / litellm.rps
+        out.append(_verdict(f"full policy at >= {TARGET_LITELLM_RATIO:.0f}x LiteLLM's throughput", ratio >= TARGET_LITELLM_RATIO, f"{ratio:.1f}x"))
+    for row in (passthrough, full):
+        if row is None or row.rate_p50_ms is None or base.rate_p50_ms is None:
+            continue
+        p50 = row.rate_p50_ms - base.rate_p50_ms
+        p99 = (row.rate_p99_ms or 0) - (base.rate_p99_ms or 0)
+        out.append(_verdict(f"{row.name}: added p50 @100/s <= {TARGET_ADDED_P50_MS} ms", p50 <= TARGET_ADDED_P50_MS, f"{p50:+.2f} ms"))
+        out.append(_verdict(f"{row.name}: added p99 @100/s <= {TARGET_ADDED_P99_MS} ms", p99 <= TARGET_ADDED_P99_MS, f"{p99:+.2f} ms"))
+        if row.ttft_p50_ms is not None and base.ttft_p50_ms is not None:
+            ttft = row.ttft_p50_ms - base.ttft_p50_ms
+            out.append(_verdict(f"{row.name}: added TTFT <= {TARGET_ADDED_TTFT_MS} ms", ttft <= TARGET_ADDED_TTFT_MS, f"{ttft:+.2f} ms"))
+    return out
+
+
+def _verdict(what: str, met: bool, figure: str) -> str:
+    return f"- {'met' if met else 'MISSED'}: {what}: {figure}"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _added(value: float | None, base: float | None) -> str:
+    return "–" if value is None or base is None else f"{value - base:+.2f}"
+
+
+if __name__ == "__main__":
+    main()
