@@ -10,11 +10,12 @@ LiteLLM proxy users describe models as
 Each `model_name` becomes a model route; its deployments become the
 endpoints of its cluster (priority 0, load-balanced), and each fallback
 model's deployments the next priority levels, so Envoy fails over as
-LiteLLM's router would. The rest of the shipped envoy.yaml (listener,
-filters, error mappers, service cluster) is kept. What the gateway does not
-do yet (rpm/tpm limits, caching) is reported, never silently dropped.
-Secrets are not copied: a literal `api_key` becomes an environment variable
-the operator must set.
+LiteLLM's router would. A model's `rpm`/`tpm` become its route's limits and
+`litellm_settings.cache` the gateway's cache policy. The rest of the shipped
+envoy.yaml (listener, filters, error mappers, service cluster, tenancy) is
+kept. Whatever is imported with another meaning, or not at all, is reported
+in a note, never silently dropped. Secrets are not copied: a literal
+`api_key` becomes an environment variable the operator must set.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from .catalog import METADATA_NAMESPACE, MODEL_HEADER, iter_routes, provider_of
 from .envoy_config import EXTPROC_CLUSTER
+from .settings import tenancy_metadata
 
 # LiteLLM's default base URL per provider, for deployments that set no api_base.
 DEFAULT_API_BASES = {
@@ -65,6 +67,9 @@ class _Deployment:
     kind: str
     # Endpoint metadata LiteLLM params map to one to one (Azure's api_version).
     options: dict[str, str] = field(default_factory=dict)
+    # LiteLLM's per-deployment requests and tokens per minute.
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 def import_litellm(litellm_config: dict[str, Any], template: dict[str, Any]) -> Imported:
@@ -93,11 +98,74 @@ def import_litellm(litellm_config: dict[str, Any], template: dict[str, Any]) -> 
         cluster_name = _cluster_name(name)
         static["clusters"].append(_cluster(cluster_name, chain, protocol_options))
         route = _route(name, cluster_name, group[0].kind, chain, retry_policy, num_retries, timeout)
+        meta = route["metadata"]["filter_metadata"][METADATA_NAMESPACE]
         if aliases.get(name):
-            route["metadata"]["filter_metadata"][METADATA_NAMESPACE]["aliases"] = aliases[name]
+            meta["aliases"] = aliases[name]
+        limits = _limits(name, group, notes)
+        if limits:
+            meta["limits"] = limits
         routes.append(route)
     _replace_model_routes(config, routes)
+    cache = _cache(settings, notes)
+    if cache is not None:
+        tenancy = tenancy_metadata(config)
+        tenancy["cache"] = {**(tenancy.get("cache") or {}), **cache}  # the template's other knobs stay
     return Imported(config=config, notes=notes)
+
+
+def _limits(name: str, group: list[_Deployment], notes: list[str]) -> dict[str, int]:
+    """A model's deployments' rpm/tpm, summed, as its route's limits (deployments without one: unlimited)."""
+    limits: dict[str, int] = {}
+    for field_name, key in (("rpm", "requests_per_minute"), ("tpm", "tokens_per_minute")):
+        values = [getattr(d, field_name) for d in group]
+        if all(v is not None for v in values):
+            limits[key] = sum(v for v in values if v is not None)
+        elif any(v is not None for v in values):
+            notes.append(f"{name}: `{field_name}` is set on some of its deployments only; the model is left without that limit.")
+    if limits:
+        notes.append(
+            f"{name}: rpm/tpm became its route's `limits` ({limits}). LiteLLM counts them per deployment for "
+            "every caller; the gateway counts them per tenant on this model (the same with one tenant)."
+        )
+    return limits
+
+
+# LiteLLM cache types and the gateway's mode for them.
+_CACHE_MODES = {"local": "exact", "redis": "exact", "redis-semantic": "semantic", "qdrant-semantic": "semantic"}
+
+
+def _cache(settings: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """`litellm_settings.cache` and `cache_params` as the gateway's cache policy (None: no cache section)."""
+    if not settings.get("cache"):
+        return None
+    params = settings.get("cache_params") or {}
+    kind = params.get("type") or "local"
+    if kind not in _CACHE_MODES:
+        notes.append(f"litellm_settings.cache type {kind!r} is not imported: the gateway caches in process, in Redis or in pgvector.")
+        return None
+    if params.get("mode") == "default_off":
+        notes.append(
+            "litellm_settings.cache_params.mode default_off is imported as `cache: {mode: off}`: the gateway has no "
+            "per-request opt-in; turn the cache on per route instead."
+        )
+        return {"mode": "off"}
+    cache: dict[str, Any] = {"mode": _CACHE_MODES[kind]}
+    if isinstance(params.get("ttl"), (int, float)) and params["ttl"] > 0:
+        cache["ttl_seconds"] = int(params["ttl"])
+    if cache["mode"] == "semantic":
+        if isinstance(params.get("similarity_threshold"), (int, float)):
+            cache["threshold"] = float(params["similarity_threshold"])
+        notes.append(
+            f"cache type {kind!r} became `mode: semantic`: the gateway embeds with its own offline model, behind "
+            "its near-miss guards, and shares entries through PostgreSQL + pgvector (`semantic_store: pgvector`), "
+            "not through LiteLLM's index."
+        )
+    if kind.startswith("redis"):
+        notes.append(
+            "LiteLLM's cache is in Redis: to share the gateway's between replicas, set the virtual host's "
+            "`store: {kind: redis, redis_url: ...}` (keys and limits then live there too)."
+        )
+    return cache
 
 
 def _deployments(litellm_config: dict[str, Any], notes: list[str]) -> list[_Deployment]:
@@ -120,12 +188,6 @@ def _deployments(litellm_config: dict[str, Any], notes: list[str]) -> list[_Depl
             raise LiteLLMImportError(f"model_list[{index}] ({entry['model_name']}): no `api_base` and no default for {provider!r}")
         info = entry.get("model_info") or {}
         prices = {k: float(v) for k in PRICE_KEYS if isinstance(v := params.get(k, info.get(k)), (int, float))}
-        for limit in ("rpm", "tpm"):
-            if limit in params:
-                notes.append(
-                    f"{entry['model_name']}: `{limit}: {params[limit]}` is not enforced yet (per-tenant token "
-                    "limits are a later release); Envoy's per-client-IP bucket still applies."
-                )
         out.append(
             _Deployment(
                 model_name=entry["model_name"],
@@ -135,9 +197,19 @@ def _deployments(litellm_config: dict[str, Any], notes: list[str]) -> list[_Depl
                 prices=prices,
                 kind="embeddings" if info.get("mode") == "embedding" else "chat",
                 options={k: str(params[k]) for k in ("api_version",) if params.get(k)},
+                rpm=_positive_int(params.get("rpm"), entry["model_name"], "rpm"),
+                tpm=_positive_int(params.get("tpm"), entry["model_name"], "tpm"),
             )
         )
     return out
+
+
+def _positive_int(value: Any, model_name: str, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise LiteLLMImportError(f"{model_name}: `{name}` must be a positive number, not {value!r}")
+    return int(value)
 
 
 def _key_env(model_name: str, api_key: Any, provider: str, notes: list[str]) -> str | None:
@@ -179,8 +251,6 @@ def _aliases(mapping: Any, groups: dict[str, list[_Deployment]]) -> dict[str, li
 
 
 def _note_unsupported(config: dict[str, Any], router: dict[str, Any], settings: dict[str, Any], notes: list[str]) -> None:
-    if settings.get("cache") or settings.get("cache_params"):
-        notes.append("litellm_settings.cache is not imported: the gateway's cache is a later release.")
     if router.get("routing_strategy") not in (None, "simple-shuffle", "least-busy"):
         notes.append(
             f"routing_strategy {router['routing_strategy']!r} is not imported: Envoy balances a model's "
@@ -189,7 +259,10 @@ def _note_unsupported(config: dict[str, Any], router: dict[str, Any], settings: 
     if settings.get("context_window_fallbacks") or router.get("context_window_fallbacks"):
         notes.append("context_window_fallbacks are not imported: only error fallbacks are.")
     if config.get("general_settings", {}).get("master_key"):
-        notes.append("general_settings.master_key is not imported: API keys and tenants are a later release.")
+        notes.append(
+            "general_settings.master_key is not imported: make the gateway's keys with "
+            "`llm-gateway keys create --tenant NAME`."
+        )
 
 
 def _cluster(name: str, chain: list[list[_Deployment]], protocol_options: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,9 @@ import yaml
 from extproc.catalog import load_catalog
 from extproc.checks import check_config
 from extproc.config import DEFAULT_CONFIG
+from extproc.cache.policy import load_cache_policies
 from extproc.litellm_import import LiteLLMImportError, import_litellm
+from extproc.settings import load_settings, tenancy_metadata
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "litellm_config.yaml"
 TEMPLATE = yaml.safe_load(DEFAULT_CONFIG.read_text())
@@ -82,10 +84,48 @@ def test_the_result_passes_check_and_envoys_validation(example: Any, tmp_path: P
     assert report.warnings == []
 
 
-def test_what_is_not_imported_is_said(example: Any) -> None:
+def test_rpm_and_tpm_become_the_models_limits(example: Any) -> None:
+    claude = _route_config(example.config, "claude")["metadata"]["filter_metadata"]["llm_gateway"]
+    assert claude["limits"] == {"tokens_per_minute": 100000}
+    # gpt-4o's rpm is on one of its two deployments only: no limit, and a note says why.
+    gpt4o = _route_config(example.config, "gpt-4o")["metadata"]["filter_metadata"]["llm_gateway"]
+    assert "limits" not in gpt4o
     notes = "\n".join(example.notes)
-    assert "`rpm: 60` is not enforced yet" in notes and "`tpm: 100000`" in notes
-    assert "cache is not imported" in notes
+    assert "gpt-4o: `rpm` is set on some of its deployments only" in notes
+    assert "claude: rpm/tpm became its route's `limits`" in notes and "per tenant" in notes
+    settings = load_settings(example.config)
+    assert settings.model_rates["claude"].tokens_per_minute == 100000
+
+
+def test_deployment_limits_add_up_per_model() -> None:
+    imported = _import({"model_list": [
+        {"model_name": "m", "litellm_params": {"model": "openai/gpt-4o", "rpm": 60, "tpm": 1000}},
+        {"model_name": "m", "litellm_params": {"model": "openai/gpt-4o", "api_base": "http://10.0.0.9/v1", "rpm": 40, "tpm": 500}},
+    ]})  # fmt: skip
+    meta = _route_config(imported.config, "m")["metadata"]["filter_metadata"]["llm_gateway"]
+    assert meta["limits"] == {"requests_per_minute": 100, "tokens_per_minute": 1500}
+
+
+def test_the_cache_settings_become_the_gateways_cache(example: Any) -> None:
+    assert tenancy_metadata(example.config)["cache"].items() >= {"mode": "exact", "ttl_seconds": 600}.items()
+    assert load_cache_policies(example.config).default.mode == "exact"
+
+
+@pytest.mark.parametrize(
+    ("params", "cache", "words"),
+    [
+        ({"type": "redis", "host": "redis", "port": 6379, "ttl": 60}, {"mode": "exact", "ttl_seconds": 60}, "store: {kind: redis"),
+        ({"type": "redis-semantic", "similarity_threshold": 0.9}, {"mode": "semantic", "threshold": 0.9}, "pgvector"),
+        ({"mode": "default_off"}, {"mode": "off"}, "no per-request opt-in"),
+        ({"type": "s3"}, {"mode": "off"}, "'s3' is not imported"),  # the template's stays
+    ],
+)  # fmt: skip
+def test_each_litellm_cache_type_is_imported_or_said_not_to_be(params: dict[str, Any], cache: dict[str, Any], words: str) -> None:
+    imported = _import({"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/gpt-4o"}}],
+                        "litellm_settings": {"cache": True, "cache_params": params}})  # fmt: skip
+    assert tenancy_metadata(imported.config)["cache"].items() >= cache.items()
+    assert words in "\n".join(imported.notes)
+    load_cache_policies(imported.config)  # the service accepts what was written
 
 
 def test_a_literal_key_is_never_copied() -> None:
@@ -104,6 +144,7 @@ def test_a_literal_key_is_never_copied() -> None:
         ({"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/x"}}],
           "router_settings": {"fallbacks": [{"m": ["nope"]}]}}, "'nope'"),
         ({"model_list": [{"model_name": "m", "litellm_params": {"model": "bedrock/x"}}]}, "no `api_base`"),
+        ({"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/x", "rpm": "lots"}}]}, "positive number"),
     ],
 )  # fmt: skip
 def test_an_unusable_config_is_refused_with_a_reason(config: dict[str, Any], words: str) -> None:
