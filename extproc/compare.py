@@ -3,7 +3,8 @@
 For each request: both statuses, how the answers' shapes differ (fields one
 has and the other lacks, or of another type), usage, cost (LiteLLM's
 `x-litellm-response-cost` against `x-gateway-cost-usd`, or the stream's
-`x_gateway.cost_usd`), and latency; then a summary. Both sides are called
+`x_gateway.cost_usd`), latency, and the response headers of note (which
+model served, retries and fallbacks, cache, rate limits); then a summary. Both sides are called
 over HTTP exactly as a client would call them, one after the other.
 """
 
@@ -18,6 +19,15 @@ import httpx
 import orjson
 
 CHAT = "/v1/chat/completions"
+# Response headers worth reading side by side: what served, retries, cache, rate limits...
+NOTABLE_PREFIXES = ("x-gateway-", "x-litellm-", "x-ratelimit-", "retry-after")
+# ...but not per-request ids, the cost (a column of its own) or versions.
+NOT_NOTABLE = frozenset({
+    "x-gateway-request-id", "x-gateway-cost-usd", "x-litellm-call-id", "x-litellm-response-cost",
+    "x-litellm-version", "x-litellm-response-cost-original", "x-litellm-response-cost-discount-amount",
+})  # fmt: skip
+# A header value longer than this is cut in the report.
+MAX_HEADER_VALUE = 48
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -74,6 +84,8 @@ class Side:
     completion_tokens: int | None = None
     cost_usd: float | None = None
     error: str | None = None
+    # Response headers of note (NOTABLE_PREFIXES), by name.
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +111,7 @@ def call(client: httpx.Client, probe: Probe, headers: dict[str, str], cost_heade
         side.body = _merge_stream(raw) if probe.stream and response.status_code == 200 else _json(raw)
         cost = response.headers.get(cost_header)
         side.cost_usd = float(cost) if cost else None
+        side.headers = notable_headers(response.headers)
     except httpx.HTTPError as exc:
         side.error = type(exc).__name__
         return side
@@ -125,6 +138,15 @@ def run(
         right = call(gateway, probe, gateway_headers, "x-gateway-cost-usd")
         rows.append(Row(probe, left, right, shape_differences(left.body, right.body)))
     return rows
+
+
+def notable_headers(headers: httpx.Headers | dict[str, str]) -> dict[str, str]:
+    """The response headers worth comparing, by lower-case name, sorted."""
+    return {
+        name.lower(): value
+        for name, value in sorted(headers.items())
+        if name.lower().startswith(NOTABLE_PREFIXES) and name.lower() not in NOT_NOTABLE
+    }
 
 
 def shape_differences(left: Any, right: Any, path: str = "") -> list[str]:
@@ -169,6 +191,9 @@ def report(rows: list[Row]) -> str:
     cost_gap = max((abs(r.litellm.cost_usd - r.gateway.cost_usd) for r in costs), default=0.0)  # type: ignore[operator]
     lite_ms = statistics.median([r.litellm.latency_ms for r in ok]) if ok else 0.0
     gate_ms = statistics.median([r.gateway.latency_ms for r in ok]) if ok else 0.0
+    lines += ["", "| request | headers of note: LiteLLM | gateway |", "|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row.probe.name} | {_headers(row.litellm)} | {_headers(row.gateway)} |")
     lines += [
         "",
         f"Summary: {len(rows)} requests; same status {same_status}, same status class {same_class}; "
@@ -210,6 +235,13 @@ def _kind(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
         type(value), "null"
     )
+
+
+def _headers(side: Side) -> str:
+    def cut(value: str) -> str:
+        return value if len(value) <= MAX_HEADER_VALUE else value[: MAX_HEADER_VALUE - 3] + "..."
+
+    return "<br>".join(f"{name}: {cut(value)}" for name, value in side.headers.items()) or "–"
 
 
 def _status(side: Side) -> str:

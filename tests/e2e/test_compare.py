@@ -65,8 +65,13 @@ def test_both_serve_the_same_config_and_the_comparison_shows_where_they_differ(b
     for name in ("unknown model", "broken json"):
         row = by_name[name]
         assert row.litellm.status // 100 == 4 and row.gateway.status // 100 == 4, (name, row)
+    # Headers of note: which model served the gateway's answer; LiteLLM's own headers on its side.
+    assert chat.gateway.headers["x-gateway-served-model"] == "gpt-4o-mini"
+    assert any(name.startswith("x-litellm-") for name in chat.litellm.headers)
+    assert not {"x-gateway-request-id", "x-litellm-call-id"} & (chat.gateway.headers.keys() | chat.litellm.headers.keys())
     table = report(rows)
     assert "| chat | 200 / 200 |" in table and table.splitlines()[-1].startswith("Summary: 8 requests")
+    assert "x-gateway-served-model: gpt-4o-mini" in table
 
 
 def test_the_compare_command_prints_the_table(both: tuple[LiteLLMProxy, Stack]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extproc.compare import Probe, Row, Side, _merge_stream, report, shape_differences
+from extproc.compare import Probe, Row, Side, _merge_stream, notable_headers, report, shape_differences
 
 
 def test_shape_differences_name_missing_extra_and_retyped_fields() -> None:
@@ -36,3 +36,19 @@ def test_the_summary_counts_agreement() -> None:
     text = report(rows)
     assert "| a | 200 / 200 | 1+2 / – | 0.001 / 0.001 | 10 / 5 | same |" in text
     assert text.splitlines()[-1].startswith("Summary: 2 requests; same status 1, same status class 2;")
+
+
+def test_headers_of_note_are_shown_side_by_side_without_ids_or_costs() -> None:
+    headers = {
+        "X-Gateway-Served-Model": "gpt-4o-mini", "x-gateway-request-id": "abc", "x-gateway-cost-usd": "0.1",
+        "x-ratelimit-remaining-requests": "59", "content-type": "application/json", "x-litellm-model-id": "a" * 80,
+    }  # fmt: skip
+    assert notable_headers(headers) == {
+        "x-gateway-served-model": "gpt-4o-mini",
+        "x-litellm-model-id": "a" * 80,
+        "x-ratelimit-remaining-requests": "59",
+    }
+    gateway = Side(status=200, body={}, headers={"x-gateway-served-model": "gpt-4o-mini", "x-gateway-cache": "miss"})
+    litellm = Side(status=200, body={}, headers={"x-litellm-model-id": "a" * 80})
+    text = report([Row(Probe("a", {}), litellm, gateway)])
+    assert f"| a | x-litellm-model-id: {'a' * 45}... | x-gateway-served-model: gpt-4o-mini<br>x-gateway-cache: miss |" in text
