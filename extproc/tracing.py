@@ -174,7 +174,17 @@ def configure(settings: TracingSettings) -> bool:
         _tracer = _provider = None
         return False
     # Imported here: a gateway without tracing never loads the SDK.
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+    try:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+    except ImportError as exc:
+        # Serve anyway: a gateway that will not start over its traces helps no one.
+        log.error(
+            "tracing is off: the OTLP exporter cannot load (%s). xds-protos overwrites opentelemetry-proto's "
+            "modules when pip installs it last; scripts/install.sh reinstalls opentelemetry-proto after it.",
+            exc,
+        )
+        _tracer = _provider = None
+        return False
     from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415

@@ -43,3 +43,8 @@ if [ "${1:-}" = "test" ]; then
 else
     .venv/bin/python -m pip install --quiet -e .
 fi
+# xds-protos ships its own, older copy of opentelemetry-proto's modules, and whichever
+# of the two pip writes last wins. The OTLP exporter (tracing) needs opentelemetry-proto's;
+# Envoy's stubs read the same messages from the newer files.
+.venv/bin/python -m pip install --quiet --no-deps --force-reinstall \
+    "opentelemetry-proto==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"

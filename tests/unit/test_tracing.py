@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,3 +182,14 @@ def test_an_upstream_attempt_is_a_span_of_its_own(collector: Collector) -> None:
         "llm_gateway.attempt": 2,
         "http.response.status_code": 200,
     }
+
+
+def test_an_exporter_that_cannot_load_leaves_the_gateway_serving_untraced(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What a venv where xds-protos overwrote opentelemetry-proto's modules does on import.
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc.trace_exporter", None)
+    assert tracing.configure(tracing.TracingSettings(endpoint="http://127.0.0.1:4317")) is False
+    assert not tracing.enabled()
+    assert tracing.start_stream([]) is tracing.NO_TRACE
+    assert "reinstalls opentelemetry-proto" in caplog.text
