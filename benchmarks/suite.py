@@ -6,6 +6,9 @@ Rows, one after the other in one run (the machines are shared and noisy:
 only figures from the same run compare):
 
 - bare Envoy: the shipped envoy.yaml without the ext_proc filters;
+- the floor: the shipped envoy.yaml with a do-nothing Python ext_proc
+  server (`benchmarks/floor_extproc.py`) per service process, which only
+  sets the routing header: the cost of the four ext_proc messages alone;
 - the gateway, `fast` route (OpenAI, prepared once at the router):
   - passthrough: API key checked, no other policy;
   - full policy: keys, stacked rate limits and budgets in Redis (never
@@ -71,7 +74,8 @@ from benchmarks.harness import (
     _wrk_ms,
 )
 from extproc.keys import FileKeyStore, RedisKeyStore, new_record
-from extproc.launcher import Child, free_port, terminate, wait_http
+from extproc.envoy_config import ServiceAddress, render
+from extproc.launcher import Child, free_port, terminate, wait_grpc_health, wait_http
 from extproc.litellm_proxy import LITELLM, litellm_proxy
 
 PROMPT = "Say hello"
@@ -128,6 +132,7 @@ def run(args: argparse.Namespace) -> list[Row]:
     with fake_provider(tmp) as upstream_port:
         source = _benchmark_source(upstream_port)
         rows.append(_bare_envoy(source, tmp, args))
+        rows.append(_floor(source, tmp, args))
         keys_file = tmp / "keys.json"
         asyncio.run(FileKeyStore(keys_file).add(new_record(BENCH_KEY, "bench")))
         passthrough = _config(tmp, "passthrough", _with_tenancy(source, limits={}, privacy={}))
@@ -162,6 +167,33 @@ def _bare_envoy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> 
         return measure("bare Envoy", Target(f"http://127.0.0.1:{port}/v1/chat/completions", AUTH, [envoy.pid]), args)
     finally:
         _stop(envoy)
+
+
+def _floor(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
+    """The shipped envoy.yaml with a do-nothing Python ext_proc server (benchmarks/floor_extproc.py) per
+    service process: what four ext_proc messages cost in Python before the gateway does anything."""
+    services = [ServiceAddress(uds=str(tmp / f"floor-{i}.sock")) for i in range(args.workers)]
+    children = [
+        Child(f"floor-{i}", subprocess.Popen([sys.executable, "-m", "benchmarks.floor_extproc", "--uds", str(address.uds)],
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), None, None)
+        for i, address in enumerate(services)
+    ]  # fmt: skip
+    port = free_port()
+    envoy = None
+    try:
+        for child, address in zip(children, services):
+            wait_grpc_health(address.grpc_target(), child)
+        config = render(source, listener_port=port, admin_port=free_port(), services=services)
+        envoy = _start_envoy(config, tmp / "floor.yaml")
+        _wait_port(port)
+        pids = [envoy.pid, *(child.process.pid for child in children)]
+        target = Target(f"http://127.0.0.1:{port}/v1/chat/completions", AUTH, pids)
+        return measure("floor: do-nothing Python ext_proc (4 messages)", target, args)
+    finally:
+        if envoy is not None:
+            _stop(envoy)
+        for child in children:
+            terminate(child)
 
 
 def _full_policy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
@@ -398,6 +430,12 @@ def verdicts(rows: list[Row]) -> list[str]:
     if full and litellm and litellm.rps:
         ratio = full.rps / litellm.rps
         out.append(_verdict(f"full policy at >= {TARGET_LITELLM_RATIO:.0f}x LiteLLM's throughput", ratio >= TARGET_LITELLM_RATIO, f"{ratio:.1f}x"))
+    floor = next((r for r in rows if r.name.startswith("floor")), None)
+    if floor and litellm and litellm.rps and floor.rate_p50_ms is not None and base.rate_p50_ms is not None:
+        out.append(
+            f"- for reference, the do-nothing Python ext_proc: {floor.rps / litellm.rps:.1f}x LiteLLM, "
+            f"added p50 @100/s {floor.rate_p50_ms - base.rate_p50_ms:+.2f} ms"
+        )
     for row in (passthrough, full):
         if row is None or row.rate_p50_ms is None or base.rate_p50_ms is None:
             continue
