@@ -27,6 +27,8 @@ variable), nothing is traced and requests pay nothing for it.
 from __future__ import annotations
 
 import contextlib
+import copy
+import ipaddress
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -88,11 +90,11 @@ def envoy_tracer_cluster(config: dict[str, Any]) -> str | None:
 def with_tracing(config: dict[str, Any], collector: str, sampling_percent: float = 100.0) -> dict[str, Any]:
     """`config` with Envoy's OpenTelemetry tracer on every listener, exporting to `collector` (host:port,
     OTLP over gRPC) through a cluster of its own. The service then exports to the same collector."""
-    import copy  # noqa: PLC0415
-
     host, _, port = collector.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"the OTLP collector must be host:port, not {collector!r}")
+    if not 0 <= sampling_percent <= 100:
+        raise ValueError(f"the trace sampling must be a percentage from 0 to 100, not {sampling_percent}")
     out = copy.deepcopy(config)
     static = out.setdefault("static_resources", {})
     clusters = [c for c in static.get("clusters", []) or [] if c.get("name") != COLLECTOR_CLUSTER]
@@ -152,8 +154,6 @@ def _cluster_address(config: dict[str, Any], name: str) -> str | None:
 
 
 def _is_ip(host: str) -> bool:
-    import ipaddress  # noqa: PLC0415
-
     try:
         ipaddress.ip_address(host)
     except ValueError:

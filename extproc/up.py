@@ -14,6 +14,7 @@ from .launcher import LaunchError, Stack, StackOptions
 from .cache.policy import load_cache_policies
 from .redaction.policy import load_privacy
 from .settings import Settings, load_settings
+from .tracing import with_tracing
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ def run_up(
         settings = load_settings(config)
         load_privacy(config)
         load_cache_policies(config)
+        if otlp_endpoint:
+            with_tracing(config, otlp_endpoint, trace_sampling_percent)
     except (OSError, ValueError) as exc:  # the services would refuse it too: say so before starting anything
         log.error("could not read %s: %s (llm-gateway check says more)", config_path, exc)
         return 1

@@ -84,3 +84,17 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [(["--otlp-endpoint", "collector-without-port"], "host:port"), (["--otlp-endpoint", "127.0.0.1:4317", "--trace-sampling", "250"], "percentage")],
+)
+def test_up_refuses_a_bad_tracing_option_before_starting_anything(tmp_path: Path, flags: list[str], words: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "extproc", "up", "--port", str(free_port()), "--admin-port", str(free_port()), *flags],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert words in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

@@ -193,3 +193,8 @@ def test_an_exporter_that_cannot_load_leaves_the_gateway_serving_untraced(
     assert not tracing.enabled()
     assert tracing.start_stream([]) is tracing.NO_TRACE
     assert "reinstalls opentelemetry-proto" in caplog.text
+
+
+def test_a_sampling_outside_0_to_100_is_refused() -> None:
+    with pytest.raises(ValueError, match="percentage"):
+        tracing.with_tracing(shipped(), "127.0.0.1:4317", sampling_percent=150)
