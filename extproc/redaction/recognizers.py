@@ -18,6 +18,7 @@ for provider API keys, cloud keys, bearer tokens and PEM private keys.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 import phonenumbers
@@ -33,6 +34,10 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from .entities import DENY_LIST
+
+# Presidio logs an INFO line for every recognizer it builds: a screenful per service process
+# at start-up, in front of `up`'s banner. Its warnings stay.
+logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
 
 
 # Case matters in credentials (`AKIA...` is a key id, `akia...` is not).
