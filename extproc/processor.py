@@ -8,6 +8,7 @@ Envoy sends them. What differs between endpoints is described by their
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import ipaddress
 import time
@@ -52,6 +53,12 @@ UPSTREAM_HOST_METADATA = "xds.upstream_host_metadata"
 UPSTREAM_SERVICE_TIME_HEADER = "x-envoy-upstream-service-time"
 # The downstream peer, "ip:port" (asked for by the router filter's request_attributes).
 SOURCE_ADDRESS = "source.address"
+# Why a request ended without its answer's end, and the status metrics count it under (nginx's
+# "client closed request") when no answer had started.
+CLIENT_DISCONNECTED = "client_disconnected"
+CLIENT_CLOSED_REQUEST = 499
+# Requests being finished after their client went away (see RouterProcessor.close).
+_ABANDONED: set[asyncio.Task[None]] = set()
 # A route's `privacy.log_text` puts at most this much of the prompt and of the completion in the log line.
 LOGGED_TEXT_CHARS = 8192
 
@@ -97,6 +104,11 @@ class RouterProcessor:
         self._completion_for_log: str | None = None
         # A streamed answer put back together, for the cache to store.
         self._assembler: StreamAssembler | None = None
+        # The request went to a provider (the stages reserved, counted...), and its end was handled.
+        self._forwarded = False
+        self._finished = False
+        # The service answered this request itself (a refusal, a cache hit, an internal error).
+        self._replied = False
 
     # --- request -----------------------------------------------------------
 
@@ -203,6 +215,7 @@ class RouterProcessor:
             changes.body = prepared.body
         elif body_changed:
             changes.replace_body(orjson.dumps(canonical))
+        self._forwarded = True
         return changes
 
     # --- response ----------------------------------------------------------
@@ -516,6 +529,7 @@ class RouterProcessor:
 
     async def _finish(self) -> None:
         ctx = self.ctx
+        self._finished = True
         if self._assembler is not None:
             ctx.cache_answer = self._assembler.completion()
         for stage in self._gateway.stages:
@@ -552,13 +566,45 @@ class RouterProcessor:
         return (time.monotonic() - ctx.first_output_at) / (tokens - 1)
 
     def close(self) -> None:
-        """The stream has ended: count the service's own time on this request and end its trace."""
+        """The stream has ended: count the service's own time on this request and end its trace.
+
+        A request that went to a provider and whose end never came (the client hung up, so
+        Envoy ended the stream early) is finished here first, on a task of its own: its
+        reservation is settled, what it used is charged and counted, and nothing is cached.
+        """
+        if self._forwarded and not self._finished and not self._replied:
+            task = asyncio.get_running_loop().create_task(self._finish_abandoned())
+            _ABANDONED.add(task)  # a reference until it is done: the loop keeps only weak ones
+            task.add_done_callback(_ABANDONED.discard)
+            return
+        self._closed()
+
+    async def _finish_abandoned(self) -> None:
+        ctx = self.ctx
+        ctx.error = ctx.error or CLIENT_DISCONNECTED
+        ctx.decisions.append(CLIENT_DISCONNECTED)
+        self._assembler = None  # a partial answer is never cached
+        if ctx.status is None:
+            # No answer had started: nothing to charge; the reservation goes back whole.
+            ctx.status = CLIENT_CLOSED_REQUEST
+        elif ctx.usage is None:
+            # The provider was answering: charge the prompt and what was streamed so far.
+            self._estimate_usage("".join(self._streamed_text))
+        try:
+            await self._finish()
+        except Exception:  # a store or a bug: logged, never raised into nowhere
+            log.exception("request %s: finishing after the client went away failed", ctx.request_id)
+        finally:
+            self._closed()
+
+    def _closed(self) -> None:
         ctx = self.ctx
         metrics.record_overhead(route=ctx.route.name if ctx.route else None, seconds=ctx.service_seconds)
         self._trace.end_request(ctx)
 
     def replied(self, reply: Reply) -> None:
         """Note that the service answered this request itself (for its trace)."""
+        self._replied = True
         self._trace.replied(reply.status, reply.reason)
 
     def _reject(self, error: GatewayError) -> Reply:

@@ -345,6 +345,9 @@ def start_stream(metadata: Iterable[tuple[str, Any]] | None) -> NoTrace:
 def _set_status(span: Span, status: int | None, error: str | None) -> None:
     from opentelemetry.trace import Status, StatusCode  # noqa: PLC0415
 
-    # Server spans: a 5xx (or a failure after the answer started) is an error, a 4xx is the client's.
+    # Server spans: a 5xx (or a failure after the answer started) is an error; a 4xx, or a client
+    # that went away, is the client's doing.
+    if error == "client_disconnected":
+        return
     if (status is not None and status >= 500) or (error and (status is None or status < 400)):
         span.set_status(Status(StatusCode.ERROR, error or str(status)))

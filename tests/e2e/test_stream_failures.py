@@ -11,9 +11,10 @@ import anthropic
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.launcher import Stack
-from tests.e2e.conftest import access_log_entry
+from tests.e2e.conftest import access_log_entry, wait_until
 from tests.sdk_clients import AUTH, anthropic_client, openai_client
 
 MESSAGES = [{"role": "user", "content": "a long answer that will break half way through"}]
@@ -82,3 +83,45 @@ def test_a_broken_event_mid_stream_becomes_an_error_event(gateway: Stack, alias:
             finishes += [c.finish_reason for c in chunk.choices if c.finish_reason]
     assert "mid-stream" in raised.value.message
     assert finishes == []
+
+
+def _metric(gateway: Stack, name: str, **labels: str) -> float:
+    """One series of the gateway's /metrics (summed over its service processes), 0 when absent."""
+    text = httpx.get(f"http://127.0.0.1:{gateway.port}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_a_client_that_leaves_mid_stream_is_still_counted_and_charged(gateway: Stack) -> None:
+    streams = dict(route="gpt-4o-mini", status="200", stream="true")
+    estimated = dict(model="gpt-4o-mini", provider="openai")
+    before = (_metric(gateway, "llm_gateway_requests_total", **streams),
+              _metric(gateway, "llm_gateway_usage_estimated_total", **estimated),
+              _metric(gateway, "llm_gateway_cost_usd_total", tenant="test", **estimated))  # fmt: skip
+    body = {"model": "fast", "stream": True, "max_tokens": 200, "messages": MESSAGES}
+    slow = {**AUTH, "x-fake-chunk-delay-ms": "300"}
+    with httpx.Client(timeout=30) as client, client.stream(
+        "POST", f"http://127.0.0.1:{gateway.port}/v1/chat/completions", json=body, headers=slow
+    ) as response:
+        assert response.status_code == 200
+        next(response.iter_raw())  # the first piece, then hang up
+    wait_until(lambda: _metric(gateway, "llm_gateway_requests_total", **streams) == before[0] + 1, timeout=15)
+    # No usage chunk came: what was streamed is counted and charged, flagged as estimated.
+    assert _metric(gateway, "llm_gateway_usage_estimated_total", **estimated) == before[1] + 1
+    assert _metric(gateway, "llm_gateway_cost_usd_total", tenant="test", **estimated) > before[2]
+
+
+def test_a_client_that_leaves_before_any_answer_is_counted_as_499(gateway: Stack) -> None:
+    before = _metric(gateway, "llm_gateway_requests_total", route="gpt-4o-mini", status="499", stream="false")
+    body = {"model": "fast", "messages": [{"role": "user", "content": "never mind"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"http://127.0.0.1:{gateway.port}/v1/chat/completions", json=body,
+                   headers={**AUTH, "x-fake-latency-ms": "3000"}, timeout=httpx.Timeout(10, read=0.5))  # fmt: skip
+    wait_until(
+        lambda: _metric(gateway, "llm_gateway_requests_total", route="gpt-4o-mini", status="499", stream="false") == before + 1,
+        timeout=15,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 from extproc.config import DEFAULT_CONFIG, build_gateway
 from extproc.credentials import Credentials
 from extproc.decisions import Changes, Reply
+from extproc import processor as processor_module
 from extproc.processor import Gateway, RouterProcessor
 from extproc.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
@@ -291,6 +293,48 @@ async def test_stream_without_a_usage_chunk_gets_estimated_usage(processor: Rout
 async def test_a_truncated_last_event_is_still_delivered(processor: RouterProcessor) -> None:
     out, _ = await _stream(processor, None, [CONTENT, b"data: {\"partial"])
     assert out == CONTENT + b"data: {\"partial"
+
+
+# --- the client goes away ---------------------------------------------------------
+
+
+async def _stream_ended_early(processor: RouterProcessor) -> None:
+    """Envoy ends the ext_proc stream before the answer's end: what server.py does then."""
+    processor.close()
+    await asyncio.gather(*processor_module._ABANDONED)
+
+
+async def test_a_stream_the_client_left_is_charged_for_what_it_used(processor: RouterProcessor, litellm) -> None:  # noqa: ANN001
+    assert isinstance(await _send(processor, {"model": "fast", "messages": USER, "stream": True}), Changes)
+    await processor.response_headers(SSE_HEADERS, False, {})
+    await processor.response_body(CONTENT, end_of_stream=False)
+    await _stream_ended_early(processor)
+    ctx = processor.ctx
+    assert ctx.error == "client_disconnected" and "client_disconnected" in ctx.decisions
+    assert ctx.usage is not None and ctx.usage_estimated and ctx.usage.prompt_tokens > 0
+    assert ctx.usage.completion_tokens == litellm.token_counter(model="openai/gpt-4o-mini", text="Hi", count_response_tokens=True)
+    assert ctx.cost_usd == pytest.approx(_reference_cost(litellm, "openai/gpt-4o-mini", ctx.usage.prompt_tokens, ctx.usage.completion_tokens))
+
+
+async def test_a_request_the_client_left_before_any_answer_costs_nothing(processor: RouterProcessor) -> None:
+    assert isinstance(await _send(processor, {"model": "fast", "messages": USER}), Changes)
+    await _stream_ended_early(processor)
+    ctx = processor.ctx
+    assert (ctx.status, ctx.usage, ctx.cost_usd) == (499, None, None)
+    assert ctx.error == "client_disconnected"
+
+
+async def test_answered_and_refused_requests_are_not_finished_again(gateway: Gateway) -> None:
+    answered = RouterProcessor(gateway)
+    await _stream(answered, None, [STREAM])
+    refused = RouterProcessor(gateway)
+    reply = await _send(refused, {"model": "no-such-model", "messages": USER})
+    assert isinstance(reply, Reply)
+    refused.replied(reply)
+    for done in (answered, refused):
+        decisions = list(done.ctx.decisions)
+        done.close()
+        assert not processor_module._ABANDONED and done.ctx.decisions == decisions
 
 
 # --- buffered responses -----------------------------------------------------------
