@@ -137,7 +137,10 @@ def run(args: argparse.Namespace) -> list[Result]:
 
 
 @contextmanager
-def _gateway(config_path: Path, run_dir: Path, workers: int, keys_file: Path | None, args: argparse.Namespace) -> Iterator[Stack]:
+def _gateway(
+    config_path: Path, run_dir: Path, workers: int, keys_file: Path | None, args: argparse.Namespace,
+    otlp_endpoint: str | None = None,
+) -> Iterator[Stack]:  # fmt: skip
     stack = Stack(
         StackOptions(
             config_path=config_path,
@@ -152,6 +155,7 @@ def _gateway(config_path: Path, run_dir: Path, workers: int, keys_file: Path | N
             unix_sockets=args.unix_sockets,
             envoy_concurrency=args.envoy_concurrency,
             keys_file=keys_file,
+            otlp_endpoint=otlp_endpoint,
         )
     ).start()
     try:
@@ -384,10 +388,13 @@ async def _fixed_rate(
             body = body_for(sent) if body_for is not None else default_body
             start = time.perf_counter()
             first: float | None = None
-            async with client.stream("POST", url, content=body, headers=headers) as response:
-                async for _ in response.aiter_raw():
-                    if first is None:
-                        first = (time.perf_counter() - start) * 1000
+            try:
+                async with client.stream("POST", url, content=body, headers=headers) as response:
+                    async for _ in response.aiter_raw():
+                        if first is None:
+                            first = (time.perf_counter() - start) * 1000
+            except httpx.HTTPError:
+                return  # an overloaded server (LiteLLM at 100/s) resets some: they count as failures, not latencies
             # Streams count to their first byte; buffered answers to their last.
             elapsed = first if stream and first is not None else (time.perf_counter() - start) * 1000
             if response.status_code == 200:

@@ -17,6 +17,8 @@ only figures from the same run compare):
   - exact cache hits (each process's LRU) and semantic cache hits (each
     process's index: embedding, search and guards on every request);
   - streaming: the passthrough gateway, every request `stream: true`;
+  - traced: the passthrough gateway with tracing on and every request
+    sampled, its spans sent to a collector process that drops them;
 - one LiteLLM proxy instance (its default: one process, no database).
 
 All of them call one fake provider process (`llm-gateway fake-provider`),
@@ -44,7 +46,9 @@ import secrets
 import shutil
 import subprocess
 import sys
+import socket
 import tempfile
+import time
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,6 +144,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, list(stack.children().values()))
             rows.append(measure("gateway, passthrough (keys only)", target, args))
             rows.append(measure("gateway, streaming (passthrough)", target, args, stream=True))
+        rows.append(_traced(passthrough, tmp, keys_file, args))
         rows.append(_full_policy(source, tmp, args))
         exact = _config(tmp, "exact", _with_tenancy(source, limits={}, privacy={}, cache={"mode": "exact"}))
         with _gateway(exact, tmp / "exact", args.workers, keys_file, args) as stack:
@@ -194,6 +199,34 @@ def _floor(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
             _stop(envoy)
         for child in children:
             terminate(child)
+
+
+def _traced(config: Path, tmp: Path, keys_file: Path, args: argparse.Namespace) -> Row:
+    """The passthrough gateway with tracing on, every request sampled, spans sent to a collector
+    process that drops them (benchmarks/null_collector.py; its CPU is not counted)."""
+    port = free_port()
+    collector = Child("collector", subprocess.Popen([sys.executable, "-m", "benchmarks.null_collector", "--port", str(port)],
+                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), None, None)  # fmt: skip
+    try:
+        wait_port(port, collector)
+        with _gateway(config, tmp / "traced", args.workers, keys_file, args, otlp_endpoint=f"127.0.0.1:{port}") as stack:
+            target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, list(stack.children().values()))
+            return measure("gateway, passthrough, traced (every request)", target, args)
+    finally:
+        terminate(collector)
+
+
+def wait_port(port: int, child: Child, timeout: float = 30.0) -> None:
+    """Block until something listens on 127.0.0.1:`port` (the child must stay alive meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited while starting")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} did not listen on port {port}")
 
 
 def _full_policy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
