@@ -343,6 +343,11 @@ def _wrk_with_headers(
         text=True,
         check=True,
     ).stdout
+    return parse_wrk(name, out)
+
+
+def parse_wrk(name: str, out: str) -> Result:
+    """Throughput, p50, p99 and non-2xx count from `wrk --latency` output."""
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Result(
         name=name,

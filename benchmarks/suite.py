@@ -52,7 +52,7 @@ import time
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ from benchmarks.harness import (
     _stop,
     _wait_port,
     _with_tenancy,
-    _wrk_ms,
+    parse_wrk,
 )
 from extproc.keys import FileKeyStore, RedisKeyStore, new_record
 from extproc.envoy_config import ServiceAddress, render
@@ -356,13 +356,8 @@ def _wrk(name: str, target: Target, args: argparse.Namespace, *, stream: bool, p
             [*command, f"-d{args.duration}s", "--latency", target.url], capture_output=True, text=True, check=True
         ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Row(
-        name=name,
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50_ms=_wrk_ms(out, "50%"),
-        p99_ms=_wrk_ms(out, "99%"),
-        errors=int(errors.group(1)) if errors else 0,
+        **asdict(parse_wrk(name, out)),
         cpu_s_per_1k=sampler.cpu_seconds / max(requests, 1) * 1000,
         peak_mb=sampler.peak_rss / 2**20,
     )
