@@ -263,13 +263,28 @@ def has_upstream_ext_proc(cluster: dict[str, Any]) -> bool:
     return False
 
 
-def iter_virtual_hosts(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every virtual host of every HTTP connection manager's inline route_config."""
+HCM_NAME = "envoy.filters.network.http_connection_manager"
+
+
+def iter_network_filters(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every network filter of every listener's filter chains."""
     for listener in _static(config).get("listeners", []) or []:
         for chain in listener.get("filter_chains", []) or []:
-            for network_filter in chain.get("filters", []) or []:
-                hcm = network_filter.get("typed_config") or {}
-                yield from (hcm.get("route_config") or {}).get("virtual_hosts", []) or []
+            yield from chain.get("filters", []) or []
+
+
+def iter_connection_managers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The config (`typed_config`, as the config's own mapping) of every HTTP connection manager."""
+    for network_filter in iter_network_filters(config):
+        if network_filter.get("name") == HCM_NAME:
+            yield network_filter.get("typed_config") or {}
+
+
+def iter_virtual_hosts(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every virtual host of every HTTP connection manager's inline route_config."""
+    for network_filter in iter_network_filters(config):
+        hcm = network_filter.get("typed_config") or {}
+        yield from (hcm.get("route_config") or {}).get("virtual_hosts", []) or []
 
 
 def iter_routes(config: dict[str, Any]) -> Iterator[dict[str, Any]]:

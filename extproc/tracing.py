@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .catalog import iter_connection_managers
 from .metrics import semconv_provider
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def settings_from_config(config: dict[str, Any], environ: dict[str, str] | None 
 
 def envoy_tracer_cluster(config: dict[str, Any]) -> str | None:
     """The cluster Envoy's OpenTelemetry tracer exports to, if the listener has that tracer."""
-    for hcm in _connection_managers(config):
+    for hcm in iter_connection_managers(config):
         provider = (hcm.get("tracing") or {}).get("provider") or {}
         if provider.get("name") != ENVOY_TRACER:
             continue
@@ -117,7 +118,7 @@ def with_tracing(config: dict[str, Any], collector: str, sampling_percent: float
         }  # fmt: skip
     )
     static["clusters"] = clusters
-    for hcm in _connection_managers(out):
+    for hcm in iter_connection_managers(out):
         hcm["tracing"] = {
             "provider": {
                 "name": ENVOY_TRACER,
@@ -131,14 +132,6 @@ def with_tracing(config: dict[str, Any], collector: str, sampling_percent: float
             "spawn_upstream_span": True,
         }
     return out
-
-
-def _connection_managers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for listener in (config.get("static_resources") or {}).get("listeners", []) or []:
-        for chain in listener.get("filter_chains", []) or []:
-            for network_filter in chain.get("filters", []) or []:
-                if network_filter.get("name") == "envoy.filters.network.http_connection_manager":
-                    yield network_filter.get("typed_config") or {}
 
 
 def _cluster_address(config: dict[str, Any], name: str) -> str | None:

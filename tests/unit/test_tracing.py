@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from extproc import tracing
-from extproc.catalog import Endpoint, ModelRoute
+from extproc.catalog import Endpoint, ModelRoute, iter_connection_managers
 from extproc.config import DEFAULT_CONFIG
 from extproc.context import RequestContext
 from extproc.launcher import envoy_binary
@@ -32,7 +32,7 @@ def test_the_service_exports_where_envoys_tracer_exports() -> None:
     config = tracing.with_tracing(shipped(), "127.0.0.1:4317", sampling_percent=5)
     assert tracing.envoy_tracer_cluster(config) == tracing.COLLECTOR_CLUSTER
     assert tracing.settings_from_config(config, environ={}).endpoint == "http://127.0.0.1:4317"
-    hcm = next(tracing._connection_managers(config))
+    hcm = next(iter_connection_managers(config))
     assert hcm["tracing"]["random_sampling"] == {"value": 5}
 
 
