@@ -3,7 +3,8 @@
     python -m benchmarks.null_collector --port 4317
 
 It runs in a process of its own, so its CPU is not the gateway's, as the fake
-provider's is not.
+provider's is not. It answers the standard gRPC health check, so the suite
+waits for it as the launcher waits for a service process.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 from concurrent import futures
 
 import grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 
@@ -28,6 +30,7 @@ def main() -> None:
     port = parser.parse_args().port
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(NullTraceService(), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)  # "" is SERVING from the start
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     server.wait_for_termination()

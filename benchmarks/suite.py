@@ -46,9 +46,7 @@ import secrets
 import shutil
 import subprocess
 import sys
-import socket
 import tempfile
-import time
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,10 +177,8 @@ def _floor(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
     service process: what four ext_proc messages cost in Python before the gateway does anything."""
     services = [ServiceAddress(uds=str(tmp / f"floor-{i}.sock")) for i in range(args.workers)]
     children = [
-        Child(f"floor-{i}", subprocess.Popen([sys.executable, "-m", "benchmarks.floor_extproc", "--uds", str(address.uds)],
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), None, None)
-        for i, address in enumerate(services)
-    ]  # fmt: skip
+        _spawn(f"floor-{i}", "benchmarks.floor_extproc", "--uds", str(address.uds)) for i, address in enumerate(services)
+    ]
     port = free_port()
     envoy = None
     try:
@@ -205,28 +201,14 @@ def _traced(config: Path, tmp: Path, keys_file: Path, args: argparse.Namespace) 
     """The passthrough gateway with tracing on, every request sampled, spans sent to a collector
     process that drops them (benchmarks/null_collector.py; its CPU is not counted)."""
     port = free_port()
-    collector = Child("collector", subprocess.Popen([sys.executable, "-m", "benchmarks.null_collector", "--port", str(port)],
-                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), None, None)  # fmt: skip
+    collector = _spawn("collector", "benchmarks.null_collector", "--port", str(port))
     try:
-        wait_port(port, collector)
+        wait_grpc_health(f"127.0.0.1:{port}", collector)
         with _gateway(config, tmp / "traced", args.workers, keys_file, args, otlp_endpoint=f"127.0.0.1:{port}") as stack:
             target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, list(stack.children().values()))
             return measure("gateway, passthrough, traced (every request)", target, args)
     finally:
         terminate(collector)
-
-
-def wait_port(port: int, child: Child, timeout: float = 30.0) -> None:
-    """Block until something listens on 127.0.0.1:`port` (the child must stay alive meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise RuntimeError(f"{child.name} exited while starting")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{child.name} did not listen on port {port}")
 
 
 def _full_policy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
@@ -294,18 +276,19 @@ def _config(tmp: Path, name: str, config: dict[str, Any]) -> Path:
 def fake_provider(tmp: Path) -> Iterator[int]:
     """One fake provider process on a free port; yields the port."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "extproc", "fake-provider", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    child = Child("fake-provider", process, None, None)
+    child = _spawn("fake-provider", "extproc", "fake-provider", "--port", str(port))
     try:
         wait_http(f"http://127.0.0.1:{port}/_fake/health", child)
         yield port
     finally:
         terminate(child)
+
+
+def _spawn(name: str, module: str, *args: str) -> Child:
+    """`python -m module args...` as a child of the suite, its output dropped; stopped with `terminate`."""
+    command = [sys.executable, "-m", module, *args]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    return Child(name, process, None, None)
 
 
 # --- measuring ---------------------------------------------------------------------
