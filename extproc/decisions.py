@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 
 from .errors import GatewayError
 
+# A request's `error` when its client went away before the answer's end: the client's doing,
+# not a failure of the gateway or the provider.
+CLIENT_DISCONNECTED = "client_disconnected"
+
 
 @dataclass(slots=True)
 class Reply:

@@ -27,7 +27,7 @@ from .catalog import Catalog, Endpoint, ModelRoute
 from .client_formats import GATEWAY_FIELD, OPENAI, ClientFormat
 from .context import RequestContext
 from .credentials import Credentials
-from .decisions import Changes, Reply
+from .decisions import CLIENT_DISCONNECTED, Changes, Reply
 from .endpoints import EndpointSpec, Registry
 from .errors import GatewayError
 from .estimate import Estimator
@@ -53,9 +53,8 @@ UPSTREAM_HOST_METADATA = "xds.upstream_host_metadata"
 UPSTREAM_SERVICE_TIME_HEADER = "x-envoy-upstream-service-time"
 # The downstream peer, "ip:port" (asked for by the router filter's request_attributes).
 SOURCE_ADDRESS = "source.address"
-# Why a request ended without its answer's end, and the status metrics count it under (nginx's
-# "client closed request") when no answer had started.
-CLIENT_DISCONNECTED = "client_disconnected"
+# The status metrics count a request under when its client left before any answer (nginx's
+# "client closed request").
 CLIENT_CLOSED_REQUEST = 499
 # Requests being finished after their client went away (see RouterProcessor.close).
 _ABANDONED: set[asyncio.Task[None]] = set()
@@ -550,7 +549,7 @@ class RouterProcessor:
             cost_usd=ctx.cost_usd,
             usage_estimated=ctx.usage_estimated,
             duration_s=ctx.elapsed_ms() / 1000.0,
-            operation="embeddings" if ctx.kind == "embeddings" else "chat",
+            operation=ctx.kind,  # "chat" or "embeddings": the GenAI operation names
             attempt=_int_or_none(ctx.client_headers.get(attempts.ATTEMPT_HEADER)),
             time_to_first_token_s=ctx.first_output_at - ctx.started if ctx.first_output_at is not None else None,
             time_per_output_token_s=self._time_per_output_token(),

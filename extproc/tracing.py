@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .catalog import iter_connection_managers
+from .decisions import CLIENT_DISCONNECTED
 from .metrics import semconv_provider
 
 if TYPE_CHECKING:
@@ -265,7 +266,7 @@ class StreamTrace(NoTrace):
     def end_request(self, ctx: RequestContext) -> None:
         span = self._span
         self._decisions(span, ctx.decisions)
-        operation = "embeddings" if ctx.kind == "embeddings" else "chat"
+        operation = ctx.kind  # "chat" or "embeddings": the GenAI operation names
         span.update_name(f"{operation} {ctx.requested_model}" if ctx.requested_model else "llm_gateway request")
         status = ctx.status
         error = ctx.error
@@ -340,7 +341,7 @@ def _set_status(span: Span, status: int | None, error: str | None) -> None:
 
     # Server spans: a 5xx (or a failure after the answer started) is an error; a 4xx, or a client
     # that went away, is the client's doing.
-    if error == "client_disconnected":
+    if error == CLIENT_DISCONNECTED:
         return
     if (status is not None and status >= 500) or (error and (status is None or status < 400)):
         span.set_status(Status(StatusCode.ERROR, error or str(status)))
