@@ -61,15 +61,19 @@ class TracingSettings:
 
     endpoint: str | None = None
     service_name: str = SERVICE_NAME
+    # Whether a stream without a trace context from Envoy starts a trace of its own. Only when
+    # Envoy has no tracer: with one, Envoy decides what is traced, and a request it did not trace
+    # (a client's malformed traceparent makes Envoy 1.40 trace nothing) is not traced here either.
+    trace_without_parent: bool = False
 
 
 def settings_from_config(config: dict[str, Any], environ: dict[str, str] | None = None) -> TracingSettings:
     """The OTLP endpoint: the environment's, else the collector cluster of Envoy's tracer in `config`."""
     environ = os.environ if environ is None else environ
+    cluster = envoy_tracer_cluster(config)
     for name in ENDPOINT_ENVS:
         if environ.get(name):
-            return TracingSettings(endpoint=environ[name])
-    cluster = envoy_tracer_cluster(config)
+            return TracingSettings(endpoint=environ[name], trace_without_parent=cluster is None)
     if cluster is None:
         return TracingSettings()
     address = _cluster_address(config, cluster)
@@ -182,11 +186,10 @@ def configure(settings: TracingSettings) -> bool:
     from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
-    from opentelemetry.sdk.trace.sampling import ParentBased, ALWAYS_ON  # noqa: PLC0415
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased  # noqa: PLC0415
 
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": settings.service_name}), sampler=ParentBased(ALWAYS_ON)
-    )
+    sampler = ParentBased(ALWAYS_ON if settings.trace_without_parent else ALWAYS_OFF)
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}), sampler=sampler)
     insecure = not settings.endpoint.startswith("https://")
     # A short export timeout: a missing collector must not hold a stopping process for long.
     exporter = OTLPSpanExporter(endpoint=settings.endpoint, insecure=insecure, timeout=2)

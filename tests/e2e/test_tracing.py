@@ -8,6 +8,7 @@ collector this test process serves.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -201,3 +202,32 @@ def test_each_upstream_attempt_of_a_fallback_is_a_span(traced: Stack, collector:
     assert request is not None and request.attributes["gen_ai.response.model"] == "claude-haiku-4-5"
     # The attempt log came after the stages: it is an event of the request's span.
     assert ("attempts", {"llm_gateway.decision": "attempts:2"}) in request.events
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    ["garbage", f"00-{'0' * 32}-{'0' * 16}-01", "00-zz-zz-zz", "ff-" + "a" * 200],
+    ids=["garbage", "all-zero-ids", "not-hex", "oversized"],
+)
+def test_a_malformed_traceparent_is_served_and_traced_by_no_one(traced: Stack, collector: Collector, traceparent: str) -> None:
+    """Envoy 1.40 traces nothing for such a request and sends the service no context; the service
+    then records nothing either (its sampler follows Envoy's), so a client cannot force traces."""
+    response = httpx.post(
+        f"http://127.0.0.1:{traced.port}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {TEST_API_KEY}", "traceparent": traceparent},
+        json={"model": "fast", "messages": [{"role": "user", "content": "trace me anyway"}]},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"]
+    # A traced request after it, through both service processes; once its spans are in, the first
+    # request's would have been too (both export every 100 ms).
+    for _ in range(2):
+        trace_id, _, good = _traceparent()
+        openai_client(traced.base_url).chat.completions.create(
+            model="fast", messages=[{"role": "user", "content": "and me"}], extra_headers={"traceparent": good}
+        )
+        _complete(collector, trace_id)
+    time.sleep(0.5)
+    request_id = response.headers["x-gateway-request-id"]
+    assert not [s for s in collector.spans if s.attributes.get("llm_gateway.request_id") == request_id]

@@ -43,6 +43,14 @@ def test_the_environment_overrides_the_config() -> None:
     assert tracing.settings_from_config(shipped(), environ=environ).endpoint == "http://collector:4317"
 
 
+def test_the_service_starts_traces_itself_only_without_a_tracer_in_envoy() -> None:
+    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}
+    assert tracing.settings_from_config(shipped(), environ=environ).trace_without_parent
+    traced = tracing.with_tracing(shipped(), "127.0.0.1:4317")
+    assert not tracing.settings_from_config(traced, environ=environ).trace_without_parent
+    assert not tracing.settings_from_config(traced, environ={}).trace_without_parent
+
+
 def test_a_collector_by_name_is_resolved_by_dns() -> None:
     config = tracing.with_tracing(shipped(), "otel-collector.observability:4317")
     cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == tracing.COLLECTOR_CLUSTER)
@@ -198,3 +206,23 @@ def test_an_exporter_that_cannot_load_leaves_the_gateway_serving_untraced(
 def test_a_sampling_outside_0_to_100_is_refused() -> None:
     with pytest.raises(ValueError, match="percentage"):
         tracing.with_tracing(shipped(), "127.0.0.1:4317", sampling_percent=150)
+
+
+def test_a_stream_envoy_sent_no_context_for_is_not_traced(collector: Collector) -> None:
+    # What Envoy sends when it traced nothing (a client's malformed traceparent): no traceparent at all.
+    tracing.start_stream([("x-llm-gateway-filter", "router")]).end_request(_answered_context())
+    sampled = secrets.token_hex(16)
+    tracing.start_stream([("traceparent", f"00-{sampled}-{secrets.token_hex(8)}-01")]).end_request(_answered_context())
+    _flushed(collector, sampled, 1)
+    assert [s.trace_id for s in collector.spans] == [sampled]
+
+
+def test_without_a_tracer_in_envoy_each_stream_starts_its_own_trace() -> None:
+    with otlp_collector() as running:
+        tracing.configure(tracing.TracingSettings(endpoint=f"http://{running.endpoint}", trace_without_parent=True))
+        try:
+            tracing.start_stream([]).end_request(_answered_context())
+        finally:
+            tracing.shutdown()
+        (span,) = running.wait_for(lambda got: len(got) >= 1, timeout=10)
+        assert span.name == "chat quick" and span.parent_span_id == ""
