@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 
 from .catalog import METADATA_NAMESPACE, MODEL_HEADER, iter_routes, provider_of
 from .envoy_config import EXTPROC_CLUSTER
-from .settings import tenancy_metadata
+from .cache.policy import load_cache_policies
+from .settings import SettingsError, mapping_of, tenancy_metadata
 
 # LiteLLM's default base URL per provider, for deployments that set no api_base.
 DEFAULT_API_BASES = {
@@ -79,8 +80,8 @@ def import_litellm(litellm_config: dict[str, Any], template: dict[str, Any]) -> 
     groups: dict[str, list[_Deployment]] = {}
     for deployment in deployments:
         groups.setdefault(deployment.model_name, []).append(deployment)
-    router = litellm_config.get("router_settings") or {}
-    settings = litellm_config.get("litellm_settings") or {}
+    router = _section(litellm_config.get("router_settings"), "router_settings")
+    settings = _section(litellm_config.get("litellm_settings"), "litellm_settings")
     fallbacks = _fallbacks(router.get("fallbacks") or settings.get("fallbacks") or [], groups)
     num_retries = int(router.get("num_retries", settings.get("num_retries", 2)) or 0)
     timeout = router.get("timeout", settings.get("request_timeout"))
@@ -110,7 +111,18 @@ def import_litellm(litellm_config: dict[str, Any], template: dict[str, Any]) -> 
     if cache is not None:
         tenancy = tenancy_metadata(config)
         tenancy["cache"] = {**(tenancy.get("cache") or {}), **cache}  # the template's other knobs stay
+        try:
+            load_cache_policies(config)  # the service's own check: a threshold out of range, say
+        except SettingsError as exc:
+            raise LiteLLMImportError(f"litellm_settings.cache_params cannot be imported: {exc}") from exc
     return Imported(config=config, notes=notes)
+
+
+def _section(value: Any, where: str) -> dict[str, Any]:
+    try:
+        return mapping_of(value, where)
+    except SettingsError as exc:
+        raise LiteLLMImportError(str(exc)) from exc
 
 
 def _limits(name: str, group: list[_Deployment], notes: list[str]) -> dict[str, int]:
@@ -138,7 +150,7 @@ def _cache(settings: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
     """`litellm_settings.cache` and `cache_params` as the gateway's cache policy (None: no cache section)."""
     if not settings.get("cache"):
         return None
-    params = settings.get("cache_params") or {}
+    params = _section(settings.get("cache_params"), "litellm_settings.cache_params")
     kind = params.get("type") or "local"
     if kind not in _CACHE_MODES:
         notes.append(f"litellm_settings.cache type {kind!r} is not imported: the gateway caches in process, in Redis or in pgvector.")
@@ -150,7 +162,7 @@ def _cache(settings: dict[str, Any], notes: list[str]) -> dict[str, Any] | None:
         )
         return {"mode": "off"}
     cache: dict[str, Any] = {"mode": _CACHE_MODES[kind]}
-    if isinstance(params.get("ttl"), (int, float)) and params["ttl"] > 0:
+    if isinstance(params.get("ttl"), (int, float)) and not isinstance(params["ttl"], bool) and params["ttl"] > 0:
         cache["ttl_seconds"] = int(params["ttl"])
     if cache["mode"] == "semantic":
         if isinstance(params.get("similarity_threshold"), (int, float)):
@@ -176,7 +188,7 @@ def _deployments(litellm_config: dict[str, Any], notes: list[str]) -> list[_Depl
     for index, entry in enumerate(model_list):
         if not isinstance(entry, dict) or not isinstance(entry.get("model_name"), str):
             raise LiteLLMImportError(f"model_list[{index}] has no `model_name`")
-        params = entry.get("litellm_params") or {}
+        params = _section(entry.get("litellm_params"), f"model_list[{index}].litellm_params")
         model = params.get("model")
         if not isinstance(model, str) or not model:
             raise LiteLLMImportError(f"model_list[{index}] ({entry['model_name']}) has no `litellm_params.model`")
@@ -186,7 +198,7 @@ def _deployments(litellm_config: dict[str, Any], notes: list[str]) -> list[_Depl
         api_base = params.get("api_base") or DEFAULT_API_BASES.get(provider)
         if not api_base:
             raise LiteLLMImportError(f"model_list[{index}] ({entry['model_name']}): no `api_base` and no default for {provider!r}")
-        info = entry.get("model_info") or {}
+        info = _section(entry.get("model_info"), f"model_list[{index}].model_info")
         prices = {k: float(v) for k in PRICE_KEYS if isinstance(v := params.get(k, info.get(k)), (int, float))}
         out.append(
             _Deployment(

@@ -145,6 +145,14 @@ def test_a_literal_key_is_never_copied() -> None:
           "router_settings": {"fallbacks": [{"m": ["nope"]}]}}, "'nope'"),
         ({"model_list": [{"model_name": "m", "litellm_params": {"model": "bedrock/x"}}]}, "no `api_base`"),
         ({"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/x", "rpm": "lots"}}]}, "positive number"),
+        ({"model_list": [{"model_name": "m", "litellm_params": "openai/x"}]}, "litellm_params must be a mapping"),
+        ({"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/x"}}], "litellm_settings": "x"},
+         "litellm_settings must be a mapping"),
+        ({"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/x"}}],
+          "litellm_settings": {"cache": True, "cache_params": "redis"}}, "cache_params must be a mapping"),
+        ({"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/x"}}],
+          "litellm_settings": {"cache": True, "cache_params": {"type": "redis-semantic", "similarity_threshold": 5}}},
+         "threshold"),
     ],
 )  # fmt: skip
 def test_an_unusable_config_is_refused_with_a_reason(config: dict[str, Any], words: str) -> None:
