@@ -45,6 +45,9 @@ else
 fi
 # xds-protos ships its own, older copy of opentelemetry-proto's modules, and whichever
 # of the two pip writes last wins. The OTLP exporter (tracing) needs opentelemetry-proto's;
-# Envoy's stubs read the same messages from the newer files.
-.venv/bin/python -m pip install --quiet --no-deps --force-reinstall \
-    "opentelemetry-proto==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
+# Envoy's stubs read the same messages from the newer files. Put them back only when the
+# older copy won (not on every `up`: that would need the package index at each start).
+if ! .venv/bin/python -c 'from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope' 2>/dev/null; then
+    .venv/bin/python -m pip install --quiet --no-deps --force-reinstall \
+        "opentelemetry-proto==$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
+fi
