@@ -20,7 +20,8 @@ import yaml
 from extproc.config import DEFAULT_CONFIG
 from extproc.keys import FileKeyStore, new_record
 from extproc.launcher import Stack, StackOptions
-from tests.sdk_clients import AUTH, TEST_API_KEY
+from extproc.settings import STORE_PATH_ENV
+from tests.sdk_clients import AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +29,14 @@ pytestmark = pytest.mark.e2e
 def start_stack(tmp: Path, config: dict[str, Any] | None = None, workers: int = 1, **options: Any) -> Stack:
     """Start the gateway on free ports from `config` (default: the shipped envoy.yaml).
 
-    Its key file holds TEST_API_KEY, for tenant `test`.
+    Its key file holds TEST_API_KEY, for tenant `test`, and the admin key TEST_ADMIN_KEY (tenant
+    `ops`). Buckets and spend of the embedded (SQLite) store live in `tmp` too.
     """
     keys_file = tmp / "keys.json"
     if not keys_file.exists():
         asyncio.run(FileKeyStore(keys_file).add(new_record(TEST_API_KEY, "test", "tests")))
+        asyncio.run(FileKeyStore(keys_file).add(new_record(TEST_ADMIN_KEY, "ops", "tests", admin=True)))
+    options["extra_env"] = {STORE_PATH_ENV: str(tmp / "limits.sqlite3"), **options.get("extra_env", {})}
     config_path = DEFAULT_CONFIG
     if config is not None:
         config_path = tmp / "source-envoy.yaml"

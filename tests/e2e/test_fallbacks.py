@@ -26,7 +26,7 @@ import pytest
 
 from extproc.launcher import Stack
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
-from tests.sdk_clients import AUTH, anthropic_client, openai_client
+from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 CHAT = "/v1/chat/completions"
 LLAMA, CLAUDE, GPT4O = "llama-3.1-8b", "claude-haiku-4-5", "gpt-4o"  # the chain's levels
@@ -314,7 +314,7 @@ def test_a_refused_connection_is_in_the_attempt_log(tmp_path: Path) -> None:
 
 def test_fallbacks_and_time_to_first_token_are_in_the_metrics(chain: Stack, http: httpx.Client) -> None:
     def scrape() -> str:
-        return http.get("/metrics").text
+        return http.get("/metrics", headers=ADMIN_AUTH).text
 
     def fallbacks(text: str) -> float:
         line = next((l for l in text.splitlines() if l.startswith('llm_gateway_fallbacks_total{provider="anthropic",route="reliable"}')), None)

@@ -24,7 +24,7 @@ from extproc.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack
 from tests.postgres_server import postgres_server
 from tests.redis_server import redis_server
-from tests.sdk_clients import openai_client
+from tests.sdk_clients import ADMIN_AUTH, TEST_ADMIN_KEY, openai_client
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +43,7 @@ def semantic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, 
             client = redis.asyncio.Redis.from_url(redis_url)
             for tenant, key in keys.items():
                 await RedisKeyStore(client).add(new_record(key, tenant))
+            await RedisKeyStore(client).add(new_record(TEST_ADMIN_KEY, "ops", admin=True))
             await client.aclose()
 
         asyncio.run(add())
@@ -107,5 +108,5 @@ def test_with_postgres_killed_requests_still_succeed(semantic: tuple[Stack, dict
         answer = _ask(client, f"What is the capital of {_subject()}?")
         assert answer.http_response.status_code == 200 and answer.headers["x-gateway-cache"] == "miss"
     with httpx.Client(timeout=10) as http:
-        metrics = http.get(f"http://127.0.0.1:{stack.port}/metrics").text
+        metrics = http.get(f"http://127.0.0.1:{stack.port}/metrics", headers=ADMIN_AUTH).text
     assert 'outcome="hit"' in metrics
