@@ -171,3 +171,15 @@ def over_budget(hold: Hold, spend: Spend) -> str | None:
     if hold.per_month is not None and spend.month + spend.reserved >= hold.per_month:
         return MONTH
     return None
+
+
+def refusal(costs: list[tuple[Bucket, float]], levels: list[float], hold: Hold | None, spend: Spend | None) -> Admission | None:
+    """The refusing Admission when a budget (checked first) or a bucket is short, else None (admit)."""
+    if hold is not None and spend is not None:
+        refused_by = over_budget(hold, spend)
+        if refused_by is not None:
+            return Admission(False, levels_of(costs, levels), over_budget=refused_by, spend=spend)
+    short, wait = short_of(costs, levels)
+    if short:
+        return Admission(False, levels_of(costs, levels), retry_after=wait, short=short)
+    return None

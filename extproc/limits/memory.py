@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, over_budget, periods, refilled, short_of
+from .base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, periods, refilled, refusal
 
 # Drop the counters of past periods once there are this many (tenants times periods).
 _MAX_SPEND_ENTRIES = 100_000
@@ -32,14 +32,10 @@ class MemoryLimits:
         """Check the budgets, then the buckets; change anything only when both allow."""
         now = self._clock()
         levels = [self._level(bucket, now) for bucket, _ in costs]
-        if hold is not None:
-            spend = self._spend_now(hold.tenant, now)
-            refused_by = over_budget(hold, spend)
-            if refused_by is not None:
-                return Admission(False, levels_of(costs, levels), over_budget=refused_by, spend=spend)
-        short, wait = short_of(costs, levels)
-        if short:
-            return Admission(False, levels_of(costs, levels), retry_after=wait, short=short)
+        spend = self._spend_now(hold.tenant, now) if hold is not None else None
+        refused = refusal(costs, levels, hold, spend)
+        if refused is not None:
+            return refused
         after = [level - cost for level, (_, cost) in zip(levels, costs)]
         for (bucket, _), level in zip(costs, after):
             self._buckets[bucket.key] = (level, now)

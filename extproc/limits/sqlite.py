@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..store_errors import store_call
-from .base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, over_budget, periods, refilled, short_of
+from .base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, periods, refilled, refusal
 
 _T = TypeVar("_T")
 
@@ -120,14 +120,10 @@ class SqliteLimits:
     def _take(self, db: sqlite3.Connection, costs: list[tuple[Bucket, float]], hold: Hold | None) -> Admission:
         now = self._clock()
         levels = [self._level(db, bucket, now) for bucket, _ in costs]
-        if hold is not None:
-            spend = self._spend(db, hold.tenant, now)
-            refused_by = over_budget(hold, spend)
-            if refused_by is not None:
-                return Admission(False, levels_of(costs, levels), over_budget=refused_by, spend=spend)
-        short, wait = short_of(costs, levels)
-        if short:
-            return Admission(False, levels_of(costs, levels), retry_after=wait, short=short)
+        spend = self._spend(db, hold.tenant, now) if hold is not None else None
+        refused = refusal(costs, levels, hold, spend)
+        if refused is not None:
+            return refused
         after = [level - cost for level, (_, cost) in zip(levels, costs)]
         self._store_levels(db, [(bucket, level) for (bucket, _), level in zip(costs, after)], now)
         hold_id = None
