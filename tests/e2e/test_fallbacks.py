@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from extproc.launcher import Stack
+from extproc.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
 from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
@@ -49,7 +50,10 @@ def _without_outlier_detection(per_try_timeout: str | None = None) -> dict[str, 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # A 2 s per-try timeout (60 s shipped) lets a test wait one out.
-    stack = start_stack(tmp_path_factory.mktemp("chain"), _without_outlier_detection("2s"), workers=2)
+    config = _without_outlier_detection("2s")
+    # The load test below sends 2,000 requests in well under a minute, above the shipped per-key limit.
+    tenancy_metadata(config)["tenants"] = {"test": {"per_key": {"requests_per_minute": 100000}}}
+    stack = start_stack(tmp_path_factory.mktemp("chain"), config, workers=2)
     try:
         # The load test below sends more than the per-client-IP bucket allows; switch it off (the runtime lever).
         httpx.post(f"{stack.admin_url}/runtime_modify?llm_gateway.per_ip_rate_limit.enabled=0", timeout=10).raise_for_status()
