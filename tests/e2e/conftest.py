@@ -20,7 +20,7 @@ import yaml
 from extproc.config import DEFAULT_CONFIG
 from extproc.keys import FileKeyStore, new_record
 from extproc.launcher import Stack, StackOptions
-from extproc.settings import STORE_PATH_ENV
+from extproc.settings import STORE_PATH_ENV, tenancy_metadata
 from tests.sdk_clients import AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
@@ -62,10 +62,20 @@ def shipped_config() -> dict[str, Any]:
     return yaml.safe_load(DEFAULT_CONFIG.read_text())
 
 
+# The whole suite shares the session stack and its one tenant, whose limits and budget are exact
+# across the two service processes: the shipped ones (1,000,000 tokens a minute per key, $25 a
+# day) are less than the suite's traffic (multi-megabyte prompts, thousands of requests).
+SUITE_TENANT = {"test": {"per_key": {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000},
+                         "per_tenant": {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000},
+                         "budget": {"usd_per_day": 1_000_000, "usd_per_month": 1_000_000}}}  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The shipped configuration, running with two service processes."""
-    stack = start_stack(tmp_path_factory.mktemp("gateway"), workers=2)
+    """The shipped configuration, running with two service processes (tenant `test` unlimited)."""
+    config = shipped_config()
+    tenancy_metadata(config)["tenants"] = SUITE_TENANT
+    stack = start_stack(tmp_path_factory.mktemp("gateway"), config, workers=2)
     try:
         yield stack
     finally:
