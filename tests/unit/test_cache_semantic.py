@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from extproc.cache.embeddings import Embedder
-from extproc.cache.policy import CachePolicies, CachePolicy
+from extproc.cache.policy import DEFAULT_THRESHOLD, CachePolicies, CachePolicy
 from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex, last_user_text, scope_key
 from extproc.cache.store import Entry
 from extproc.config import DEFAULT_CONFIG, build_gateway
@@ -105,13 +105,13 @@ def test_scope_is_everything_but_the_last_user_message() -> None:
 # --- through the processor ---------------------------------------------------------
 
 
-def gateway() -> Gateway:
+def gateway(policy: CachePolicy = CachePolicy(mode="semantic", threshold=DEFAULT_THRESHOLD)) -> Gateway:
     return build_gateway(
         yaml.safe_load(DEFAULT_CONFIG.read_text()),
         credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
         settings=Settings(auth_mode="none"),
         privacy=PrivacyPolicies(),
-        cache=CachePolicies(default=CachePolicy(mode="semantic")),
+        cache=CachePolicies(default=policy),
     )
 
 
