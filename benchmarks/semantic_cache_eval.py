@@ -3,7 +3,7 @@ without its guards, on the labelled pairs in tests/data/semantic_cache_pairs.jso
 --replay, the learned cache against fixed thresholds on a stream built from grouped queries.
 
     .venv/bin/python -m benchmarks.semantic_cache_eval [--pairs FILE]
-    .venv/bin/python -m benchmarks.semantic_cache_eval --replay [--groups FILE] [--seeds 5] [--repeats 3]
+    .venv/bin/python -m benchmarks.semantic_cache_eval --replay [--groups FILE] [--seeds 10] [--repeats 3]
 
 A pair is a cached prompt and a new one, labelled should_hit (a paraphrase) or
 not (another entity, number, negation, unit, language or task). The cache hits
@@ -101,7 +101,7 @@ def main() -> int:
     parser.add_argument("--pairs", type=Path, default=PAIRS)
     parser.add_argument("--replay", action="store_true", help="the learned cache against fixed thresholds, on a stream")
     parser.add_argument("--groups", type=Path, default=None, help="--replay: grouped queries (default: the tuning set)")
-    parser.add_argument("--seeds", type=int, default=5, help="--replay: streams, each in another random order")
+    parser.add_argument("--seeds", type=int, default=10, help="--replay: streams, each in another random order")
     parser.add_argument("--repeats", type=int, default=3, help="--replay: times each text is asked")
     args = parser.parse_args()
     embedder = Embedder()

@@ -146,7 +146,7 @@ def run(items: list[tuple[str, tuple[str, int]]], vectors: dict[str, np.ndarray]
     return outcome
 
 
-def replay(path: Path, embedder: Embedder, seeds: int = 5, repeats: int = 3) -> None:
+def replay(path: Path, embedder: Embedder, seeds: int = 10, repeats: int = 3) -> None:
     """Print the fixed thresholds' and the learned cache's figures on `seeds` streams of `path`."""
     groups = load_groups(path)
     texts = sorted({g["cached"] for g in groups} | {q["text"] for g in groups for q in g["queries"]})

@@ -8,8 +8,9 @@ In short:
 - What is learned is the chance that an entry's answer is right for a new prompt at similarity s,
   from labels: an explored request's fresh answer compared with the cached one says whether a hit
   would have been right (`Label`).
-- The route learns a curve from all its labels (`Calibration`: the share of right answers per
-  similarity bin, made non-decreasing in s). Each entry starts from that curve and moves it with
+- The route learns a curve from all its labels (`Calibration`: right and wrong counts per
+  similarity bin, read as a lower bound that uses only the labels at or below s, since the share
+  of right answers rises with similarity). Each entry starts from that curve and moves it with
   its own labels: a right answer at a similarity at or below s counts for it, a wrong one at or
   above s against it (the curve rises with similarity, so those are the labels that speak about s).
 - The chance is taken at a lower confidence bound (`CONFIDENCE_Z` standard deviations under the
@@ -36,8 +37,8 @@ BINS = 25
 PRIOR_RIGHT = PRIOR_WRONG = 0.5
 # How many labels the route's curve is worth against an entry's own labels.
 ROUTE_WEIGHT = 2.0
-# The chance a hit is right is read this many standard deviations under its mean (one-sided 93%).
-CONFIDENCE_Z = 1.5
+# The chance a hit is right is read this many standard deviations under its mean (one-sided 97.7%).
+CONFIDENCE_Z = 2.0
 # A single hit is never served with a higher chance of being wrong, however rich the budget.
 MAX_HIT_RISK = 0.2
 # A candidate less likely right than this is not worth a label: a plain miss.
@@ -88,44 +89,30 @@ class Calibration:
         """How many labels the route has."""
         return sum(self.right) + sum(self.wrong)
 
-    def chance_right(self, similarity: float, z: float = CONFIDENCE_Z, hopeful: bool = False) -> float:
+    def chance_right(self, similarity: float, z: float = CONFIDENCE_Z) -> float:
         """The share of right answers at `similarity`, `z` standard deviations under its mean.
 
-        Labelled bins are pooled where a lower similarity would read as more often right than a
-        higher one (pool-adjacent-violators), so the curve never falls as similarity rises. A bin
-        without labels reads as the nearest labelled bins below it (the curve does not fall
-        between them), or, when `hopeful`, above it (it does not rise either: whether a region
-        without labels is worth exploring); as the prior where there are none. The counts and the
-        prior make a Beta posterior.
+        The curve rises with similarity, so labels at or below `similarity` can only understate
+        the share there, and those above say nothing for a lower bound. Each window of bins that
+        ends at this similarity's bin (its own bin alone, then widening downwards) gives a Beta
+        posterior (the window's counts and the prior); the best-supported of them is the answer.
+        An unlabelled region reads as the prior: a coin flip, widely uncertain.
         """
-        blocks: list[list[int]] = []  # [right, wrong, first bin, last bin], labelled bins, left to right
-        for index, (right, wrong) in enumerate(zip(self.right, self.wrong)):
-            if right + wrong == 0:
-                continue
-            blocks.append([right, wrong, index, index])
-            while len(blocks) > 1 and _share(blocks[-2]) > _share(blocks[-1]):
-                merged = blocks.pop()
-                blocks[-1] = [blocks[-1][0] + merged[0], blocks[-1][1] + merged[1], blocks[-1][2], merged[3]]
-        target = self.bin(similarity)
-        below = [b for b in blocks if b[2] <= target]
-        above = [b for b in blocks if b[3] >= target]
-        if below and (below[-1][3] >= target or not hopeful):
-            right, wrong = below[-1][0], below[-1][1]
-        elif above and hopeful:
-            right, wrong = above[0][0], above[0][1]
-        else:
-            right = wrong = 0
-        a, b = right + PRIOR_RIGHT, wrong + PRIOR_WRONG
-        spread = (a * b / ((a + b) ** 2 * (a + b + 1))) ** 0.5
-        return max(0.0, a / (a + b) - z * spread)
+        best = 0.0
+        right = wrong = 0
+        for index in range(self.bin(similarity), -1, -1):
+            right += self.right[index]
+            wrong += self.wrong[index]
+            a, b = right + PRIOR_RIGHT, wrong + PRIOR_WRONG
+            spread = (a * b / ((a + b) ** 2 * (a + b + 1))) ** 0.5
+            best = max(best, a / (a + b) - z * spread)
+        return best
 
 
-def chance_right(
-    calibration: Calibration, labels: Iterable[Label], similarity: float, z: float = CONFIDENCE_Z, hopeful: bool = False
-) -> float:
+def chance_right(calibration: Calibration, labels: Iterable[Label], similarity: float, z: float = CONFIDENCE_Z) -> float:
     """The chance that the entry's answer is right at `similarity`: the route's curve, worth
     ROUTE_WEIGHT labels, moved by the entry's labels that speak about this similarity."""
-    route = calibration.chance_right(similarity, z, hopeful)
+    route = calibration.chance_right(similarity, z)
     labels = list(labels)
     right = sum(1 for label in labels if label.right and label.similarity <= similarity)
     wrong = sum(1 for label in labels if not label.right and label.similarity >= similarity)
@@ -147,10 +134,6 @@ def decide(
     risk = 1.0 - chance_right(calibration, labels, similarity)
     if risk <= MAX_HIT_RISK and risk <= affordable:
         return Verdict("hit", risk)
-    if may_explore and chance_right(calibration, labels, similarity, z=0.0, hopeful=True) >= MIN_EXPLORE_CHANCE:
+    if may_explore and chance_right(calibration, labels, similarity, z=0.0) >= MIN_EXPLORE_CHANCE:
         return Verdict("explore", risk)
     return Verdict("miss", risk)
-
-
-def _share(block: list[int]) -> float:
-    return block[0] / (block[0] + block[1])

@@ -65,11 +65,14 @@ def test_a_near_miss_found_wrong_does_not_hit_again() -> None:
         assert decide(route, wrong, similarity, affordable=1.0, may_explore=True).action != "hit", similarity
 
 
-def test_the_route_curve_never_falls_as_similarity_rises() -> None:
-    route = calibration({0.7: 20, 0.8: 2, 0.9: 10}, {0.8: 8, 0.9: 1})
-    curve = [route.chance_right(s / 100, z=0.0) for s in range(50, 100)]
-    assert all(a <= b + 1e-12 for a, b in zip(curve, curve[1:])), curve
-    # More evidence, narrower bound: the conservative chance approaches the mean.
+def test_the_route_curve_reads_the_labels_at_or_below_a_similarity() -> None:
+    route = calibration({0.80: 20}, {0.95: 3})
+    # Right answers at 0.80 support 0.90 (the share rises with similarity) ...
+    assert route.chance_right(0.90) > 0.8
+    # ... but not 0.70, and wrong answers at 0.95 weigh on 0.95, not on 0.90.
+    assert route.chance_right(0.70) == Calibration().chance_right(0.70) == 0.0
+    assert route.chance_right(0.95) < route.chance_right(0.90)
+    # More evidence, a narrower bound: the conservative chance approaches the mean.
     few, many = calibration({0.95: 5}), calibration({0.95: 500})
     assert few.chance_right(0.95) < many.chance_right(0.95) < many.chance_right(0.95, z=0.0)
 
