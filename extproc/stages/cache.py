@@ -170,7 +170,7 @@ class CacheStage:
         return budget
 
     async def on_response(self, ctx: RequestContext) -> None:
-        """Store a miss's complete, successful answer."""
+        """Store a miss's complete, successful answer; hand an exploration's to the explorer."""
         if ctx.cache_hit is not None:
             usage = ctx.usage
             metrics.record_cache_hit(
