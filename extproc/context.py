@@ -73,6 +73,9 @@ class RequestContext:
     cache_answer: dict[str, Any] | None = None
     # A semantic route's (scope, embedding, prompt text) of this request, to index its answer.
     cache_semantic: tuple[str, Any, str] | None = None
+    # A learned semantic route's explored candidate (cache.exploration.Exploration), to label
+    # against this request's fresh answer.
+    cache_explored: Any = None
 
     # Response.
     status: int | None = None
