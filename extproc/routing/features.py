@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .cues import TASK_CUES, cue_counts
 from .text import RequestText
 
 DENSE_NAMES = (
@@ -64,6 +65,9 @@ class FeatureSettings:
     edge_bits: int = 0
     edge_chars: int = 300
     dense: bool = True
+    # Counts of cues.py's task and complexity words in the instruction's edges and in the
+    # context, as cue_scale * log(1 + count); cue_scale 0 leaves them out.
+    cue_scale: float = 0.0
 
     def as_dict(self) -> dict:
         """JSON-ready settings."""
@@ -88,9 +92,14 @@ class Featurizer:
         self._hashed = sum(widths)
 
     @property
+    def n_dense(self) -> int:
+        """Dense columns, after the hashed blocks."""
+        return (len(DENSE_NAMES) if self.settings.dense else 0) + (2 * (len(TASK_CUES) + 2) if self.settings.cue_scale else 0)
+
+    @property
     def n_features(self) -> int:
         """Columns of a row."""
-        return self._hashed + (len(DENSE_NAMES) if self.settings.dense else 0)
+        return self._hashed + self.n_dense
 
     def counts(self, text: RequestText) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each hashed block's (columns, counts)."""
@@ -103,8 +112,7 @@ class Featurizer:
             _word_hashes(context, (1, 1)) >> np.uint64(64 - settings.context_bits),
         ]
         if settings.edge_bits:
-            edge = settings.edge_chars
-            edges = last if len(last) <= 2 * edge else f"{last[:edge]}\n{last[-edge:]}"
+            edges = _edges(last, settings.edge_chars)
             blocks.append(_word_hashes(edges, settings.word_ngrams) >> np.uint64(64 - settings.edge_bits))
         counted = []
         for offset, bins in zip(self._offsets, blocks):
@@ -122,9 +130,16 @@ class Featurizer:
             norm = float(np.sqrt(weights @ weights))
             indices.append(columns)
             values.append(weights / norm if norm else weights)
-        if self.settings.dense:
-            indices.append(np.arange(self._hashed, self._hashed + len(DENSE_NAMES)))
-            values.append(np.array(dense_features(text), dtype=np.float32))
+        dense = dense_features(text) if self.settings.dense else []
+        if self.settings.cue_scale:
+            # The instruction's cues, then the context's (a follow-up like "and in German?"
+            # takes its task from the turn before).
+            edges = _edges(text.last.lower(), self.settings.edge_chars)
+            for counts in (cue_counts(edges), cue_counts(text.context.lower())):
+                dense += [self.settings.cue_scale * math.log1p(count) for count in counts]
+        if dense:
+            indices.append(np.arange(self._hashed, self._hashed + len(dense)))
+            values.append(np.array(dense, dtype=np.float32))
         return np.concatenate(indices), np.concatenate(values)
 
     def fit_idf(self, texts: Sequence[RequestText]) -> None:
@@ -144,6 +159,11 @@ class Featurizer:
         indices = np.concatenate([indices for indices, _ in rows])
         data = np.concatenate([values for _, values in rows])
         return sp.csr_matrix((data, indices, indptr), shape=(len(texts), self.n_features))
+
+
+def _edges(text: str, chars: int) -> str:
+    """The first and last `chars` characters of `text` (all of it when short): where instructions are."""
+    return text if len(text) <= 2 * chars else f"{text[:chars]}\n{text[-chars:]}"
 
 
 def _char_hashes(text: str, ngrams: tuple[int, int]) -> np.ndarray:

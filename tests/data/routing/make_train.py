@@ -5,7 +5,8 @@
 
 Three parts, all written by hand under sources/ (labels follow ROUTING_RUBRIC: the task and
 complexity of the last user turn):
-- requests written whole, one file per task (code.txt, math.txt ...) and conversations.txt;
+- requests written whole: one task per file (code.txt, code_2.txt, math.txt ...), or the task
+  in each header (conversations.txt, and mixed_*.txt in other languages);
 - instructions.txt, each paired with documents from documents.txt (news, reviews, code files,
   stack traces, contracts, e-mails, notes, abstracts, stories, policies) or with logs assembled
   from logs.txt, in several framings (instruction before or after, quoted, as a second turn, with
@@ -141,9 +142,11 @@ def written_requests() -> list[dict]:
         for n, (header, body) in enumerate(blocks, 1):
             complexity, lang = header
             examples.append(_example(f"w-{task}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
-    for n, (header, body) in enumerate(_blocks(SOURCES / "conversations.txt"), 1):
-        task, complexity, lang = header
-        examples.append(_example(f"conv-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
+    # Files whose headers name the task: conversations, and requests in other languages.
+    for path in [SOURCES / "conversations.txt"] + sorted(SOURCES.glob("mixed_*.txt")):
+        for n, (header, body) in enumerate(_blocks(path), 1):
+            task, complexity, lang = header
+            examples.append(_example(f"{path.stem}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
     return examples
 
 
