@@ -35,7 +35,7 @@ from extproc.routing.train import CHOSEN, TRAINING_SET, cross_val_logits, load_e
 SMALL_MODEL, LARGE_MODEL = "gpt-4o-mini", "gpt-4o"
 # Completion length assumed per complexity (tokens): a short answer vs a long, structured one.
 COMPLETION_TOKENS = {"simple": 150, "complex": 600}
-FLOORS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+FLOORS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)
 CONFIDENCE_LEVELS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 QUALITY_AIM = 0.95
 LATENCY_TOKENS = (10, 200, 1000, 5000)
@@ -110,23 +110,27 @@ def routing_table(examples: list[dict], p_complex: np.ndarray, tokens: np.ndarra
         spent = float((np.where(to_small, small, large) * weights).sum())
         lines.append(f"| {name} | {reached:.3f} | {(weights * to_small).sum() / weights.sum():.3f} | {spent / always_large:.3f} |")
 
+    reaching = [floor for floor in FLOORS
+                if (weights * (is_complex & ((1 - p_complex) < floor))).sum() / (weights * is_complex).sum() >= QUALITY_AIM]
     row("always large", np.zeros(len(examples), dtype=bool))
     row("oracle (true labels)", ~is_complex)
     for floor in FLOORS:
         row(f"small if P(simple) >= {floor:.2f}", (1 - p_complex) >= floor)
-    return "\n".join(lines)
+    verdict = (f"lowest floor with >= {QUALITY_AIM} of complex prompts on the large model: {reaching[0]:.2f}"
+               if reaching else f"no floor up to {FLOORS[-1]} sends {QUALITY_AIM} of complex prompts to the large model")
+    return "\n".join(lines) + f"\n\n{verdict}"
 
 
 def latency(classifier: Classifier, examples: list[dict]) -> str:
     """p50/p99 of classify() and of json.loads of the same body, by prompt length."""
-    import tiktoken  # noqa: PLC0415
+    import litellm  # noqa: PLC0415 - its bundled tokenizer: nothing is fetched
 
-    encoding = tiktoken.get_encoding("o200k_base")
-    corpus = encoding.encode("\n\n".join(e["messages"][-1]["content"] for e in examples if e["lang"] == "en"))
+    text = "\n\n".join(e["messages"][-1]["content"] for e in examples if e.get("lang") == "en")
+    corpus = litellm.encode(model=LARGE_MODEL, text=text[:200_000])
     lines = ["| prompt tokens | classify p50 ms | classify p99 ms | json.loads p50 ms | runs |", "|---:|---:|---:|---:|---:|"]
     for n in LATENCY_TOKENS:
         runs = 2000 if n <= 1000 else 500
-        messages = [{"role": "user", "content": encoding.decode(corpus[:n])}]
+        messages = [{"role": "user", "content": litellm.decode(model=LARGE_MODEL, tokens=corpus[:n])}]
         body = json.dumps({"model": "auto", "messages": messages})
         for _ in range(50):
             classifier.classify(messages)

