@@ -31,7 +31,7 @@ def test_the_shipped_model_was_trained_on_the_shipped_data_with_the_chosen_setti
     assert SHIPPED["training"]["data_sha256"] == hashlib.sha256(TRAINING_SET.read_bytes()).hexdigest(), (
         "train.jsonl changed since the model was trained: run python -m extproc.routing.train"
     )
-    assert SHIPPED["features"] == CHOSEN.features.as_dict()
+    assert FeatureSettings.from_dict(SHIPPED["features"]) == CHOSEN.features
     assert (SHIPPED["task"]["c"], SHIPPED["complexity"]["c"]) == (CHOSEN.task_c, CHOSEN.complexity_c)
 
 
