@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,8 @@ from .text import RequestText, request_text
 
 TRAINING_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "routing" / "train.jsonl"
 FOLDS = 5
-# Weights whose largest magnitude is below this are dropped from the shipped file (no measurable
-# change in cross-validated accuracy; a much smaller file).
+# Columns whose largest weight magnitude is below this are left out of the shipped file, to keep
+# it small; such a weight moves a score by at most 0.001 per unit of its (L2-normalised) feature.
 PRUNE_BELOW = 1e-3
 
 
