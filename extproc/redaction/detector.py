@@ -43,7 +43,8 @@ TRIGGERS: dict[str, re.Pattern[str] | tuple[str, ...]] = {
 # colons and dots. (Phone candidates are too many and too short: windows cost more than they save.)
 WINDOWED = {
     "EMAIL_ADDRESS": (re.compile("@"), 256),
-    "IP_ADDRESS": (re.compile(r"\d\.\d|[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:"), 64),
+    # An IPv4 address's first three parts (not any decimal number), or two colons of an IPv6 one.
+    "IP_ADDRESS": (re.compile(r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:"), 64),
 }
 _SPACE = re.compile(r"\s")
 

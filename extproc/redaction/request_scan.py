@@ -1,0 +1,131 @@
+"""One request's detection work, start to end: find its texts, check its budget, scan, mask.
+
+A plain function of the request body, so that it can run on the event loop
+(a small request) or on a scan thread (a large one) alike; the body is the
+request's own and nothing else touches it meanwhile.
+
+Beyond the budget (`max_scan_bytes` of text, `max_scan_seconds`), the route's
+`over_budget` says what happens: `refuse` leaves the body as it was and
+reports why; `truncate` masks what was scanned and cuts the rest (the text
+being read ends with `TRUNCATED`, later texts become `TRUNCATED`, later
+free-form keys are dropped), so nothing unread reaches the provider.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .detector import Detector, Finding
+from .placeholders import Placeholders
+from .scan import Limits, ScanStopped, find_all, safe_cut
+from .texts import TextUnit, replace, request_texts
+
+TRUNCATED = "[...]"
+
+
+@dataclass(slots=True)
+class RequestScan:
+    """What the detection of one request found and did."""
+
+    # Values found, by entity (in block mode nothing is changed).
+    counts: Counter[str] = field(default_factory=Counter)
+    # The body was rewritten (masked, or cut).
+    changed: bool = False
+    # Why the scan stopped short ("bytes" or "seconds"), or None when it read everything.
+    over_budget: str | None = None
+    # The texts' size in UTF-8 bytes.
+    size: int = 0
+    # Parts the gateway cannot read (images, audio, files, token ids), by place in the body.
+    media: list[str] = field(default_factory=list)
+
+
+def scan_request(
+    body: Any,
+    kind: str,
+    detector: Detector,
+    placeholders: Placeholders | None,
+    limits: Limits,
+    max_bytes: int,
+    truncate: bool,
+) -> RequestScan:
+    """Scan `body` in place: mask with `placeholders` (None: only count), within `max_bytes` and `limits`.
+
+    Raises ScanStopped("cancelled") when the request was abandoned; the body is then left as it was.
+    """
+    texts = request_texts(body, kind)
+    result = RequestScan(size=texts.size(), media=texts.media)
+    units = texts.units
+    budget = [len(unit.text) for unit in units]
+    if result.size > max_bytes:
+        result.over_budget = "bytes"
+        if not truncate:
+            return result
+        budget = _within(units, max_bytes)
+    findings: list[list[Finding]] = []
+    for unit, limit in zip(units, budget):
+        text = unit.text if limit == len(unit.text) else unit.text[:limit]
+        try:
+            found = find_all(detector, text, limits)
+            if limit < len(unit.text):  # the last text within max_bytes: cut where no value is cut
+                budget[len(findings)] = safe_cut(unit.text, limit, found)
+                found = [f for f in found if f.end <= budget[len(findings)]]
+            findings.append(found)
+        except ScanStopped as stopped:
+            if stopped.reason == "cancelled":
+                raise
+            result.over_budget = "seconds"
+            if not truncate:
+                return result
+            findings.append(stopped.findings)
+            budget[len(findings) - 1] = stopped.scanned
+            break
+    for found in findings:
+        for finding in found:
+            result.counts[finding.entity] += 1
+    new_pieces: list[list[str] | None] = []
+    for index, unit in enumerate(units):
+        cut = budget[index] if index < len(findings) else 0
+        pieces = unit.pieces if cut == len(unit.text) else _cut(unit, cut)
+        found = findings[index] if index < len(findings) else []
+        if placeholders is not None and found:
+            pieces = placeholders.mask_pieces(pieces, found)
+        new_pieces.append(None if pieces is unit.pieces else pieces)
+    result.changed = replace(units, new_pieces)
+    return result
+
+
+def _within(units: list[TextUnit], max_bytes: int) -> list[int]:
+    """How many characters of each text fit in `max_bytes`, in the body's order."""
+    left = max_bytes
+    budget = []
+    for unit in units:
+        text = unit.text
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        if size <= left:
+            budget.append(len(text))
+            left -= size
+        else:
+            prefix = text[:left] if text.isascii() else text.encode("utf-8", "surrogatepass")[:left].decode("utf-8", "ignore")
+            budget.append(len(prefix))
+            left = 0
+    return budget
+
+
+def _cut(unit: TextUnit, at: int) -> list[str | None]:  # type: ignore[return]
+    """The unit's pieces with everything from `at` on replaced by one TRUNCATED (a key: dropped)."""
+    if unit.slots[0].is_key:
+        return [unit.pieces[0]] if at == len(unit.pieces[0]) else [None]  # type: ignore[list-item]
+    pieces: list[str] = []
+    start = 0
+    for piece in unit.pieces:
+        end = start + len(piece)
+        if end <= at:
+            pieces.append(piece)
+        elif start <= at:
+            pieces.append(piece[: at - start] + TRUNCATED)
+        else:
+            pieces.append("")
+        start = end
+    return pieces
