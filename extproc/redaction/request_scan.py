@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .detector import Detector, Finding
+from .detector import Detector, Finding, detector_for
 from .placeholders import Placeholders
 from .scan import Limits, ScanStopped, find_all, safe_cut
 from .texts import TextUnit, replace, request_texts
@@ -94,6 +94,24 @@ def scan_request(
         new_pieces.append(None if pieces is unit.pieces else pieces)
     result.changed = replace(units, new_pieces)
     return result
+
+
+def scan_job(
+    limits: Limits,
+    body: Any,
+    kind: str,
+    entities: tuple[str, ...],
+    placeholders: Placeholders | None,
+    max_bytes: int,
+    truncate: bool,
+) -> tuple[Any, RequestScan, Placeholders | None]:
+    """`scan_request` with the process's own detector, as a `ScanPool` job (on the event loop or in a
+    worker): the body when it changed (None otherwise), what was found, the placeholders used."""
+    try:
+        scan = scan_request(body, kind, detector_for(entities), placeholders, limits, max_bytes, truncate)
+    except ScanStopped:  # abandoned: nobody reads the answer
+        return None, RequestScan(over_budget="cancelled"), placeholders
+    return (body if scan.changed else None), scan, placeholders
 
 
 def _within(units: list[TextUnit], max_bytes: int) -> list[int]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .detector import Detector, Finding
 
@@ -36,12 +37,20 @@ class ScanStopped(Exception):
         self.scanned = scanned
 
 
+class Flag(Protocol):
+    """Set when the request is abandoned (a threading.Event, or a flag shared with a worker process)."""
+
+    def is_set(self) -> bool:
+        """True once set."""
+        ...
+
+
 @dataclass(slots=True)
 class Limits:
     """What one request's detection may still do: until `deadline` (time.monotonic), unless cancelled."""
 
     deadline: float
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: Flag = field(default_factory=threading.Event)
 
     def check(self, findings: list[Finding], scanned: int) -> None:
         """Raise ScanStopped when the work must stop here."""

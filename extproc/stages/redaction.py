@@ -3,8 +3,8 @@
 On the way in, the route's request policy masks each value with a typed
 placeholder (`mask`, `restore`) or refuses the request (`block`), within the
 route's scan budget (`max_scan_bytes`, `max_scan_seconds`; beyond it,
-`over_budget`). The work runs on the event loop for a small request and on a
-scan thread for a large one (`ScanPool`). On the way out, the processor runs
+`over_budget`). The work runs on the event loop for a small request and in a
+worker process for a large one (`ScanPool`). On the way out, the processor runs
 the answer through the `OutputGuard` this stage prepared: the response
 policy, then restore mode's way back.
 """
@@ -12,23 +12,20 @@ policy, then restore mode's way back.
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from .. import metrics
 from ..context import RequestContext
 from ..decisions import Reply
 from ..errors import GatewayError
-from ..redaction.detector import Detector
+from ..redaction.detector import Detector, detector_for
 from ..redaction.output import OutputGuard
 from ..redaction.placeholders import Placeholders
 from ..redaction.policy import PrivacyPolicies, RequestPolicy
-from ..redaction.pool import ScanBusy, ScanPool
-from ..redaction.request_scan import RequestScan, scan_request
+from ..redaction.pool import ScanBusy, ScanPool, default_pool
+from ..redaction.request_scan import RequestScan, scan_job
 
 log = logging.getLogger(__name__)
 
-# Touches every recognizer once (e-mail's suffix list, phone's metadata, the regex caches).
-_WARM_UP = "warm-up: a@example.com +1 212 736 5000 4111 1111 1111 1111 GB82WEST12345698765432 10.0.0.1 sk-x"
 # How long a client refused for a busy scanner should wait before trying again.
 _BUSY_RETRY_AFTER_S = 2
 
@@ -40,22 +37,17 @@ class RedactionStage:
 
     def __init__(self, policies: PrivacyPolicies, pool: ScanPool | None = None) -> None:
         self._policies = policies
-        self.pool = pool or ScanPool()
-        # Detectors by (entities, deny list): routes sharing a policy share one.
-        self._detectors: dict[tuple[tuple[str, ...], tuple[str, ...]], Detector] = {}
+        self.pool = pool or default_pool()
         # Built and run once now, so that the first request does not pay for loading them.
         for privacy in (policies.default, *policies.by_model.values()):
             if privacy.request.mode != "off":
-                self.detector(privacy.request.entities).find(_WARM_UP)
+                self.detector(privacy.request.entities)
             if privacy.response.mode != "off":
-                self.detector(privacy.response.entities, privacy.response.deny_list).find(_WARM_UP)
+                self.detector(privacy.response.entities, privacy.response.deny_list)
 
     def detector(self, entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> Detector:
-        """The detector for these entities and words, built once."""
-        key = (entities, deny_list)
-        if key not in self._detectors:
-            self._detectors[key] = Detector(entities, deny_list)
-        return self._detectors[key]
+        """The detector for these entities and words (one per process)."""
+        return detector_for(entities, deny_list)
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
         """Mask or refuse what the route's request policy names (see the errors in `_refusal`)."""
@@ -91,17 +83,9 @@ class RedactionStage:
 
     async def _scan(self, ctx: RequestContext, request: RequestPolicy, placeholders: Placeholders | None) -> RequestScan:
         """Run the request's detection within its budget; raise the refusal the policy calls for."""
-        work = partial(
-            scan_request,
-            ctx.body,
-            ctx.kind,
-            self.detector(request.entities),
-            placeholders,
-            max_bytes=request.max_scan_bytes,
-            truncate=request.over_budget == "truncate",
-        )
+        args = (ctx.body, ctx.kind, request.entities, placeholders, request.max_scan_bytes, request.over_budget == "truncate")
         try:
-            scan = await self.pool.run(work, len(ctx.raw_body), request.max_scan_seconds)
+            body, scan, used = await self.pool.run(scan_job, args, len(ctx.raw_body), request.max_scan_seconds)
         except ScanBusy:
             ctx.decisions.append("scan_busy")
             raise GatewayError(
@@ -110,6 +94,11 @@ class RedactionStage:
                 code="redaction_busy",
                 headers={"retry-after": str(_BUSY_RETRY_AFTER_S)},
             ) from None
+        if body is not None and body is not ctx.body and ctx.body is not None:  # rewritten in a worker process
+            ctx.body.clear()
+            ctx.body.update(body)  # the same object: the processor holds it
+        if placeholders is not None and used is not None and used is not placeholders:
+            placeholders.take(used)
         if scan.media and request.unscannable == "refuse":
             raise GatewayError(
                 400,

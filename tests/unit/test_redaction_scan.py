@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -53,49 +54,54 @@ def test_a_cancelled_request_stops_its_scan() -> None:
     assert stopped.value.reason == "cancelled"
 
 
-async def test_a_cancelled_await_stops_the_work_on_the_thread() -> None:
-    """Envoy gave up on the stream: the handler is cancelled, and the scan stops at its next chunk."""
-    pool = ScanPool(threads=1, inline_bytes=0)
-    chunks = 0
-    started = threading.Event()
-
-    def work(limits: Limits) -> int:
-        nonlocal chunks
-        while True:  # a scan that would never end on its own
+def endless_scan(limits: Limits, started: str) -> str:
+    """A scan that never ends on its own (run in the worker process; says when it began)."""
+    Path(started).touch()
+    while True:
+        try:
             limits.check([], 0)
-            chunks += 1
-            started.set()
-            time.sleep(0.01)
+        except ScanStopped as stopped:
+            return stopped.reason
+        time.sleep(0.01)
 
-    task = asyncio.create_task(pool.run(work, size=1, seconds=3600))
-    await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    deadline = time.monotonic() + 10
-    while pool.running and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert pool.running == 0
-    done = chunks
-    await asyncio.sleep(0.1)
-    assert chunks == done  # nothing more ran after the cancel
+
+async def _until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_cancelled_request_stops_the_work_in_the_worker(tmp_path: Path) -> None:
+    """Envoy gave up on the stream: the handler is cancelled, and the worker's scan stops at its next chunk."""
+    pool = ScanPool(processes=1, inline_bytes=0)
+    try:
+        task = asyncio.create_task(pool.run(endless_scan, (str(tmp_path / "started"),), size=1, seconds=3600))
+        await _until(lambda: (tmp_path / "started").exists())
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await _until(lambda: pool.running == 0)
+        # The worker is free again: the next request is served by it.
+        assert await pool.run(endless_scan, (str(tmp_path / "again"),), size=1, seconds=0.2) == "seconds"
+    finally:
+        pool.close()
+
+
+async def test_closing_the_pool_stops_every_scan(tmp_path: Path) -> None:
+    pool = ScanPool(processes=2, inline_bytes=0)
+    marks = [tmp_path / "a", tmp_path / "b"]
+    tasks = [asyncio.create_task(pool.run(endless_scan, (str(mark),), size=1, seconds=3600)) for mark in marks]
+    await _until(lambda: all(mark.exists() for mark in marks))
     pool.close()
+    assert await asyncio.wait_for(asyncio.gather(*tasks), 30) == ["cancelled", "cancelled"]
 
 
-async def test_closing_the_pool_stops_every_scan() -> None:
-    pool = ScanPool(threads=2, inline_bytes=0)
-    started = threading.Barrier(3)
+async def test_small_work_runs_at_once_on_the_event_loop() -> None:
+    pool = ScanPool(processes=1, inline_bytes=100)
+    assert await pool.run(endless_scan_or_name, ("inline",), size=100, seconds=1) == "inline"
+    assert pool._executor is None  # no worker was started for it
 
-    def work(limits: Limits) -> str:
-        started.wait(10)
-        while True:
-            try:
-                limits.check([], 0)
-            except ScanStopped as stopped:
-                return stopped.reason
-            time.sleep(0.01)
 
-    tasks = [asyncio.create_task(pool.run(work, size=1, seconds=3600)) for _ in range(2)]
-    await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
-    pool.close()
-    assert await asyncio.wait_for(asyncio.gather(*tasks), 10) == ["cancelled", "cancelled"]
+def endless_scan_or_name(limits: Limits, name: str) -> str:
+    return name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import orjson
@@ -311,17 +313,21 @@ async def test_unscannable_content_is_refused_when_the_route_says_so() -> None:
     assert error["code"] == "unscannable_content" and "messages[0].content[1] (image_url)" in error["message"]
 
 
-async def test_a_large_request_waits_for_a_scan_thread_then_gets_503_when_none_frees_up() -> None:
-    gateway = gateway_with(RequestPolicy("mask", max_scan_seconds=0.2))
-    stage = next(s for s in gateway.stages if isinstance(s, RedactionStage))
-    slots = stage.pool._slots_for_this_loop()
-    for _ in range(stage.pool.threads):
-        await slots.acquire()  # every scan thread busy
+async def test_a_large_request_waits_for_a_worker_then_gets_503_when_none_frees_up() -> None:
+    busy = gateway_with(RequestPolicy("mask", max_scan_bytes=1 << 30, max_scan_seconds=60))
+    pool = next(s for s in busy.stages if isinstance(s, RedactionStage)).pool
+    hurried = RouterProcessor(gateway_with(RequestPolicy("mask", max_scan_seconds=0.3)))  # the same process's pool
+    hog = asyncio.create_task(send(RouterProcessor(busy), _user(DENSE * 55000)))  # seconds of scanning
     try:
-        reply = await send(RouterProcessor(gateway), _user(DENSE * 300))
+        deadline = time.monotonic() + 60
+        while pool.running < pool.processes:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        reply = await send(hurried, _user(DENSE * 300))
+        assert isinstance(reply, Reply) and reply.status == 503 and reply.headers["retry-after"] == "2"
+        assert orjson.loads(reply.body)["error"]["code"] == "redaction_busy"
     finally:
-        for _ in range(stage.pool.threads):
-            slots.release()
-    assert isinstance(reply, Reply) and reply.status == 503 and reply.headers["retry-after"] == "2"
-    assert orjson.loads(reply.body)["error"]["code"] == "redaction_busy"
-    assert isinstance(await send(RouterProcessor(gateway), _user(DENSE * 300)), Changes)  # a free thread: served
+        hog.cancel()
+    while pool.running:  # the cancelled scan stops, and its worker takes the next request
+        await asyncio.sleep(0.01)
+    assert isinstance(await send(RouterProcessor(gateway_with(RequestPolicy("mask"))), _user(DENSE * 300)), Changes)
