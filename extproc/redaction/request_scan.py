@@ -1,8 +1,7 @@
 """One request's detection work, start to end: find its texts, check its budget, scan, mask.
 
 A plain function of the request body, so that it can run on the event loop
-(a small request) or on a scan thread (a large one) alike; the body is the
-request's own and nothing else touches it meanwhile.
+(a small request) or in a worker process (a large one, see `pool.py`) alike.
 
 Beyond the budget (`max_scan_bytes` of text, `max_scan_seconds`), the route's
 `over_budget` says what happens: `refuse` leaves the body as it was and
@@ -20,7 +19,7 @@ from typing import Any
 from .detector import Detector, Finding, detector_for
 from .placeholders import Placeholders
 from .scan import Limits, ScanStopped, find_all, safe_cut
-from .texts import TextUnit, replace, request_texts
+from .texts import Pieces, TextUnit, replace, request_texts
 
 TRUNCATED = "[...]"
 
@@ -57,43 +56,51 @@ def scan_request(
     texts = request_texts(body, kind)
     result = RequestScan(size=texts.size(), media=texts.media)
     units = texts.units
-    budget = [len(unit.text) for unit in units]
+    readable = [len(unit.text) for unit in units]  # how much of each text may be read
     if result.size > max_bytes:
         result.over_budget = "bytes"
         if not truncate:
             return result
-        budget = _within(units, max_bytes)
-    findings: list[list[Finding]] = []
-    for unit, limit in zip(units, budget):
-        text = unit.text if limit == len(unit.text) else unit.text[:limit]
-        try:
-            found = find_all(detector, text, limits)
-            if limit < len(unit.text):  # the last text within max_bytes: cut where no value is cut
-                budget[len(findings)] = safe_cut(unit.text, limit, found)
-                found = [f for f in found if f.end <= budget[len(findings)]]
-            findings.append(found)
-        except ScanStopped as stopped:
-            if stopped.reason == "cancelled":
-                raise
-            result.over_budget = "seconds"
-            if not truncate:
-                return result
-            findings.append(stopped.findings)
-            budget[len(findings) - 1] = stopped.scanned
-            break
+        readable = _within(units, max_bytes)
+    findings, read = _scan(detector, units, readable, limits)
+    if len(findings) < len(units) or read != readable:
+        result.over_budget = result.over_budget or "seconds"
+        if not truncate:
+            return result
     for found in findings:
-        for finding in found:
-            result.counts[finding.entity] += 1
-    new_pieces: list[list[str] | None] = []
+        result.counts.update(finding.entity for finding in found)
+    new_pieces: list[Pieces | None] = []
     for index, unit in enumerate(units):
-        cut = budget[index] if index < len(findings) else 0
-        pieces = unit.pieces if cut == len(unit.text) else _cut(unit, cut)
-        found = findings[index] if index < len(findings) else []
-        if placeholders is not None and found:
-            pieces = placeholders.mask_pieces(pieces, found)
+        upto = read[index] if index < len(findings) else 0
+        pieces: Pieces = unit.pieces if upto == len(unit.text) else _cut(unit, upto)
+        if placeholders is not None and index < len(findings) and findings[index]:
+            pieces = placeholders.mask_pieces(pieces, findings[index])  # type: ignore[arg-type] # no key is cut
         new_pieces.append(None if pieces is unit.pieces else pieces)
     result.changed = replace(units, new_pieces)
     return result
+
+
+def _scan(
+    detector: Detector, units: list[TextUnit], readable: list[int], limits: Limits
+) -> tuple[list[list[Finding]], list[int]]:
+    """The findings of each text read, in order, and how far each was read, until the limits stop it."""
+    findings: list[list[Finding]] = []
+    read = list(readable)
+    for index, unit in enumerate(units):
+        text = unit.text
+        try:
+            found = find_all(detector, text if readable[index] == len(text) else text[: readable[index]], limits)
+        except ScanStopped as stopped:
+            if stopped.reason == "cancelled":
+                raise
+            findings.append(stopped.findings)
+            read[index] = stopped.scanned
+            return findings, read
+        if readable[index] < len(text):  # the last text within max_bytes: cut where no value is cut
+            read[index] = safe_cut(text, readable[index], found)
+            found = [f for f in found if f.end <= read[index]]
+        findings.append(found)
+    return findings, read
 
 
 def scan_job(
@@ -131,11 +138,11 @@ def _within(units: list[TextUnit], max_bytes: int) -> list[int]:
     return budget
 
 
-def _cut(unit: TextUnit, at: int) -> list[str | None]:  # type: ignore[return]
-    """The unit's pieces with everything from `at` on replaced by one TRUNCATED (a key: dropped)."""
+def _cut(unit: TextUnit, at: int) -> Pieces:
+    """The unit's pieces with everything from `at` on replaced by one TRUNCATED (a key: dropped, None)."""
     if unit.slots[0].is_key:
-        return [unit.pieces[0]] if at == len(unit.pieces[0]) else [None]  # type: ignore[list-item]
-    pieces: list[str] = []
+        return [unit.pieces[0] if at == len(unit.pieces[0]) else None]
+    pieces: Pieces = []
     start = 0
     for piece in unit.pieces:
         end = start + len(piece)

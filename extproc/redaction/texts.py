@@ -74,6 +74,8 @@ class RequestTexts:
 
 
 _TEXT = frozenset({"text"})
+# A unit's strings, as written back: None drops a key (and its value) from its object.
+Pieces = list[str | None]
 
 
 def request_texts(body: Any, kind: str) -> RequestTexts:
@@ -86,7 +88,7 @@ def request_texts(body: Any, kind: str) -> RequestTexts:
     return found
 
 
-def replace(units: list[TextUnit], new_pieces: list[list[str] | None]) -> bool:
+def replace(units: list[TextUnit], new_pieces: list[Pieces | None]) -> bool:
     """Write each unit's new pieces (None: unchanged) back into the request; True when any changed.
 
     A text part emptied by a value that began in the part before it is removed. A key is renamed
