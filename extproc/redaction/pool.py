@@ -18,6 +18,7 @@ slot is reused only once the worker has let go of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import multiprocessing
@@ -75,7 +76,7 @@ class ScanPool:
         self._flags = context.RawArray(ctypes.c_bool, self.processes)
         self._free = list(range(self.processes))
         self._executor = ProcessPoolExecutor(
-            self.processes, mp_context=context, initializer=_start_worker, initargs=(self._flags,)
+            self.processes, mp_context=context, initializer=_start_worker, initargs=(self._flags, os.getpid())
         )
         for _ in range(self.processes):
             self._executor.submit(_warm_up)
@@ -160,6 +161,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
 # --- in the worker process ---------------------------------------------------------
 
 _flags: Any = None
+_PR_SET_PDEATHSIG = 1
 
 
 class _SharedFlag:
@@ -172,9 +174,15 @@ class _SharedFlag:
         return bool(_flags[self._slot])
 
 
-def _start_worker(flags: Any) -> None:
+def _start_worker(flags: Any, service: int) -> None:
     global _flags
     _flags = flags
+    # A worker dies with its service, however the service ends (a SIGKILL included): Linux's
+    # parent-death signal. Without it, a killed service would leave its worker waiting forever.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != service:  # it died before the line above
+        os._exit(0)
     # Ctrl-C reaches the whole process group; the service decides when its workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A scan is background work: on a busy machine, requests in flight (the event loops, Envoy)
