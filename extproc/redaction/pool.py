@@ -73,8 +73,9 @@ class ScanPool:
         if self._executor is not None:
             return
         context = multiprocessing.get_context("spawn")  # a fork would copy the gRPC server's threads' state
-        self._flags = context.RawArray(ctypes.c_bool, self.processes)
-        self._free = list(range(self.processes))
+        if self._flags is None:  # kept across restarts: a slot in use comes back when its scan ends
+            self._flags = context.RawArray(ctypes.c_bool, self.processes)
+            self._free = list(range(self.processes))
         self._executor = ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=_start_worker, initargs=(self._flags, os.getpid())
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import pytest
 from benchmarks.pii_eval import CORPUS, load_corpus
 from extproc.redaction.detector import Detector
 from extproc.redaction.entities import ENTITIES
-from extproc.redaction.pool import ScanPool
+from extproc.redaction.pool import ScanBusy, ScanPool
 from extproc.redaction.scan import CHUNK, Limits, ScanStopped, find_all
 
 ALL = Detector(ENTITIES)
@@ -105,3 +106,18 @@ async def test_small_work_runs_at_once_on_the_event_loop() -> None:
 
 def endless_scan_or_name(limits: Limits, name: str) -> str:
     return name
+
+
+def die(limits: Limits) -> None:
+    os._exit(1)  # an OOM kill, say
+
+
+async def test_a_worker_that_dies_costs_its_request_a_503_and_the_next_one_gets_a_new_worker(tmp_path: Path) -> None:
+    pool = ScanPool(processes=1, inline_bytes=0)
+    try:
+        with pytest.raises(ScanBusy):
+            await pool.run(die, (), size=1, seconds=60)
+        assert await pool.run(endless_scan, (str(tmp_path / "next"),), size=1, seconds=0.5) == "seconds"
+        assert pool.running == 0
+    finally:
+        pool.close()
