@@ -7,7 +7,7 @@ model route (each of `request`, `response` and `log_text` on its own):
       request:                 # before any provider call
         mode: mask             # off | mask | block | restore
         entities: [EMAIL_ADDRESS, PHONE_NUMBER, CREDIT_CARD, IBAN_CODE, IP_ADDRESS, US_SSN, SECRET]
-        max_scan_bytes: 1048576  # the most text one request may hold for detection
+        max_scan_bytes: 4194304  # the most text one request may hold for detection
         max_scan_seconds: 5    # the most time its detection may take (waiting for a scan thread included)
         over_budget: refuse    # refuse (413) | truncate (mask what was read, cut the rest)
         unscannable: allow     # allow | refuse (400): images, audio, files, token ids
@@ -37,11 +37,12 @@ REQUEST_MODES = ("off", "mask", "block", "restore")
 RESPONSE_MODES = ("off", "mask", "block")
 OVER_BUDGET = ("refuse", "truncate")
 UNSCANNABLE = ("allow", "refuse")
-# 1 MiB of text is about 250,000 tokens: more than most models' context. Detection reads it in
-# about a second here, and in 2 s when it is full of values (docs/benchmarks.md); 5 s leaves room
-# for a busy machine and stays well under the ext_proc filter's message_timeout (10 s), past
-# which Envoy would give up first. A route for a 1M-token model raises max_scan_bytes.
-MAX_SCAN_BYTES = 1024 * 1024
+# As much text as Envoy takes in a body (4 MiB, about a million tokens): the byte budget is for an
+# operator to lower. The time budget is the guard: detection reads ordinary prose at 1.5-2 MB/s and
+# text full of values at 0.3-0.7 MB/s on a busy machine here (docs/benchmarks.md), so 5 s lets
+# ordinary prompts through and stops a body built to be slow to scan. It must stay well under the
+# ext_proc filter's message_timeout (10 s), past which Envoy would give up first.
+MAX_SCAN_BYTES = 4 * 1024 * 1024
 MAX_SCAN_SECONDS = 5.0
 
 

@@ -58,7 +58,7 @@ def test_a_route_overrides_each_section_on_its_own() -> None:
 def test_the_scan_budget_has_defaults_and_a_route_inherits_the_gateways_unless_it_sets_its_own() -> None:
     shipped = load_privacy(SHIPPED).default.request
     assert (shipped.max_scan_bytes, shipped.max_scan_seconds, shipped.over_budget, shipped.unscannable) == (
-        1048576, 5.0, "refuse", "allow")  # fmt: skip
+        4194304, 5.0, "refuse", "allow")  # fmt: skip
     config = with_privacy(
         {"request": {"mode": "mask", "max_scan_bytes": 2048, "max_scan_seconds": 1, "unscannable": "refuse"}},
         **{"gpt-4o": {"request": {"mode": "restore"}}, "gpt-4o-mini": {"request": {"max_scan_seconds": 0.5, "over_budget": "truncate"}}},
