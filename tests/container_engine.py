@@ -4,9 +4,9 @@ No container registry can be reached here, so nothing is pulled: the base image 
 minimal Debian made by mmdebstrap from this machine's own apt sources and imported, and
 Python packages come from a wheelhouse downloaded on the host (the package index is
 reachable, the registries are not). dockerd runs with its data root in a temporary
-directory and without a default bridge (compose makes its own network), and is stopped by
-its PID; removing that directory removes every image, container and volume it held. Its
-NAT rules stay in the host's iptables, as any dockerd's do.
+directory and is stopped by its PID; removing that directory removes every image,
+container and volume it held, and the default bridge it made goes too. Its NAT rules stay
+in the host's iptables, as any dockerd's do.
 `scripts/install.sh test` installs docker.io, mmdebstrap and the compose v2 plugin.
 """
 
@@ -69,13 +69,15 @@ def docker_engine() -> Iterator[Engine]:
         pytest.skip(f"no container runtime: {', '.join(missing)} not installed (scripts/install.sh test installs them)")
     if os.geteuid() != 0:
         pytest.skip("no container runtime: dockerd needs root here, and the tests run as an ordinary user")
+    # dockerd makes the default bridge (image builds run on it) and leaves it when it stops.
+    had_bridge = Path("/sys/class/net/docker0").exists()
     # Short paths: containerd's sockets live under the exec root and Unix socket paths are limited.
     root = Path(tempfile.mkdtemp(prefix="llmgw-docker-", dir="/tmp"))
     socket = root / "docker.sock"
     log = open(root / "dockerd.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"), "--pidfile",
-         str(root / "dockerd.pid"), "--host", f"unix://{socket}", "--bridge", "none"],
+         str(root / "dockerd.pid"), "--host", f"unix://{socket}"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     env = {**os.environ, "DOCKER_HOST": f"unix://{socket}", "DOCKER_CONFIG": str(root / "cli")}
@@ -94,6 +96,8 @@ def docker_engine() -> Iterator[Engine]:
             process.wait()
         log.close()
         _remove(root)
+        if not had_bridge and Path("/sys/class/net/docker0").exists():
+            subprocess.run(["ip", "link", "delete", "docker0"], check=False, capture_output=True)
 
 
 def _wait_until_answers(engine: Engine, process: subprocess.Popen[bytes]) -> None:

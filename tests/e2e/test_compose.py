@@ -116,9 +116,12 @@ def _build_images(engine: Engine, tmp: Path, timings: dict[str, float], stack: P
              f"{name}.Dockerfile", "-t", tag, "."],
             cwd=images, env=engine.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         ))  # fmt: skip
+    failures = []
     for build in builds:
         output, _ = build.communicate(timeout=900)
-        assert build.returncode == 0, f"{' '.join(map(str, build.args))} failed:\n{output[-4000:]}"
+        if build.returncode != 0:
+            failures.append(f"{' '.join(map(str, build.args))} failed:\n{output[-4000:]}")
+    assert not failures, "\n".join(failures)
     _timed(timings, "images (gateway, envoy, redis, postgres; cold)", started)
 
 
