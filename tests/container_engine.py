@@ -139,7 +139,7 @@ def build_base_image(engine: Engine) -> str:
 
 def download_wheelhouse(target: Path, extra: list[str]) -> Path:
     """Wheels for every pinned runtime dependency (deploy/constraints.txt, markers dropped so that
-    Debian's Python 3.11.2 finds what it needs too), setuptools to build the package, and `extra`."""
+    Debian's Python 3.11.2 finds what it needs too; setuptools among them builds the package), and `extra`."""
     target.mkdir(parents=True, exist_ok=True)
     pins = []
     for line in (REPO / "deploy" / "constraints.txt").read_text().splitlines():
@@ -147,7 +147,7 @@ def download_wheelhouse(target: Path, extra: list[str]) -> Path:
         if requirement and not requirement.startswith("#"):
             pins.append(requirement)
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-               "--dest", str(target), *pins, "setuptools>=77", *extra]  # fmt: skip
+               "--dest", str(target), *pins, *extra]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise AssertionError(f"downloading the wheelhouse failed:\n{result.stderr[-3000:]}")
