@@ -57,7 +57,7 @@ EXPOSE 9002 9464
 # SIGTERM drains: NOT_SERVING first, serving on until Envoy's health checks have noticed
 # (up to --drain-seconds), then up to 5 s for streams in flight. Give it 30 s to stop.
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=10s --start-period=90s --retries=3 \
     CMD ["llm-gateway", "healthcheck", "--config", "/etc/llm-gateway/envoy.yaml"]
 ENTRYPOINT ["llm-gateway"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "9002", "--metrics-port", "9464", "--config", "/etc/llm-gateway/envoy.yaml", "--preflight"]

@@ -95,9 +95,9 @@ def docker_engine() -> Iterator[Engine]:
             process.kill()
             process.wait()
         log.close()
-        _remove(root)
         if not had_bridge and Path("/sys/class/net/docker0").exists():
             subprocess.run(["ip", "link", "delete", "docker0"], check=False, capture_output=True)
+        _remove(root)
 
 
 def _wait_until_answers(engine: Engine, process: subprocess.Popen[bytes]) -> None:
