@@ -46,7 +46,7 @@ SECRET = "hunter2-not-for-logs"
 
 @dataclass
 class Project:
-    """One compose project of the shipped compose.yaml, with its own .env."""
+    """One compose project: a copy of compose/ with its own .env, as a user makes it."""
 
     engine: Engine
     directory: Path
@@ -54,18 +54,16 @@ class Project:
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """`docker compose ARGS` for this project."""
-        return self.engine.run("compose", "-p", self.name, "--env-file", str(self.env_file), *args,
-                               cwd=self.directory, check=check, timeout=timeout)  # fmt: skip
+        return self.engine.run("compose", "-p", self.name, *args, cwd=self.directory, check=check, timeout=timeout)
 
-    @property
-    def env_file(self) -> Path:
-        """The project's .env (copied from .env.example, then adjusted)."""
-        return self.directory / f"{self.name}.env"
+    def command(self, *args: str) -> list[str]:
+        """The `docker compose` command line for ARGS, to run in the project's directory."""
+        return ["docker", "compose", "-p", self.name, *args]
 
     def write_env(self, **overrides: str) -> None:
-        """.env.example with `overrides` appended (later lines win)."""
+        """.env: .env.example with `overrides` appended (later lines win)."""
         lines = (self.directory / ".env.example").read_text().splitlines()
-        self.env_file.write_text("\n".join([*lines, *(f"{k}={v}" for k, v in overrides.items())]) + "\n")
+        (self.directory / ".env").write_text("\n".join([*lines, *(f"{k}={v}" for k, v in overrides.items())]) + "\n")
 
     def up(self) -> None:
         """`up --wait`; on failure, an error with what each container said and its health checks."""
@@ -126,8 +124,8 @@ def _build_images(engine: Engine, tmp: Path, timings: dict[str, float], stack: P
     _timed(timings, "wheelhouse", started)
     started = time.monotonic()
     # The gateway image through compose (the shipped build section), the test's stand-ins beside it.
-    builds = [subprocess.Popen(["docker", "compose", "-p", stack.name, "--env-file", str(stack.env_file), "build"],
-                               cwd=stack.directory, env=engine.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]  # fmt: skip
+    builds = [subprocess.Popen(stack.command("build"), cwd=stack.directory, env=engine.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]  # fmt: skip
     for name, tag in TEST_IMAGES.items():
         builds.append(subprocess.Popen(
             ["docker", "build", "--quiet", "--build-arg", "BASE_IMAGE=local/debian:bookworm", "-f",
@@ -156,16 +154,16 @@ def _common_env(port: int) -> dict[str, str]:
     }
 
 
-def _bad_envoy_yaml(directory: Path) -> tuple[str, str]:
+def _bad_envoy_yaml(bad: Path, broken: Path) -> tuple[str, str]:
     """The shipped envoy.yaml with one provider key that is not set, and one that Envoy refuses."""
     config = yaml.safe_load((REPO / "envoy" / "envoy.yaml").read_text())
     cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == "fake_openai_gpt_4o_mini")
     cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["metadata"]["filter_metadata"]["llm_gateway"][
         "api_key_env"
     ] = "OPENAI_API_KEY"
-    (directory / "missing-key.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (bad / "missing-key.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     config["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytez"] = 1024
-    (directory / "envoy-refuses.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (broken / "envoy-refuses.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return "./missing-key.yaml", "./envoy-refuses.yaml"
 
 
@@ -178,13 +176,16 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
         (checkout / name).parent.mkdir(parents=True, exist_ok=True)
         copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy2
         copy(REPO / name, checkout / name)
-    directory = checkout / "compose"
+    for variant in ("bad", "broken"):
+        shutil.copytree(checkout / "compose", checkout / f"compose-{variant}")
     timings: dict[str, float] = {}
     with docker_engine() as engine:
         port = free_port()
-        stack, bad, broken = (Project(engine, directory, name) for name in ("llmgw-e2e", "llmgw-bad", "llmgw-broken"))
+        stack = Project(engine, checkout / "compose", "llmgw-e2e")
+        bad = Project(engine, checkout / "compose-bad", "llmgw-bad")
+        broken = Project(engine, checkout / "compose-broken", "llmgw-broken")
         stack.write_env(**_common_env(port))
-        missing_key, envoy_refuses = _bad_envoy_yaml(directory)
+        missing_key, envoy_refuses = _bad_envoy_yaml(bad.directory, broken.directory)
         bad.write_env(**_common_env(free_port()), LLM_GATEWAY_EXTPROC_REPLICAS="1", LLM_GATEWAY_ENVOY_YAML=missing_key,
                       LLM_GATEWAY_REDIS_URL=f"redis://:{SECRET}@no-such-redis:6379/0",
                       LLM_GATEWAY_POSTGRES_URL=f"postgresql://llm_gateway:{SECRET}@no-such-postgres:5432/llm_gateway")  # fmt: skip
@@ -201,10 +202,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
             )
             _timed(timings, "`up` to the first answer (key created on the way)", started)
             # Started now, checked last: its health check needs a minute to turn red.
-            bad_up = subprocess.Popen(
-                ["docker", "compose", "-p", bad.name, "--env-file", str(bad.env_file), "up", "--detach", "--no-build"],
-                cwd=directory, env=engine.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
+            bad_up = subprocess.Popen(bad.command("up", "--detach", "--no-build"), cwd=bad.directory, env=engine.env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
             yield Deployment(stack, port, key_text, bad, bad_up, broken, timings)
         finally:
             if bad_up is not None and bad_up.poll() is None:
