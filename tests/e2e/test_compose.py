@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -196,7 +197,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
             started = time.monotonic()
             stack.up()
             key = stack("exec", "-T", "extproc", "llm-gateway", "keys", "--config", RENDERED, "create", "--tenant", "e2e")
-            key_text = key.stdout.strip()
+            key_text = re.search(r"sk-gw-\S+", key.stdout)[0]  # type: ignore[index]
             openai_client(f"http://127.0.0.1:{port}/v1", key_text).chat.completions.create(
                 model="fast", messages=[{"role": "user", "content": "first answer"}]
             )
