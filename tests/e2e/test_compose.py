@@ -207,15 +207,23 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
             yield Deployment(stack, port, key_text, bad, bad_up, broken, timings)
         finally:
-            if bad_up is not None and bad_up.poll() is None:
+            if bad_up is not None and bad_up.stdout is not None and not bad_up.stdout.closed:
                 bad_up.kill()
-                bad_up.wait()
+                bad_up.communicate()  # reaps it and closes its pipe
             for project in (stack, bad, broken):
                 project("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
             engine.run("image", "prune", "--all", "--force", check=False)
-            reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None and timings:
-                reporter.write_line("compose e2e timings (s): " + "; ".join(f"{k} {v}" for k, v in timings.items()))
+            _report(request, timings)
+
+
+def _report(request: pytest.FixtureRequest, timings: dict[str, float]) -> None:
+    """Print the timings on the terminal, past pytest's capture (a passing run shows no captured output)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None or not timings:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("\ncompose e2e timings (s): " + "; ".join(f"{k} {v}" for k, v in timings.items()))
 
 
 def _chat(client: openai.OpenAI, text: str, **extra: Any) -> Any:
