@@ -62,7 +62,7 @@ class RedisPromptStore:
         self, namespace: str, template: PromptTemplate, author: str | None, labels: Sequence[str] = ()
     ) -> tuple[PromptVersion, bool]:
         stored = StoredVersion.of(template, author)
-        keys = _keys(namespace, template.name)
+        keys = _Keys(namespace, template.name)
         with store_call("redis prompts"):
             number, created, raw = await self._add(
                 keys=[keys.names, keys.versions, keys.digests, keys.labels],
