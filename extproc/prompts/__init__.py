@@ -6,28 +6,8 @@
 - `diff`: what changed between two versions.
 - `store`, `sqlite`, `redis`, `postgres`: where versions and labels live (one protocol).
 - `resolver`: a request's `prompt` field to the messages and defaults it is served with.
-- `api`: the `/v1/gateway/prompts` API as plain functions; `cli`: `llm-gateway prompts`.
+- `api`: the `/v1/gateway/prompts` API as plain functions.
+- `cli` and `client`: `llm-gateway prompts`, a client of that API.
 
 See docs/prompts-and-evals.md and docs/adr/0009-where-prompts-are-stored.md.
 """
-
-from .model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, PromptInvalid, PromptTemplate, PromptVersion
-from .resolver import PromptReference, PromptResolver, RenderedPrompt, parse_reference
-from .store import MemoryPromptStore, PromptStore, open_prompt_store
-
-__all__ = [
-    "DEFAULT_LABEL",
-    "GLOBAL",
-    "LATEST",
-    "MemoryPromptStore",
-    "PromptHead",
-    "PromptInvalid",
-    "PromptReference",
-    "PromptResolver",
-    "PromptStore",
-    "PromptTemplate",
-    "PromptVersion",
-    "RenderedPrompt",
-    "open_prompt_store",
-    "parse_reference",
-]
