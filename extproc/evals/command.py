@@ -33,6 +33,7 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def run_command(args: argparse.Namespace) -> int:
     """Carry out `eval run`: load, run once or on a schedule, report; the exit status."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     try:
         suite = load_suite(args.suite)
         prompts = load_prompt_dir(args.prompts) if args.prompts else None

@@ -29,7 +29,7 @@ def table(result: SuiteResult) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines += ["", summary(result).rstrip("\n")]
     if notes:
-        lines += ["", "why:", *notes]
+        lines += ["", "notes:", *notes]
     return "\n".join(lines) + "\n"
 
 

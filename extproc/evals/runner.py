@@ -100,14 +100,15 @@ class Runner:
         if case.prompt is None or not self._local:
             return body, None, None
         resolver = await self._local_resolver()
+        local_file = self._local.get(str(body["prompt"].get("name")))
+        version = f"local-{local_file.digest.removeprefix('sha256:')[:12]}" if local_file is not None else None
         try:
             reference = parse_reference(body["prompt"])
             local = {"name": reference.name, "version": 1, "variables": dict(reference.variables)}
             rendered = await resolver.resolve("local", local)
         except GatewayError as exc:
-            return body, None, Answer(exc.status, exc.message, orjson.loads(exc.body()))
-        digest = self._local[reference.name].digest.removeprefix("sha256:")[:12]
-        return rendered.apply(body), f"local-{digest}", None
+            return body, version, Answer(exc.status, exc.message, orjson.loads(exc.body()))
+        return rendered.apply(body), version, None
 
     async def _local_resolver(self) -> PromptResolver:
         if self._resolver is None:

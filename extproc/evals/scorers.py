@@ -212,7 +212,11 @@ def _exact(value: Any) -> Exact:
 def _contains(value: Any) -> Contains:
     if isinstance(value, dict):
         _only(value, {"all", "any", "ignore_case"})
-        return Contains(_texts(value.get("all", [])), _texts(value.get("any", [])), (), bool(value.get("ignore_case")))
+        if not value.get("all") and not value.get("any"):
+            raise ValueError("write it as a text, a list of texts (all), or {all: [...], any: [...]}")
+        every = _texts(value["all"]) if value.get("all") else ()
+        some = _texts(value["any"]) if value.get("any") else ()
+        return Contains(every, some, (), bool(value.get("ignore_case")))
     return Contains(all=_texts(value))
 
 

@@ -14,7 +14,8 @@
           - regex: "(?i)ann"
 
 A case sends `messages` (and/or a `prompt` reference) to a `model` on the chat
-endpoint, or `input` to the embeddings endpoint, and every `expect` entry
+endpoint, or `input` to the embeddings endpoint (a prompt case takes its
+prompt's model unless it names one: `defaults.model` does not apply to it), and every `expect` entry
 scores the answer (see `scorers.py` and `judge.py`). `skip: reason` keeps a
 case in the file without running it. The gateway's URL and key come from the
 command line or the environment, never from the file.
@@ -164,7 +165,8 @@ def _build(document: dict[str, Any], source: str) -> Suite:
         case = Case(
             id=raw["id"],
             endpoint=raw.get("endpoint", defaults.get("endpoint", "chat")),
-            model=raw.get("model", defaults.get("model")),
+            # A prompt case uses its prompt's model unless it names one itself.
+            model=raw.get("model", None if "prompt" in raw else defaults.get("model")),
             messages=tuple(raw.get("messages") or ()),
             input=raw.get("input"),
             prompt=raw.get("prompt"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -23,6 +24,7 @@ class CliProblem(Exception):
 
 def run_action(args: argparse.Namespace) -> int:
     """Carry out one `prompts` subcommand; 1 with a `problem:` line when it cannot."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     headers = {"authorization": f"Bearer {args.key}"} if args.key else {}
     try:
         with httpx.Client(base_url=args.gateway, headers=headers, timeout=args.timeout) as client:

@@ -128,7 +128,10 @@ def _bounded_join(env: Any, value: Iterable[Any], d: str = "", attribute: str | 
 
 
 def _environment() -> SandboxedEnvironment:
-    env = _PromptSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    # Block tags on lines of their own leave no blank lines behind, as a prompt's author expects.
+    env = _PromptSandbox(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
+    )
     for name in _REFUSED_FILTERS:
         env.filters.pop(name, None)
     env.filters["replace"] = _bounded_replace
