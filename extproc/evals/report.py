@@ -43,7 +43,8 @@ def summary(result: SuiteResult) -> str:
     ]
     versions = result.by_prompt_version()
     if versions:
-        lines.append("by prompt: " + ", ".join(f"{name}@{version} {_percent(rate)}" for (name, version), rate in versions.items()))
+        shown = (f"{name}@{version} {_percent(rate)}" for (name, version), rate in versions.items())
+        lines.append("by prompt: " + ", ".join(shown))
     return "\n".join(lines) + "\n"
 
 

@@ -138,7 +138,9 @@ class _CaseContext:
         return self._others[model]
 
 
-async def send(client: httpx.AsyncClient, endpoint: str, body: dict[str, Any], headers: Mapping[str, str], stream: bool) -> Answer:
+async def send(
+    client: httpx.AsyncClient, endpoint: str, body: dict[str, Any], headers: Mapping[str, str], stream: bool
+) -> Answer:
     """One request to the gateway; the Answer with the text to score (an error's message for an error)."""
     started = time.monotonic()
     path = ENDPOINTS[endpoint]

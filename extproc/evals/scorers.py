@@ -164,7 +164,9 @@ class Header:
                 self.pattern is None or self.pattern.search(value) is not None
             )
         wanted = self.equals or self.contains or (self.pattern.pattern if self.pattern else None)
-        return Score(self.name, passed, "" if passed else f"{self.header}: {value!r}" + (f", wanted {wanted!r}" if wanted else ""))
+        if passed:
+            return Score(self.name, True)
+        return Score(self.name, False, f"{self.header}: {value!r}" + (f", wanted {wanted!r}" if wanted else ""))
 
 
 @dataclass(frozen=True, slots=True)

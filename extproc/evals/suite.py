@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from ..prompts.files import describe_schema_error, yaml_problem
 from .base import Scorer, SuiteError
 from .judge import JUDGE_SCORERS
 from .scorers import build_scorer
@@ -129,10 +130,8 @@ def parse_suite(text: str, source: str = "<suite>") -> Suite:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise SuiteError([f"{source}: not valid YAML: {where}{getattr(exc, 'problem', None) or exc}"]) from None
-    problems = [_describe(error) for error in _VALIDATOR.iter_errors(document)]
+        raise SuiteError([f"{source}: not valid YAML: {yaml_problem(exc)}"]) from None
+    problems = [describe_schema_error(error) for error in _VALIDATOR.iter_errors(document)]
     if problems:
         raise SuiteError([f"{source}: {problem}" for problem in sorted(problems)])
     try:
@@ -208,8 +207,3 @@ def _case_problems(case: Case, where: str, judge_model: str | None) -> list[str]
                             "pick a judge model other than the judged ones")  # fmt: skip
     return problems
 
-
-def _describe(error: Any) -> str:
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-    message = error.message.replace("Additional properties are not allowed", "unknown field(s)")
-    return f"{where}: {message}" if where else message

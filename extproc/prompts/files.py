@@ -81,7 +81,7 @@ _VALIDATOR = Draft202012Validator(_DOCUMENT_SCHEMA)
 
 def validate_document(document: Any) -> PromptTemplate:
     """The template a document describes; PromptInvalid with every problem (shape, templates, variables)."""
-    problems = [_describe(error) for error in sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path))]
+    problems = [describe_schema_error(error) for error in sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path))]
     if problems:
         raise PromptInvalid(problems)
     if len(canonical_json(document)) > MAX_DOCUMENT_BYTES:
@@ -100,7 +100,7 @@ def parse_prompt_text(text: str, source: str = "<prompt>") -> PromptTemplate:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PromptInvalid([f"{source}: not valid YAML: {_yaml_problem(exc)}"]) from None
+        raise PromptInvalid([f"{source}: not valid YAML: {yaml_problem(exc)}"]) from None
     try:
         return validate_document(document)
     except PromptInvalid as exc:
@@ -151,7 +151,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _BlockDumper.add_representer(str, _represent_str)
 
 
-def _describe(error: Any) -> str:
+def describe_schema_error(error: Any) -> str:
+    """A jsonschema error as `where: what` (`messages[1].role: 'bot' is not one of ...`)."""
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
     if error.validator == "additionalProperties":
         message = error.message.replace("Additional properties are not allowed", "unknown field(s)")
@@ -160,7 +161,8 @@ def _describe(error: Any) -> str:
     return f"{where}: {message}" if where else message
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where a YAML syntax error is and what it is (`line 3, column 1: ...`)."""
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
