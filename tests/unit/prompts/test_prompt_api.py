@@ -118,6 +118,7 @@ async def test_writes_need_an_admin_key(api: Api, method: str, path: str, body: 
         ({"prompt": {**SUPPORT, "messages": [{"role": "user", "content": "{{ x }"}]}}, "prompt_invalid", "syntax error"),
         ({"prompt": SUPPORT, "labels": ["latest"]}, "prompt_invalid", "implicit"),
         ({"prompt": SUPPORT, "labels": "production"}, "prompt_invalid", "list"),
+        ({"prompt": {**SUPPORT, "messages": [{"role": "user", "content": "x" * 300_000}]}}, "prompt_invalid", "256 KiB"),
     ],
 )
 async def test_a_bad_push_is_refused_and_stores_nothing(api: Api, body: Any, code: str, words: str) -> None:
