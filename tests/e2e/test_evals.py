@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from extproc.launcher import Stack
-from tests.e2e.conftest import fake_requests
+from tests.e2e.conftest import fake_requests, wait_until
 from tests.sdk_clients import ADMIN_AUTH, AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
@@ -207,3 +207,26 @@ def test_the_golden_prompt_cases_pass_with_prompts_from_the_gateway(gateway: Sta
                              "prompt-missing-variable") for arg in ("--only", case)]  # fmt: skip
     done = eval_run(gateway, GOLDEN, *only)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_repeats_until_stopped(gateway: Stack, tmp_path: Path) -> None:
+    report = tmp_path / "run.json"
+    command = [sys.executable, "-m", "extproc", "eval", "--gateway", f"http://127.0.0.1:{gateway.port}", "--key",
+               TEST_API_KEY, "run", str(GOLDEN), "--only", "fast-pong", "--every", "1s", "--quiet", "--json", str(report)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    starts: set[float] = set()
+
+    def two_runs_written() -> bool:
+        try:
+            starts.add(read_json(report)["started_at"])
+        except (OSError, orjson.JSONDecodeError):
+            pass  # not written yet, or being written
+        return len(starts) >= 2
+
+    try:
+        wait_until(two_runs_written, timeout=60)
+    finally:
+        process.terminate()  # SIGTERM: the schedule ends cleanly
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert out.count("golden: 100.0% passed (1 passed") >= 2
