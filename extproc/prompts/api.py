@@ -23,7 +23,7 @@ answers the status and JSON it returns.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,12 +74,16 @@ class PromptApi:
     def __init__(self, resolver: PromptResolver) -> None:
         self._resolver = resolver
         self._store: PromptStore = resolver.store
+        self._actions: dict[str, Callable[..., Awaitable[tuple[int, dict[str, Any]]]]] = {
+            "list": self._list, "get": self._get, "versions": self._versions, "version": self._version,
+            "push": self._push, "label": self._label,
+        }  # fmt: skip
 
     async def handle(self, request: ApiRequest) -> tuple[int, dict[str, Any]]:
         """The status and JSON answer to `request`; errors as OpenAI error JSON."""
         try:
             action, match = _route(request.method.upper(), request.path)
-            return await getattr(self, f"_{action}")(request, **match)
+            return await self._actions[action](request, **match)
         except GatewayError as exc:
             return exc.status, orjson.loads(exc.body())
 
