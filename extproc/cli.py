@@ -1,4 +1,4 @@
-"""The `llm-gateway` command: serve, up, check, render, healthcheck, keys, fake-provider, import-litellm, compare."""
+"""The `llm-gateway` command: serve, up, check, render, healthcheck, keys, prompts, eval, fake-provider, import-litellm, compare."""
 
 from __future__ import annotations
 
@@ -85,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
 
     add_cache_arguments(cache)
     cache.set_defaults(func=_cache)
+
+    prompts = commands.add_parser("prompts", help="push, list, show, label and diff prompt versions (a gateway client)")
+    from .prompts.cli import add_arguments as add_prompts_arguments
+
+    add_prompts_arguments(prompts)
+    prompts.set_defaults(func=_prompts)
+
+    evals = commands.add_parser("eval", help="run an eval suite through the gateway and score the answers")
+    from .evals.cli import add_arguments as add_eval_arguments
+
+    add_eval_arguments(evals)
+    evals.set_defaults(func=_eval)
 
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
     up.add_argument("--config", default=None, help="envoy.yaml to run (default: the shipped one)")
@@ -267,6 +279,18 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _cache(args: argparse.Namespace) -> int:
     from .cache_cli import run
+
+    return run(args)
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    from .prompts.cli import run
+
+    return run(args)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evals.cli import run
 
     return run(args)
 
