@@ -10,6 +10,7 @@ same file Envoy loads, so the two can never disagree about what exists.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -83,7 +84,8 @@ class ModelRoute:
 @dataclass(frozen=True, slots=True)
 class Lane:
     """A fail-open lane: requests under `prefix` (`/local/v1/...`) are for `cluster`'s models only,
-    and Envoy sends them straight to that cluster when the service is down."""
+    and Envoy, after its own authentication filter admits them, sends them straight to that
+    cluster when the service is down (see `_lane` for what a lane must declare)."""
 
     prefix: str
     cluster: str
@@ -141,7 +143,7 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     for route in iter_routes(config):
         meta = _llm_metadata(route)
         if meta and meta.get("lane") is True:
-            lanes.append(_lane(route, clusters))
+            lanes.append(_lane(route, clusters, envoy_auth_filters(config)))
             continue
         if not meta or "model" not in meta:
             continue
@@ -184,8 +186,14 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     return Catalog(routes, tuple(lanes))
 
 
-def _lane(route: dict[str, Any], clusters: dict[str, Any]) -> Lane:
-    """A fail-open lane route: `match.prefix: /<name>/v1/` to a cluster the router filter prepares for."""
+def _lane(route: dict[str, Any], clusters: dict[str, Any], auth_filters: set[str]) -> Lane:
+    """A fail-open lane route: `match.prefix: /<name>/v1/` to a cluster the router filter prepares for.
+
+    Without the service nothing checks a lane's requests but Envoy, so the route must switch
+    on one of Envoy's own authentication filters (`typed_per_filter_config`, with the filter in
+    the listener's chain), and a credential Envoy injects there must not be one the gateway
+    uses for another cluster's provider: a lane reaches only the operator's own server.
+    """
     prefix = str((route.get("match") or {}).get("prefix", ""))
     cluster = (route.get("route") or {}).get("cluster", "")
     if not prefix.startswith("/") or not prefix.endswith("/v1/") or prefix.count("/") != 3:
@@ -197,7 +205,64 @@ def _lane(route: dict[str, Any], clusters: dict[str, Any]) -> Lane:
             f"lane {prefix!r} sends to cluster {cluster!r}, whose upstream ext_proc filter would fail closed "
             "without the service: a lane's cluster must not run it"
         )
+    enabled = set(route.get("typed_per_filter_config") or {}) & auth_filters
+    if not enabled:
+        raise CatalogError(
+            f"lane {prefix!r} fails open without authentication: enable one of Envoy's authentication "
+            f"filters ({', '.join(sorted(ENVOY_AUTH_FILTERS))}) on its route (typed_per_filter_config) and "
+            "in the listener's http_filters (see docs/configuration.md, 'A fail-open lane')"
+        )
+    foreign = _injected_variables(route) & _provider_key_variables(clusters, exclude=cluster)
+    if foreign:
+        raise CatalogError(
+            f"lane {prefix!r} injects {', '.join(sorted(foreign))}, the API key of another cluster's provider: "
+            "a lane may carry only its own server's key (a variable no other endpoint uses)"
+        )
     return Lane(prefix=prefix[: -len("/v1/")], cluster=cluster)
+
+
+# Envoy's filters that authenticate a request by themselves (no external service).
+ENVOY_AUTH_FILTERS = frozenset(
+    {
+        "envoy.filters.http.basic_auth",
+        "envoy.filters.http.api_key_auth",
+        "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.rbac",
+    }
+)
+_ENVIRONMENT = re.compile(r"%ENVIRONMENT\(([^)]+)\)%")
+
+
+def envoy_auth_filters(config: dict[str, Any]) -> set[str]:
+    """The names of Envoy's authentication filters present in any HTTP connection manager's chain."""
+    return {
+        http_filter.get("name", "")
+        for hcm in iter_connection_managers(config)
+        for http_filter in hcm.get("http_filters", []) or []
+        if http_filter.get("name") in ENVOY_AUTH_FILTERS
+    }
+
+
+def _injected_variables(route: dict[str, Any]) -> set[str]:
+    """Environment variables a route's request_headers_to_add puts in the upstream request."""
+    names: set[str] = set()
+    for option in route.get("request_headers_to_add", []) or []:
+        names.update(_ENVIRONMENT.findall(str((option.get("header") or {}).get("value", ""))))
+    return names
+
+
+def _provider_key_variables(clusters: dict[str, Any], exclude: str) -> set[str]:
+    """Every `api_key_env` of the endpoints of the clusters other than `exclude`."""
+    names: set[str] = set()
+    for name, cluster in clusters.items():
+        if name == exclude:
+            continue
+        for locality in (cluster.get("load_assignment") or {}).get("endpoints", []) or []:
+            for lb_endpoint in locality.get("lb_endpoints", []) or []:
+                variable = (_llm_metadata(lb_endpoint) or {}).get("api_key_env")
+                if variable:
+                    names.add(str(variable))
+    return names
 
 
 def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:

@@ -17,6 +17,7 @@ from extproc import processor as processor_module
 from extproc.processor import Gateway, RouterProcessor
 from extproc.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
+from tests.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")
@@ -483,7 +484,21 @@ async def test_malformed_bodies_get_a_400_in_the_clients_format(processor: Route
         assert payload["error"]["type"] == "invalid_request_error" and payload["error"]["message"]
 
 
-# --- the fail-open lane (/local/v1/...) -----------------------------------------------------
+# --- the fail-open lane (/local/v1/..., as docs/configuration.md adds one) ---------------------
+
+
+@pytest.fixture(scope="module")
+def lane_gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+    users = tmp_path_factory.mktemp("lane") / "lane.htpasswd"
+    users.write_text(htpasswd_line("ops", "secret"))
+    config = with_example_lane(yaml.safe_load(DEFAULT_CONFIG.read_text()), users)
+    keys = Credentials({"FAKE_PROVIDER_API_KEY": "k", LANE_KEY_ENV: "lane-k"})
+    return build_gateway(config, credentials=keys, settings=NO_AUTH, privacy=NO_PRIVACY)
+
+
+@pytest.fixture
+def lane_processor(lane_gateway: Gateway) -> RouterProcessor:
+    return RouterProcessor(lane_gateway)
 
 
 async def _send_on(processor: RouterProcessor, path: str, body: Any) -> Reply | Changes:
@@ -493,21 +508,21 @@ async def _send_on(processor: RouterProcessor, path: str, body: Any) -> Reply | 
     return await processor.request_body(orjson.dumps(body))
 
 
-async def test_a_lane_request_is_served_like_v1_and_sent_to_the_lanes_cluster(processor: RouterProcessor) -> None:
-    changes = await _send_on(processor, "/local/v1/chat/completions", {"model": "local", "messages": USER})
+async def test_a_lane_request_is_served_like_v1_and_sent_to_the_lanes_cluster(lane_processor: RouterProcessor) -> None:
+    changes = await _send_on(lane_processor, "/local/v1/chat/completions", {"model": "local", "messages": USER})
     assert isinstance(changes, Changes)
     assert changes.set_headers["x-gateway-model"] == "llama-3.1-8b"
     assert changes.set_headers[":path"] == "/v1/chat/completions"  # the provider never sees the lane
     assert _sent_body(changes)["model"] == "llama-3.1-8b"
 
 
-async def test_a_lane_refuses_models_of_other_clusters(processor: RouterProcessor) -> None:
-    error = _error(await _send_on(processor, "/local/v1/chat/completions", {"model": "fast", "messages": USER}), 400)
+async def test_a_lane_refuses_models_of_other_clusters(lane_processor: RouterProcessor) -> None:
+    error = _error(await _send_on(lane_processor, "/local/v1/chat/completions", {"model": "fast", "messages": USER}), 400)
     assert error["code"] == "model_not_in_lane" and "llama-3.1-8b" in error["message"]
 
 
-async def test_a_lane_path_with_the_wrong_method_is_405(processor: RouterProcessor) -> None:
-    reply = await processor.request_headers(_headers("GET", "/local/v1/chat/completions"), end_of_stream=True)
+async def test_a_lane_path_with_the_wrong_method_is_405(lane_processor: RouterProcessor) -> None:
+    reply = await lane_processor.request_headers(_headers("GET", "/local/v1/chat/completions"), end_of_stream=True)
     assert _error(reply, 405)["code"] == "method_not_allowed"
 
 
