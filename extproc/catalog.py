@@ -47,6 +47,8 @@ class Endpoint:
     # Azure OpenAI's `api-version` query parameter.
     api_version: str | None = None
     prices: Prices | None = None
+    # Client headers this endpoint may get besides the common ones (lower case; `x-fake-*`: a prefix).
+    forward_headers: tuple[str, ...] = ()
 
     @property
     def upstream_model(self) -> str:
@@ -291,7 +293,19 @@ def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
                 api_key_file=meta.get("api_key_file"),
                 api_version=meta.get("api_version"),
                 prices=_prices(name, meta),
+                forward_headers=_header_names(name, meta),
             )
+
+
+def _header_names(cluster: str, meta: dict[str, Any]) -> tuple[str, ...]:
+    """An endpoint's `forward_headers`: header names, or prefixes ending in `*`, lower-cased."""
+    names = meta.get("forward_headers") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip("*").strip() for n in names):
+        raise CatalogError(
+            f"an endpoint of cluster {cluster!r} sets `forward_headers`: it must be a list of header names "
+            "(or prefixes ending in '*')"
+        )
+    return tuple(n.strip().lower() for n in names)
 
 
 def _usd(model: str, meta: dict[str, Any], key: str) -> float | None:

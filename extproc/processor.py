@@ -206,6 +206,8 @@ class RouterProcessor:
                     spec.upstream_path,
                     canonical,
                     self._gateway.credentials.api_key(endpoint),
+                    # The router still reads x-envoy-* after this filter (x-envoy-max-retries...).
+                    [name for name in ctx.headers if not name.startswith("x-envoy-")],
                 )
             except GatewayError as error:
                 return self._reject(error)
