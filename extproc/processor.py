@@ -29,7 +29,7 @@ from .context import RequestContext
 from .credentials import Credentials
 from .decisions import CLIENT_DISCONNECTED, Changes, Reply
 from .endpoints import EndpointSpec, Registry
-from .errors import GatewayError
+from .errors import MAX_MESSAGE_CHARS, GatewayError, clipped, shown
 from .estimate import Estimator
 from .pricing import Pricing
 from .cache.replay import StreamAssembler, as_chunks
@@ -150,7 +150,7 @@ class RouterProcessor:
         content_type = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
         if content_type not in ("application/json", ""):
             return self._reject(
-                GatewayError(415, f"Content-Type must be application/json, not {content_type!r}.", code="unsupported_media_type")
+                GatewayError(415, f"Content-Type must be application/json, not {shown(content_type)}.", code="unsupported_media_type")
             )
         return Changes()
 
@@ -521,9 +521,9 @@ class RouterProcessor:
             return meta
         return {
             "tenant": ctx.tenant,
-            "requested_model": ctx.requested_model,
+            "requested_model": clipped(ctx.requested_model),
             "decisions": list(ctx.decisions),
-            "error": reply.reason or None,
+            "error": clipped(reply.reason, MAX_MESSAGE_CHARS) or None,
         }
 
     # --- helpers -------------------------------------------------------------
@@ -634,8 +634,8 @@ class RouterProcessor:
         path = ctx.path.split("?", 1)[0]
         lane_prefix = ctx.lane.prefix if ctx.lane is not None else ""
         if self._gateway.registry.knows_path(path[len(lane_prefix):]):
-            return GatewayError(405, f"Method {ctx.method} is not allowed on {path}.", code="method_not_allowed")
-        return GatewayError(404, f"Unknown endpoint {ctx.method} {path}.", code="unknown_endpoint")
+            return GatewayError(405, f"Method {clipped(ctx.method, 16)} is not allowed on {clipped(path)}.", code="method_not_allowed")
+        return GatewayError(404, f"Unknown endpoint {clipped(ctx.method, 16)} {clipped(path)}.", code="unknown_endpoint")
 
     def _id_header(self) -> dict[str, str]:
         return {REQUEST_ID_HEADER: self.ctx.request_id} if self.ctx.request_id else {}
@@ -675,7 +675,7 @@ class RouterProcessor:
             "tenant": ctx.tenant,
             # Envoy's local_reply_config answers in this format when the provider fails.
             "client_format": self._spec.client_format.name if self._spec is not None else None,
-            "requested_model": ctx.requested_model,
+            "requested_model": clipped(ctx.requested_model),
             "route": ctx.route.name if ctx.route else None,
             "stream": ctx.stream,
             # The upstream filter refuses fallbacks beyond this level (cost cap).
@@ -690,7 +690,7 @@ class RouterProcessor:
             "provider": ctx.endpoint.provider if ctx.endpoint else None,
             "decisions": list(ctx.decisions),
             "attempts": ctx.client_headers.get(attempts.ATTEMPTS_HEADER),
-            "error": ctx.error,
+            "error": clipped(ctx.error, MAX_MESSAGE_CHARS),
             "cache": ctx.cache_outcome or "off",
         }
         if ctx.usage is not None:

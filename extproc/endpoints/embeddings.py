@@ -6,6 +6,7 @@ from typing import Any
 
 from ..client_formats import OPENAI
 from ..usage import Usage, usage_from_openai
+from ..errors import shown
 from ..validation import check_depth, invalid, require_model
 from .base import ParsedRequest
 
@@ -42,7 +43,7 @@ class Embeddings:
             raise invalid(f"`input` may hold at most {_MAX_INPUTS} items; got {len(inputs)}.", "input")
         encoding = body.get("encoding_format")
         if encoding is not None and encoding not in _ENCODINGS:
-            raise invalid(f"`encoding_format` must be one of {', '.join(_ENCODINGS)}; got {encoding!r}.", "encoding_format")
+            raise invalid(f"`encoding_format` must be one of {', '.join(_ENCODINGS)}; got {shown(encoding)}.", "encoding_format")
         dimensions = body.get("dimensions")
         if dimensions is not None and (not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1):
             raise invalid("`dimensions` must be a positive integer.", "dimensions")

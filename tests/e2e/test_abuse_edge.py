@@ -75,3 +75,48 @@ def test_client_headers_outside_the_allowlist_never_reach_the_provider(
     key = gateway.env["FAKE_PROVIDER_API_KEY"]
     assert credential in ("Bearer " + fingerprint(key), fingerprint(key))
     assert got["content-type"].startswith("application/json") and got["x-fake-latency-ms"] == "1"
+
+
+# --- echoed client strings ---------------------------------------------------------------------
+
+HUGE = 3_900_000  # a model name just under the 4 MiB body limit
+SHORT_REPLY = 1024
+SHORT_LOG_LINE = 4096
+
+
+def _log_line(stack: Stack, request_id: str) -> str:
+    access_log_entry(stack, request_id)  # waits for Envoy's asynchronous flush
+    return next(line for line in stack.log_path("envoy").read_text().splitlines() if request_id in line and line.startswith("{"))
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/chat/completions", {"model": "m" * HUGE, "messages": [{"role": "user", "content": "hi"}]}, 404),
+        ("/v1/messages", {"model": "m" * HUGE, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}, 404),
+        ("/v1/embeddings", {"model": "m" * HUGE, "input": "hi"}, 404),
+        ("/v1/chat/completions", {"model": "fast", "temperature": "t" * HUGE, "messages": [{"role": "user", "content": "hi"}]}, 400),
+        ("/v1/chat/completions", {"model": "fast", "messages": [{"role": "r" * HUGE, "content": "hi"}]}, 400),
+        ("/v1/messages", {"model": "claude", "max_tokens": 8, "messages": [{"role": "r" * HUGE, "content": "hi"}]}, 400),
+        ("/v1/embeddings", {"model": "embed", "input": "hi", "encoding_format": "e" * HUGE}, 400),
+    ],
+    ids=["chat-model", "messages-model", "embeddings-model", "temperature", "role", "anthropic-role", "encoding"],
+)
+def test_a_huge_client_string_gets_a_short_error_and_a_short_log_line(
+    gateway: Stack, http: httpx.Client, path: str, body: dict[str, Any], status: int
+) -> None:
+    answer = http.post(path, json=body)
+    assert answer.status_code == status, answer.text[:300]
+    assert len(answer.content) < SHORT_REPLY, len(answer.content)
+    payload = answer.json()
+    assert payload["error"]["message"]  # still says what is wrong, in the client's format
+    assert len(_log_line(gateway, answer.headers["x-gateway-request-id"])) < SHORT_LOG_LINE
+
+
+def test_a_huge_path_and_content_type_get_short_errors(gateway: Stack, http: httpx.Client) -> None:
+    long_path = "/v1/" + "p" * 30_000  # under Envoy's 60 KiB header limit
+    unknown = http.post(long_path, json={"model": "fast"})
+    assert unknown.status_code == 404 and len(unknown.content) < SHORT_REPLY
+    assert len(_log_line(gateway, unknown.headers["x-gateway-request-id"])) < SHORT_LOG_LINE
+    typed = http.post("/v1/chat/completions", content=b"{}", headers={"content-type": "text/" + "x" * 30_000})
+    assert typed.status_code == 415 and len(typed.content) < SHORT_REPLY
