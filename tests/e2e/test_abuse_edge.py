@@ -120,3 +120,66 @@ def test_a_huge_path_and_content_type_get_short_errors(gateway: Stack, http: htt
     assert len(_log_line(gateway, unknown.headers["x-gateway-request-id"])) < SHORT_LOG_LINE
     typed = http.post("/v1/chat/completions", content=b"{}", headers={"content-type": "text/" + "x" * 30_000})
     assert typed.status_code == 415 and len(typed.content) < SHORT_REPLY
+
+
+# --- connections a client holds open -----------------------------------------------------------
+
+
+def test_the_shipped_config_bounds_slow_headers_and_idle_connections_but_not_streams() -> None:
+    hcm = next(iter_connection_managers(shipped_config()))
+    assert hcm["request_headers_timeout"] == "10s"
+    assert hcm["common_http_protocol_options"]["idle_timeout"] == "60s"
+    assert hcm["stream_idle_timeout"] == "300s" and hcm["request_timeout"] == "0s"
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shipped config with both timeouts at one second, so that the tests below run quickly."""
+    config = shipped_config()
+    hcm = next(iter_connection_managers(config))
+    hcm["request_headers_timeout"] = "1s"
+    hcm["common_http_protocol_options"]["idle_timeout"] = "1s"
+    stack = start_stack(tmp_path_factory.mktemp("impatient"), config)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    got = b""
+    while chunk := sock.recv(65536):
+        got += chunk
+    return got
+
+
+def test_a_slow_header_client_is_answered_408_and_cut_off(impatient: Stack) -> None:
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n")
+        try:
+            for _ in range(100):  # one header byte at a time, never the blank line that ends them
+                sock.sendall(b"X")
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        reply = _read_until_closed(sock)
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b'"code":"request_timeout"' in reply
+
+
+def test_an_idle_connection_is_closed(impatient: Stack) -> None:
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=30) as sock:
+        assert _read_until_closed(sock) == b""  # Envoy closed it; recv would have timed out otherwise
+
+
+def test_a_stream_outlives_both_timeouts(impatient: Stack) -> None:
+    """A stream in flight is no idle connection: 12+ chunks 300 ms apart, with 1 s timeouts."""
+    words = " ".join(f"word{i}" for i in range(40))
+    body = {"model": "fast", "stream": True, "messages": [{"role": "user", "content": words}]}
+    started = time.monotonic()
+    with httpx.Client(base_url=f"http://127.0.0.1:{impatient.port}", timeout=60, headers=AUTH) as client:
+        with client.stream("POST", "/v1/chat/completions", json=body, headers={"x-fake-chunk-delay-ms": "300"}) as response:
+            assert response.status_code == 200
+            text = "".join(response.iter_text())
+    assert time.monotonic() - started > 2  # the stream did outlast both timeouts
+    assert "data: [DONE]" in text and "word39" in text
