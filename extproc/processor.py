@@ -36,7 +36,7 @@ from .cache.replay import StreamAssembler, as_chunks
 from .provider_request import for_endpoint
 from .redaction.output import GuardedStream, OutputGuard
 from .stages import Stage
-from .stages.accounting import COST_HEADER
+from .stages.accounting import COST_HEADER, format_usd
 from .stages.cache import AGE_HEADER, CacheStage
 from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
 from .translation import ProviderTranslator
@@ -108,6 +108,8 @@ class RouterProcessor:
         self._finished = False
         # The service answered this request itself (a refusal, a cache hit, an internal error).
         self._replied = False
+        # Attempts that reached a provider and ended unanswered (reset, timed out): charged too.
+        self._unanswered = attempts.Unanswered()
 
     # --- request -----------------------------------------------------------
 
@@ -464,7 +466,7 @@ class RouterProcessor:
         """What the stream's usage chunk tells the client about the answer."""
         ctx = self.ctx
         cost = self._gateway.pricing.cost_usd(ctx.endpoint, usage) if ctx.endpoint else None
-        ctx.cost_usd = cost
+        cost = ctx.cost_usd = self._charge_unanswered(cost)
         return {
             "served_model": ctx.served_model,
             "provider": ctx.endpoint.provider if ctx.endpoint else None,
@@ -533,6 +535,12 @@ class RouterProcessor:
         self._finished = True
         if self._assembler is not None:
             ctx.cache_answer = self._assembler.completion()
+        if self._unanswered.attempts and not self._unanswered.charged:
+            if ctx.cost_usd is None and ctx.usage is not None and ctx.endpoint is not None:
+                ctx.cost_usd = self._gateway.pricing.cost_usd(ctx.endpoint, ctx.usage)
+            ctx.cost_usd = self._charge_unanswered(ctx.cost_usd)
+            if ctx.cost_usd is not None:  # also on Envoy's error reply, which accounting does not price
+                ctx.client_headers[COST_HEADER] = format_usd(ctx.cost_usd)
         for stage in self._gateway.stages:
             with self._trace.stage(f"{stage.name} (response)", ctx):
                 await stage.on_response(ctx)
@@ -557,6 +565,16 @@ class RouterProcessor:
             time_per_output_token_s=self._time_per_output_token(),
             upstream_latency_s=_seconds(ctx.response_headers.get(UPSTREAM_SERVICE_TIME_HEADER)),
         )
+
+    def _charge_unanswered(self, cost: float | None) -> float | None:
+        """`cost` plus the prompts of the attempts that went unanswered, once (see attempts.Unanswered)."""
+        ctx = self.ctx
+        if ctx.route is None or ctx.body is None or self._unanswered.charged or not self._unanswered.attempts:
+            return cost
+        gateway = self._gateway
+        cost = self._unanswered.add_to(cost, ctx.route.endpoints, ctx.body, ctx.kind, gateway.estimator, gateway.pricing)
+        ctx.decisions.append(f"unanswered_attempts:{len(self._unanswered.attempts)}")
+        return cost
 
     def _time_per_output_token(self) -> float | None:
         """A stream's time per output token after the first (None for buffered answers)."""
@@ -662,6 +680,7 @@ class RouterProcessor:
         """Which attempt answered, and the log of all of them when the upstream filter kept one."""
         ctx = self.ctx
         log = attempts.from_metadata(metadata, attempts.envoy_count(headers))
+        self._unanswered.attempts = attempts.unanswered(log)
         if log:
             ctx.client_headers.update(attempts.client_headers(log))
             if len(log) > 1:

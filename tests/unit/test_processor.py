@@ -390,6 +390,49 @@ async def test_buffered_answer_on_a_per_attempt_cluster_is_priced_for_its_endpoi
     assert changes.set_headers["x-gateway-served-model"] == "gpt-4o"
 
 
+# The attempt log the upstream filter kept: two attempts reset (no status), the third answered.
+TWO_RESET = {"attempt_1": "openai gpt-4o", "attempt_2": "openai gpt-4o", "attempt_3": "openai gpt-4o 200 4"}
+ALL_RESET = {"attempt_1": "openai gpt-4o", "attempt_2": "openai gpt-4o", "attempt_3": "openai gpt-4o"}
+
+
+def _prompt_cost(gateway: Gateway, litellm) -> float:  # noqa: ANN001
+    prompt = gateway.estimator.prompt_tokens("openai/gpt-4o", {"model": "gpt-4o", "messages": USER}, "chat")
+    return _reference_cost(litellm, "openai/gpt-4o", prompt, 0)
+
+
+async def test_attempts_reset_before_the_answer_are_charged_their_prompts(
+    processor: RouterProcessor, gateway: Gateway, litellm  # noqa: ANN001
+) -> None:
+    assert isinstance(await _send(processor, {"model": "smart", "messages": USER}), Changes)
+    await processor.response_headers({**JSON_200, "x-envoy-attempt-count": "3"}, False, {}, TWO_RESET)
+    changes = await processor.response_body(orjson.dumps({**COMPLETION, "model": "gpt-4o"}), True)
+    answer = _reference_cost(litellm, "openai/gpt-4o", 2000, 500)
+    expected = answer + 2 * _prompt_cost(gateway, litellm)
+    assert float(changes.set_headers["x-gateway-cost-usd"]) == pytest.approx(expected, rel=1e-6)
+    assert changes.metadata is not None and "unanswered_attempts:2" in changes.metadata["decisions"]
+    assert changes.set_headers["x-gateway-prompt-tokens"] == "2000"  # the answer's own usage, as reported
+
+
+async def test_when_every_attempt_was_reset_the_prompts_are_still_charged(
+    processor: RouterProcessor, gateway: Gateway, litellm  # noqa: ANN001
+) -> None:
+    """Envoy's own 503 after three resets: the provider saw three prompts."""
+    assert isinstance(await _send(processor, {"model": "smart", "messages": USER}), Changes)
+    await processor.response_headers({":status": "503", "content-type": "application/json"}, False, {}, ALL_RESET)
+    changes = await processor.response_body(b'{"error":{}}', True)
+    expected = 3 * _prompt_cost(gateway, litellm)
+    assert float(changes.set_headers["x-gateway-cost-usd"]) == pytest.approx(expected, rel=1e-6)
+    assert processor.ctx.cost_usd == pytest.approx(expected, rel=1e-9)  # what the limits stage charges
+
+
+async def test_attempts_the_provider_refused_are_not_charged(processor: RouterProcessor) -> None:
+    refused = {"attempt_1": "openai gpt-4o 503 3", "attempt_2": "openai gpt-4o 429 2", "attempt_3": "openai gpt-4o 503 1"}
+    assert isinstance(await _send(processor, {"model": "smart", "messages": USER}), Changes)
+    await processor.response_headers({":status": "503", "content-type": "application/json", **FROM_PROVIDER}, False, {}, refused)
+    changes = await processor.response_body(b'{"error":{"message":"busy"}}', True)
+    assert "x-gateway-cost-usd" not in changes.set_headers and processor.ctx.cost_usd is None
+
+
 async def test_upstream_openai_error_passes_through_unchanged(processor: RouterProcessor) -> None:
     error = orjson.dumps({"error": {"message": "Rate limit", "type": "requests", "param": None, "code": "rate_limit_exceeded"}})
     changes = await _buffered(processor, {":status": "429", "content-type": "application/json", **FROM_PROVIDER}, error)
