@@ -75,6 +75,9 @@ class ModelRoute:
     # Fallback levels (priorities after the first) are tried only while the
     # request's estimated maximum cost there stays at or under this, in USD.
     fallback_max_cost_usd: float | None = None
+    # The most an answer on this route may be, in bytes: Envoy's `request_body_buffer_limit`
+    # of the route (else its virtual host), which bounds every buffered body of the stream.
+    buffer_bytes: int | None = None
     # The cluster's priority levels in fallback order (derived from the endpoints once,
     # since the cost-control stage reads it on every request).
     priorities: tuple[int, ...] = field(init=False)
@@ -142,7 +145,7 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     clusters = {c.get("name"): c for c in _static(config).get("clusters", []) or []}
     routes: dict[str, ModelRoute] = {}
     lanes: list[Lane] = []
-    for route in iter_routes(config):
+    for vhost, route in _routes_with_hosts(config):
         meta = _llm_metadata(route)
         if meta and meta.get("lane") is True:
             lanes.append(_lane(route, clusters, envoy_auth_filters(config)))
@@ -176,6 +179,7 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
             kind=kind,
             per_attempt=has_upstream_ext_proc(clusters[target]),
             fallback_max_cost_usd=_usd(name, meta, "fallback_max_cost_usd"),
+            buffer_bytes=_buffer_limit(route) or _buffer_limit(vhost),
         )
         if not routes[name].per_attempt and len({e.model for e in routes[name].endpoints}) > 1:
             raise CatalogError(
@@ -368,8 +372,19 @@ def iter_virtual_hosts(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def iter_routes(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every route of every virtual host (`iter_virtual_hosts`)."""
+    for _, route in _routes_with_hosts(config):
+        yield route
+
+
+def _routes_with_hosts(config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     for vhost in iter_virtual_hosts(config):
-        yield from vhost.get("routes", []) or []
+        for route in vhost.get("routes", []) or []:
+            yield vhost, route
+
+
+def _buffer_limit(obj: dict[str, Any]) -> int | None:
+    value = obj.get("request_body_buffer_limit")
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
 
 def _static(config: dict[str, Any]) -> dict[str, Any]:

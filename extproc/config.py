@@ -23,6 +23,7 @@ from .cache.store import CacheStore, MemoryCache, RedisCache
 from .redaction.policy import PrivacyPolicies, load_privacy
 from .settings import Settings, load_settings
 from .stages import AccountingStage, CacheStage, CostControlStage, LimitsStage, RedactionStage, RoutingStage, Stage
+from .stages.answer_size import AnswerSizeStage
 from .translation import ProviderTranslator, TranslationError
 
 # The shipped configuration, next to the package in a source checkout.
@@ -54,7 +55,8 @@ def build_gateway(
     pricing = pricing or Pricing()
     estimator = Estimator(pricing)
     keys, limits = build_stores(settings)
-    stages: list[Stage] = [RoutingStage(catalog)]
+    # Answer size right after routing: a refusal before anything scans, reserves or prices.
+    stages: list[Stage] = [RoutingStage(catalog), AnswerSizeStage()]
     if privacy.any_active:
         # Right after routing (policies are per route), before anything counts or prices the prompt.
         stages.append(RedactionStage(privacy))

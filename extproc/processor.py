@@ -29,6 +29,7 @@ from .context import RequestContext
 from .credentials import Credentials
 from .decisions import CLIENT_DISCONNECTED, Changes, Reply
 from .endpoints import EndpointSpec, Registry
+from .endpoints.embeddings import tail_usage
 from .errors import MAX_MESSAGE_CHARS, GatewayError, clipped, shown
 from .estimate import Estimator
 from .pricing import Pricing
@@ -294,6 +295,13 @@ class RouterProcessor:
         ctx = self.ctx
         translator = self._translator
         native = self._provider_speaks_openai
+        if native and ctx.kind == "embeddings" and spec.client_format is OPENAI:
+            # Passed through as it came: only its usage is needed, and a 60 MB answer of floats
+            # would hold the event loop for half a second to parse.
+            ctx.usage = tail_usage(body)
+            if ctx.usage is None:
+                self._estimate_usage("")
+            return Changes()
         try:
             if native:
                 payload = orjson.loads(body) if body else None

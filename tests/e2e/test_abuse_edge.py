@@ -17,7 +17,7 @@ from extproc.fake_provider.recording import fingerprint
 from extproc.launcher import Stack
 
 from .conftest import access_log_entry, fake_requests, shipped_config, start_stack
-from tests.sdk_clients import AUTH
+from tests.sdk_clients import AUTH, openai_client
 
 pytestmark = pytest.mark.e2e
 
@@ -183,3 +183,24 @@ def test_a_stream_outlives_both_timeouts(impatient: Stack) -> None:
             text = "".join(response.iter_text())
     assert time.monotonic() - started > 2  # the stream did outlast both timeouts
     assert "data: [DONE]" in text and "word39" in text
+
+
+# --- the largest answers a route allows ---------------------------------------------------------
+
+
+def test_2048_embeddings_inputs_get_2048_vectors(gateway: Stack) -> None:
+    """OpenAI's maximum number of inputs, through the OpenAI SDK (base64 on the wire): a 17 MB answer."""
+    inputs = [f"sentence number {i}, a few words long" for i in range(2048)]
+    answer = openai_client(gateway.base_url).embeddings.create(model="embed", input=inputs)
+    assert len(answer.data) == 2048 and [d.index for d in answer.data] == list(range(2048))
+    assert len(answer.data[0].embedding) == 1536 and answer.usage.prompt_tokens > 2048
+
+
+def test_an_embeddings_answer_that_could_never_fit_is_refused_before_the_call(gateway: Stack, http: httpx.Client) -> None:
+    marker = f"too-large-{uuid.uuid4()}"
+    body = {"model": "embed", "input": [marker] * 2048, "encoding_format": "float"}
+    refused = http.post("/v1/embeddings", json=body)
+    assert refused.status_code == 400, refused.text[:300]
+    error = refused.json()["error"]
+    assert error["code"] == "response_too_large" and "base64" in error["message"]
+    assert [r for r in fake_requests(gateway) if marker in str(r.get("body"))] == []  # no provider was paid
