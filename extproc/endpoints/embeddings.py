@@ -105,8 +105,11 @@ def tail_usage(body: bytes) -> Usage | None:
 
 def check_answer_fits(body: dict[str, Any], route: ModelRoute) -> None:
     """Refuse (400 `response_too_large`) a request whose answer could exceed the route's buffer."""
-    limit = route.buffer_bytes
-    dimensions = body.get("dimensions") or (_default_dimensions(route.endpoints[0].model) if route.endpoints else None)
+    largest = _default_dimensions(route.endpoints[0].model) if route.endpoints else None
+    asked = body.get("dimensions")
+    if asked and largest and asked > largest:
+        raise invalid(f"`dimensions` may be at most {largest} for this model; got {asked}.", "dimensions")
+    limit, dimensions = route.buffer_bytes, asked or largest
     if not limit or not dimensions:
         return  # size unknown: Envoy's 502 upstream_response_too_large is the backstop
     inputs = body.get("input")
@@ -115,8 +118,10 @@ def check_answer_fits(body: dict[str, Any], route: ModelRoute) -> None:
     size = answer_bytes(count, dimensions, encoding)
     if size <= limit:
         return
-    fits = max(1, (limit - _ANSWER_OVERHEAD) // (answer_bytes(1, dimensions, encoding) - _ANSWER_OVERHEAD))
+    fits = (limit - _ANSWER_OVERHEAD) // (answer_bytes(1, dimensions, encoding) - _ANSWER_OVERHEAD)
     hint = "; or ask for encoding_format: base64 (a quarter of the size)" if encoding != "base64" else ""
+    if fits < 1:
+        raise invalid(f"`dimensions` is too large: one vector of {dimensions} would not fit the gateway's buffer{hint}.", "dimensions")
     raise GatewayError(
         400,
         f"The answer to {count} inputs of {dimensions} dimensions as {encoding} may take {size / 2**20:.0f} MiB, more "

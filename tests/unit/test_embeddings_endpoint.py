@@ -90,3 +90,13 @@ def test_usage_is_read_from_the_tail_of_a_large_answer() -> None:
     usage = tail_usage(orjson.dumps(answer))
     assert usage is not None and usage.prompt_tokens == 321
     assert tail_usage(b'{"object":"list","data":[]}') is None and tail_usage(b'{"usage": ') is None
+
+
+def test_more_dimensions_than_the_model_has_are_refused_naming_its_maximum() -> None:
+    with pytest.raises(GatewayError) as raised:
+        check_answer_fits({"input": "a", "dimensions": 100_000_000}, _route(60 * MiB))
+    assert raised.value.param == "dimensions" and "1536" in raised.value.message
+    unknown = Endpoint(cluster="c", address="a:1", priority=0, model="hosted_vllm/bge", provider="hosted_vllm")
+    with pytest.raises(GatewayError) as raised:
+        check_answer_fits({"input": "a", "dimensions": 100_000_000}, _route(60 * MiB, unknown))
+    assert raised.value.param == "dimensions" and raised.value.code == "invalid_request"
