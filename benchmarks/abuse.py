@@ -3,9 +3,10 @@
     .venv/bin/python -m benchmarks.abuse [--rate 5] [--case-seconds 20] [--no-redis]
 
 Starts the gateway on loopback (shipped envoy.yaml, two service processes,
-the fake provider; free ports) with two tenants: `victim` sends a small chat
-request at a fixed rate the whole time, `attacker` replays each hostile case
-of issue 13 in turn. For each case it prints the victim's p50/p99 latency
+the fake provider; free ports) with tenants: `victim` sends a small chat
+request at a fixed rate the whole time, `attacker` (and `spender`, `cacher`
+for the cases that exhaust a limit) replays each hostile case of issue 13 in
+turn (`benchmarks/abuse_cases.py`). For each case it prints the victim's p50/p99 latency
 and errors while the case ran, beside a quiet baseline measured in the same
 run, and what the case achieved (a leak, an overshoot, a refusal...). The
 revocation case runs on a second stack with a real Redis when
@@ -23,14 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,21 +39,13 @@ import yaml
 
 from extproc.catalog import iter_routes
 from extproc.config import DEFAULT_CONFIG
-from extproc.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
+from extproc.keys import FileKeyStore, RedisKeyStore, new_record
 from extproc.launcher import Stack, StackOptions
 from extproc.settings import tenancy_metadata
 
-VICTIM_KEY, ATTACKER_KEY = generate_key(), generate_key()
-CHAT = "/v1/chat/completions"
-VICTIM_BODY = {"model": "fast", "max_tokens": 8, "messages": [{"role": "user", "content": "ping"}]}
-PII_TEXT = "call 212-736-5000 mail a.b@example.com card 4111 1111 1111 1111 "
-ATTACKER_BUDGET_USD = 0.0005
-LEAKY_HEADERS = {"OpenAI-Organization": "org-operator", "OpenAI-Project": "proj-operator",
-                 "anthropic-beta": "context-1m-2025-08-07", "Cookie": "session=1", "Proxy-Authorization": "Basic eDp5"}  # fmt: skip
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {key}"}
+from .abuse_cases import ATTACKER_BUDGET_USD, ATTACKER_KEY, CACHER_KEY, CASES, CHAT, SPENDER_KEY, VICTIM_BODY, VICTIM_KEY
+from .abuse_cases import auth as _auth
+from .abuse_cases import case_revoked_during_redis_hang, redis_call
 
 
 @dataclass
@@ -124,214 +114,14 @@ class Background:
         self.samples.append(Sample(started, time.monotonic() - started, status))
 
 
-# --- the cases: each returns what the attacker achieved -----------------------------------------
-
-
-def _post_many(stack: Stack, jobs: list[tuple[str, Any, dict[str, str]]], timeout: float) -> list[httpx.Response | None]:
-    def one(job: tuple[str, Any, dict[str, str]]) -> httpx.Response | None:
-        path, body, headers = job
-        try:
-            content = body if isinstance(body, bytes) else None
-            return httpx.post(f"http://127.0.0.1:{stack.port}{path}", json=None if content else body, content=content,
-                              headers={"content-type": "application/json", **headers}, timeout=timeout)  # fmt: skip
-        except httpx.HTTPError:
-            return None
-
-    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
-        return list(pool.map(one, jobs))
-
-
-def _statuses(replies: list[httpx.Response | None]) -> str:
-    counts: dict[str, int] = {}
-    for reply in replies:
-        key = str(reply.status_code) if reply is not None else "timeout"
-        counts[key] = counts.get(key, 0) + 1
-    return " ".join(f"{n}x{status}" for status, n in sorted(counts.items()))
-
-
-def _provider_got(stack: Stack, marker: str) -> list[dict[str, Any]]:
-    entries = httpx.get(f"http://127.0.0.1:{stack.fake_provider_port}/_fake/requests", timeout=10).json()["requests"]
-    return [r for r in entries if marker in str(r.get("body"))]
-
-
-def case_pii_flood(stack: Stack, deadline: float) -> str:
-    """Four 3.5 MB bodies of phone numbers, e-mails and card numbers at once (issue 13, case 1), and,
-    while the service works on them, requests with no key or a made-up one, any model, n=128, on
-    every path (case 2)."""
-    body = orjson_bytes({"model": "fast", "max_tokens": 8, "messages": [{"role": "user", "content": PII_TEXT * 55000}]})
-    marker = f"keyless-{uuid.uuid4()}"
-    keyless = {"model": "llama-3.1-8b", "n": 128, "max_tokens": 8, "input": marker, "messages": [{"role": "user", "content": marker}]}
-    paths = [CHAT, "/v1/messages", "/v1/embeddings", "/local/v1/chat/completions"]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        flood = pool.submit(_post_many, stack, [(CHAT, body, _auth(ATTACKER_KEY))] * 4, deadline)
-        time.sleep(2)
-        strays = _post_many(stack, [(p, keyless, h) for p in paths for h in ({}, {"authorization": "Bearer sk-x"})], deadline)
-        replies = flood.result()
-    reached = len(_provider_got(stack, marker))
-    return f"attacker: {_statuses(replies)}; keyless meanwhile: {_statuses(strays)}, reached a provider: {reached}"
-
-
-def case_budget(stack: Stack, deadline: float) -> str:
-    """50 concurrent requests of 1.5 s against a tiny daily budget (case 3)."""
-    body = {"model": "fast", "max_tokens": 64, "messages": [{"role": "user", "content": "write a short poem"}]}
-    replies = _post_many(stack, [(CHAT, body, {**_auth(ATTACKER_KEY), "x-fake-latency-ms": "1500"})] * 50, timeout=deadline)
-    spent = sum(float(r.headers.get("x-gateway-cost-usd", 0)) for r in replies if r is not None and r.status_code == 200)
-    return f"{_statuses(replies)}; spent ${spent:.6f} of ${ATTACKER_BUDGET_USD} ({spent / ATTACKER_BUDGET_USD:.1f}x)"
-
-
-def case_headers(stack: Stack, deadline: float) -> str:
-    """The operator's organisation, betas, cookies from the client (case 4)."""
-    marker = f"headers-{uuid.uuid4()}"
-    jobs = [(CHAT, {"model": m, "max_tokens": 8, "messages": [{"role": "user", "content": marker}]}, {**_auth(ATTACKER_KEY), **LEAKY_HEADERS})
-            for m in ("fast", "smart", "claude")]  # fmt: skip
-    replies = _post_many(stack, jobs, timeout=deadline)
-    leaked = sorted({h for r in _provider_got(stack, marker) for h in LEAKY_HEADERS if h.lower() in r["headers"]})
-    return f"{_statuses(replies)}; headers that reached the provider: {', '.join(leaked) or 'none'}"
-
-
-def case_unmasked_fields(stack: Stack, deadline: float) -> str:
-    """PII in fields the provider reads beside `content`, and detection evasions (case 5)."""
-    email = "victim.person@example.com"
-    evasions = {
-        "user": {"user": email},
-        "name": {"messages": [{"role": "user", "name": email, "content": "hi"}]},
-        "stop": {"stop": [email]},
-        "prediction": {"prediction": {"type": "content", "content": email}},
-        "zero-width": {"messages": [{"role": "user", "content": "victim.per\u200bson@example.com"}]},
-        "full-width": {"messages": [{"role": "user", "content": "ｖｉｃｔｉｍ@example.com"}]},
-        "split parts": {"messages": [{"role": "user", "content": [{"type": "text", "text": "victim.person@exa"},
-                                                                  {"type": "text", "text": "mple.com"}]}]},
-    }  # fmt: skip
-    leaked = []
-    for name, extra in evasions.items():
-        marker = f"fields-{uuid.uuid4()}"
-        body = {"model": "fast", "max_tokens": 8, "messages": [{"role": "user", "content": marker}], **extra}
-        if "messages" in extra:
-            body["messages"] = [*extra["messages"], {"role": "user", "content": marker}]
-        _post_many(stack, [(CHAT, body, _auth(ATTACKER_KEY))], timeout=deadline)
-        sent = " ".join(str(r.get("body")) for r in _provider_got(stack, marker))
-        if any(v in sent for v in (email, "victim.per\u200bson", "ｖｉｃｔｉｍ", "victim.person@exa")):
-            leaked.append(name)
-    return f"reached the provider unmasked: {', '.join(leaked) or 'none'} (of {len(evasions)})"
-
-
-def case_huge_model_name(stack: Stack, deadline: float) -> str:
-    """A 3.9 MB model name, eight at once (case 6)."""
-    body = orjson_bytes({"model": "m" * 3_900_000, "messages": [{"role": "user", "content": "hi"}]})
-    replies = _post_many(stack, [(CHAT, body, _auth(ATTACKER_KEY))] * 8, timeout=deadline)
-    longest = max((len(r.content) for r in replies if r is not None), default=0)
-    log = stack.log_path("envoy")
-    line = max((len(x) for x in log.read_text(errors="replace").splitlines()), default=0) if log.exists() else 0
-    return f"{_statuses(replies)}; longest reply {longest:,} B, longest access-log line {line:,} B"
-
-
-def case_reset_stream(stack: Stack, deadline: float) -> str:
-    """A provider that resets each stream of the per-attempt route (case 8)."""
-    marker = f"reset-{uuid.uuid4()}"
-    body = {"model": "smart", "stream": True, "messages": [{"role": "user", "content": marker}]}
-    replies = _post_many(stack, [(CHAT, body, {**_auth(ATTACKER_KEY), "x-fake-reset-after-chunks": "2"})], timeout=deadline)
-    reply = replies[0]
-    charged = reply.headers.get("x-gateway-cost-usd", "none") if reply is not None else "none"
-    return f"{_statuses(replies)}; provider attempts: {len(_provider_got(stack, marker))}; charged: {charged}"
-
-
-def case_embeddings(stack: Stack, deadline: float) -> str:
-    """2,048 embeddings inputs, as the OpenAI SDK sends them (base64), four at once (case 9)."""
-    body = {"model": "embed", "input": [f"sentence {i}" for i in range(2048)], "encoding_format": "base64"}
-    replies = _post_many(stack, [("/v1/embeddings", body, _auth(ATTACKER_KEY))] * 4, timeout=deadline)
-    sizes = {len(r.content) for r in replies if r is not None}
-    return f"{_statuses(replies)}; answer {max(sizes, default=0) / 2**20:.1f} MiB"
-
-
-def case_cache_rate(stack: Stack, deadline: float) -> str:
-    """The same cached request (smart caches) 100 times, with a limit of 30 requests a minute (also by design)."""
-    body = {"model": "smart", "max_tokens": 8, "temperature": 0, "messages": [{"role": "user", "content": "cached?"}]}
-    replies = _post_many(stack, [(CHAT, body, _auth(ATTACKER_KEY))] * 100, timeout=deadline)
-    hits = sum(1 for r in replies if r is not None and r.headers.get("x-gateway-cache") == "hit")
-    return f"{_statuses(replies)}; cache hits: {hits} (limit: 30/min)"
-
-
-def case_slow_headers(stack: Stack, deadline: float) -> str:
-    """200 connections sending their request head one byte a second (also by design)."""
-    sockets = []
-    for _ in range(200):
-        sock = socket.create_connection(("127.0.0.1", stack.port), timeout=5)
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n")
-        sockets.append(sock)
-    closed, end = 0, time.monotonic() + min(deadline, 20)
-    while time.monotonic() < end and closed < len(sockets):
-        closed = 0
-        for sock in sockets:
-            try:
-                sock.sendall(b"X")
-            except OSError:
-                closed += 1
-        time.sleep(1)
-    for sock in sockets:
-        sock.close()
-    return f"closed by Envoy within {min(deadline, 20):.0f} s: {closed} of {len(sockets)}"
-
-
-def case_metrics(stack: Stack, deadline: float) -> str:
-    """GET /metrics from the gateway's host with a tenant's key (also by design)."""
-    reply = httpx.get(f"http://127.0.0.1:{stack.port}/metrics", headers=_auth(ATTACKER_KEY), timeout=deadline)
-    return f"{reply.status_code}; lists the victim: {'victim' in reply.text}"
-
-
-CASES: list[tuple[str, Callable[[Stack, float], str]]] = [
-    ("PII flood (4 x 3.5 MB) + keyless", case_pii_flood),
-    ("budget overshoot (50 concurrent)", case_budget),
-    ("client headers to the provider", case_headers),
-    ("unmasked fields and evasions", case_unmasked_fields),
-    ("3.9 MB model name (8 at once)", case_huge_model_name),
-    ("reset stream on smart", case_reset_stream),
-    ("2,048 embeddings inputs (4 at once)", case_embeddings),
-    ("cache hits vs request limit", case_cache_rate),
-    ("200 slow-header connections", case_slow_headers),
-    ("/metrics with a tenant key", case_metrics),
-]
-
-
-def case_revoked_during_redis_hang(stack: Stack, redis_url: str, attacker_key_id: str, deadline: float) -> str:
-    """A key revoked just before Redis hangs (case 7): how many requests does it still get through?"""
-    import redis as redis_sync  # noqa: PLC0415
-
-    client = redis_sync.Redis.from_url(redis_url, decode_responses=True)
-    asyncio.run(_revoke(redis_url, attacker_key_id))
-    client.execute_command("CLIENT", "PAUSE", str(int(min(deadline, 20) * 1000)), "ALL")
-    served, end = 0, time.monotonic() + min(deadline, 20)
-    total = 0
-    while time.monotonic() < end:
-        replies = _post_many(stack, [(CHAT, VICTIM_BODY, _auth(ATTACKER_KEY))], timeout=5)
-        total += 1
-        served += sum(1 for r in replies if r is not None and r.status_code == 200)
-        time.sleep(0.5)
-    client.close()
-    return f"revoked key served {served} of {total} during a {min(deadline, 20):.0f} s Redis hang"
-
-
-async def _revoke(url: str, key_id: str) -> None:
-    import redis.asyncio  # noqa: PLC0415
-
-    client = redis.asyncio.Redis.from_url(url, decode_responses=True)
-    await RedisKeyStore(client).revoke(key_id)
-    await client.aclose()
-
-
 # --- the run ------------------------------------------------------------------------------------
-
-
-def orjson_bytes(value: Any) -> bytes:
-    """A request body, encoded once (3.5 MB bodies are sent several times)."""
-    import orjson  # noqa: PLC0415
-
-    return orjson.dumps(value)
 
 
 def _config(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     meta = tenancy_metadata(config)
-    meta["tenants"] = {"attacker": {"budget": {"usd_per_day": ATTACKER_BUDGET_USD}, "per_key": {"requests_per_minute": 30}}}
+    meta["tenants"] = {"spender": {"budget": {"usd_per_day": ATTACKER_BUDGET_USD}},
+                       "cacher": {"per_key": {"requests_per_minute": 30}}}  # fmt: skip
     meta.update(extra or {})
     for route in iter_routes(config):  # only smart caches: the victim's pings on fast must reach the provider
         route_meta = ((route.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway") or {}
@@ -342,6 +132,7 @@ def _config(extra: dict[str, Any] | None = None) -> dict[str, Any]:
 
 @contextmanager
 def _stack(tmp: Path, config: dict[str, Any], keys_file: Path | None, workers: int) -> Iterator[Stack]:
+    tmp.mkdir(parents=True, exist_ok=True)
     source = tmp / "source.yaml"
     source.write_text(yaml.safe_dump(config, sort_keys=False))
     options = StackOptions(config_path=source, port=0, admin_port=0, workers=workers, service_port=0,
@@ -383,8 +174,8 @@ def run(args: argparse.Namespace) -> list[Row]:
     tmp = Path(tempfile.mkdtemp(prefix="llm-gateway-abuse-"))
     keys_file = tmp / "keys.json"
     store = FileKeyStore(keys_file)
-    asyncio.run(store.add(new_record(VICTIM_KEY, "victim")))
-    asyncio.run(store.add(new_record(ATTACKER_KEY, "attacker")))
+    for key, tenant in ((VICTIM_KEY, "victim"), (ATTACKER_KEY, "attacker"), (SPENDER_KEY, "spender"), (CACHER_KEY, "cacher")):
+        asyncio.run(store.add(new_record(key, tenant)))
     rows: list[Row] = []
     with _stack(tmp / "gateway", _config(), keys_file, args.workers) as stack, Background(stack.port, args.rate) as victim:
         rows.append(_measure(victim, "baseline (victim alone)", lambda: (time.sleep(args.case_seconds), "")[1], 0))
@@ -404,23 +195,14 @@ def _redis_case(tmp: Path, args: argparse.Namespace) -> Row:
 
     with redis_server(tmp) as url:
         attacker = new_record(ATTACKER_KEY, "attacker")
-
-        async def add() -> None:
-            import redis.asyncio  # noqa: PLC0415
-
-            client = redis.asyncio.Redis.from_url(url, decode_responses=True)
-            await RedisKeyStore(client).add(new_record(VICTIM_KEY, "victim"))
-            await RedisKeyStore(client).add(attacker)
-            await client.aclose()
-
-        asyncio.run(add())
+        for record in (new_record(VICTIM_KEY, "victim"), attacker):
+            asyncio.run(redis_call(url, lambda client, record=record: RedisKeyStore(client).add(record)))
         config = _config({"store": {"kind": "redis", "redis_url": url, "on_error": "allow"}})
         with _stack(tmp / "gateway-redis", config, None, args.workers) as stack, Background(stack.port, args.rate) as victim:
             for _ in range(3):  # the key is known (and cached) before it is revoked
                 httpx.post(f"http://127.0.0.1:{stack.port}{CHAT}", json=VICTIM_BODY, headers=_auth(ATTACKER_KEY), timeout=10)
-            name = "revoked key, Redis hung (Redis stack)"
-            return _measure(victim, name, lambda: case_revoked_during_redis_hang(stack, url, attacker.key_id, args.case_seconds),
-                            args.settle_seconds)  # fmt: skip
+            case = lambda: case_revoked_during_redis_hang(stack, url, attacker.id, args.case_seconds)  # noqa: E731
+            return _measure(victim, "revoked key, Redis hung (Redis stack)", case, args.settle_seconds)
 
 
 def table(rows: list[Row]) -> str:
