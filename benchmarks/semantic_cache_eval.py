@@ -1,13 +1,17 @@
 """Precision, recall and false-hit rate of the semantic cache per similarity threshold, with and
-without its guards, on the labelled pairs in tests/data/semantic_cache_pairs.jsonl.
+without its guards, on the labelled pairs in tests/data/semantic_cache_pairs.jsonl; with
+--replay, the learned cache against fixed thresholds on a stream built from grouped queries.
 
     .venv/bin/python -m benchmarks.semantic_cache_eval [--pairs FILE]
+    .venv/bin/python -m benchmarks.semantic_cache_eval --replay [--groups FILE] [--seeds 10] [--repeats 3]
 
 A pair is a cached prompt and a new one, labelled should_hit (a paraphrase) or
 not (another entity, number, negation, unit, language or task). The cache hits
 when the embeddings' cosine similarity reaches the threshold and no guard
 refuses. Also printed: what each guard blocks and costs at the chosen
 threshold, the false hits left by kind, and the embedding time.
+
+The replay is `benchmarks/semantic_cache_replay.py`.
 """
 
 from __future__ import annotations
@@ -95,9 +99,19 @@ def main() -> int:
     """Print the tables; exit 1 when no threshold keeps the false-hit rate within the bound."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=Path, default=PAIRS)
+    parser.add_argument("--replay", action="store_true", help="the learned cache against fixed thresholds, on a stream")
+    parser.add_argument("--groups", type=Path, default=None, help="--replay: grouped queries (default: the tuning set)")
+    parser.add_argument("--seeds", type=int, default=10, help="--replay: streams, each in another random order")
+    parser.add_argument("--repeats", type=int, default=3, help="--replay: times each text is asked")
     args = parser.parse_args()
-    pairs = load_pairs(args.pairs)
     embedder = Embedder()
+    if args.replay:
+        from benchmarks.semantic_cache_replay import GROUPS, replay  # noqa: PLC0415
+
+        replay(args.groups or GROUPS, embedder, seeds=args.seeds, repeats=args.repeats)
+        print_embedding_time(embedder)
+        return 0
+    pairs = load_pairs(args.pairs)
     started = time.perf_counter()
     sims = similarities(pairs, embedder)
     print(f"{len(pairs)} pairs ({sum(p['should_hit'] for p in pairs)} should hit); "
@@ -125,6 +139,12 @@ def main() -> int:
     leftover = [p for p in base if not p["should_hit"] and not refusals(p["cached"], p["query"], everything)]
     for pair in leftover:
         print(f"  false hit: {pair['id']} ({pair['kind']}): {pair['cached']!r} ~ {pair['query']!r}")
+    print_embedding_time(embedder)
+    return 0
+
+
+def print_embedding_time(embedder: Embedder) -> None:
+    """The model's p50 for a ~200-token prompt and a short question, one thread."""
     times = []
     prompt = " ".join(["the quick brown fox jumps over the lazy dog"] * 22)  # ~200 tokens
     short = "How do I reverse a list in Python?"
@@ -137,7 +157,6 @@ def main() -> int:
             runs.append((time.perf_counter() - began) * 1000)
         times.append(statistics.median(runs))
     print(f"\nembedding p50 (1 thread): {times[0]:.1f} ms for ~200 tokens, {times[1]:.1f} ms for a 10-token question")
-    return 0
 
 
 if __name__ == "__main__":

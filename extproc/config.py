@@ -14,7 +14,7 @@ from .estimate import Estimator
 from .pricing import Pricing
 from .auth import Authenticator
 from .keys import FileKeyStore, KeyStore, RedisKeyStore
-from .limits import Limits, MemoryLimits, RedisLimits
+from .limits import Limits, MemoryLimits, RedisLimits, SqliteLimits
 from .processor import Gateway
 from .cache.policy import CachePolicies, load_cache_policies
 from .cache.embeddings import Embedder
@@ -55,22 +55,27 @@ def build_gateway(
     pricing = pricing or Pricing()
     estimator = Estimator(pricing)
     keys, limits = build_stores(settings)
-    # Answer size right after routing: a refusal before anything scans, reserves or prices.
+    # The order is the request's path, and the response side runs the same order:
+    # - routing first (every policy is per route), then the answer size (a refusal before
+    #   anything scans, reserves or prices), then redaction, before anything counts, prices
+    #   or caches the prompt;
+    # - cost control, then accounting, then limits: limits holds the worst case on the
+    #   endpoints cost control lets the chain reach, and settles after accounting priced;
+    # - limits before the cache, so a hit takes a request from the request buckets (its
+    #   tokens and hold come back whole when the hit settles); no stage after limits may
+    #   refuse a request, or its reservation would wait for its expiry;
+    # - the cache last: a hit ends the pipeline, and a miss stores the answer once priced.
     stages: list[Stage] = [RoutingStage(catalog), AnswerSizeStage()]
     if privacy.any_active:
-        # Right after routing (policies are per route), before anything counts or prices the prompt.
         stages.append(RedactionStage(privacy))
+    stages += [CostControlStage(estimator), AccountingStage(pricing)]
+    if settings.limits_anything:
+        stages.append(LimitsStage(settings, limits, estimator))
     cache_stage = None
     if cache.any_active:
-        # After redaction (the key is the prompt the provider would see); a hit ends the pipeline.
         index, embedder = build_semantic_index(cache) if cache.any_semantic else (None, None)
         cache_stage = CacheStage(cache, build_cache_store(settings, cache), index, embedder)
         stages.append(cache_stage)
-    stages += [CostControlStage(estimator), AccountingStage(pricing)]
-    if settings.limits_anything:
-        # Last: it reserves tokens, and no stage after it may refuse the request. Its
-        # response side runs after accounting has priced the answer.
-        stages.append(LimitsStage(settings, limits, estimator))
     return Gateway(
         catalog=catalog,
         registry=default_registry(),
@@ -79,7 +84,7 @@ def build_gateway(
         translators=build_translators(catalog),
         estimator=estimator,
         pricing=pricing,
-        authenticator=Authenticator(keys),
+        authenticator=Authenticator(keys, settings.loopback_metrics_without_key),
         settings=settings,
         limits=limits,
         cache=cache_stage,
@@ -115,13 +120,18 @@ def build_cache_store(settings: Settings, policies: CachePolicies) -> CacheStore
 
 
 def build_stores(settings: Settings) -> tuple[KeyStore | None, Limits]:
-    """The key store (None without authentication) and the limits store the settings choose."""
+    """The key store (None without authentication) and the limits store the settings choose.
+
+    Keys live in Redis with the Redis store, else in the key file (shared by the processes
+    of one host); buckets, spend and holds in Redis, the SQLite file, or this process.
+    """
     if settings.store == "redis":
         client = redis_client(settings.redis_url or "")
         keys: KeyStore | None = RedisKeyStore(client)
         limits: Limits = RedisLimits(client)
     else:
-        keys, limits = FileKeyStore(settings.keys_file), MemoryLimits()
+        keys = FileKeyStore(settings.keys_file)
+        limits = SqliteLimits(settings.store_path) if settings.store == "sqlite" else MemoryLimits()
     return (keys if settings.auth_mode == "api_keys" else None), limits
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from .catalog import Endpoint, Lane, ModelRoute
 from .estimate import Estimate
 from .cache.store import Entry
-from .limits import Bucket
+from .limits import Reservation
 from .redaction.output import OutputGuard
 from .usage import Usage
 
@@ -46,8 +46,9 @@ class RequestContext:
     key_id: str | None = None
     # The cost estimate, when cost control made one (its prompt count serves the limits too).
     estimate: Estimate | None = None
-    # Tokens taken from each token bucket before the call, settled once usage is known.
-    reservation: list[tuple[Bucket, float]] = field(default_factory=list)
+    # Tokens taken from each token bucket and the budget hold made before the call, settled once
+    # usage is known.
+    reservation: Reservation | None = None
     # "chat" or "embeddings", from the endpoint the client called.
     kind: str = "chat"
     # The body's `x_gateway` extension object (removed before the provider sees it).
@@ -72,6 +73,9 @@ class RequestContext:
     cache_answer: dict[str, Any] | None = None
     # A semantic route's (scope, embedding, prompt text) of this request, to index its answer.
     cache_semantic: tuple[str, Any, str] | None = None
+    # A learned semantic route's explored candidate (cache.exploration.Exploration), to label
+    # against this request's fresh answer.
+    cache_explored: Any = None
 
     # Response.
     status: int | None = None

@@ -126,10 +126,35 @@ class Estimator:
             log.warning("token counter failed for %s: %s", model, type(exc).__name__)
             return 0
 
-    def _completion_bound(self, endpoint: Endpoint, body: dict[str, Any]) -> int | None:
+    def worst_case_usd(
+        self,
+        route: ModelRoute,
+        body: dict[str, Any],
+        kind: str,
+        prompt_tokens: int,
+        max_priority: int | None,
+        unbounded_completion: int,
+    ) -> float:
+        """The most a request may cost on any endpoint it may reach (priority up to `max_priority`).
+
+        The prompt counts as `prompt_tokens` everywhere (counted once); the completion is
+        `max_tokens` times `n`, else the model's maximum output, else `unbounded_completion`
+        times `n`. An endpoint without a known price adds nothing: nothing could be charged
+        for it either.
+        """
+        worst = 0.0
+        for endpoint in route.endpoints:
+            if max_priority is not None and endpoint.priority > max_priority:
+                continue
+            completion = 0 if kind == "embeddings" else self._completion_bound(endpoint, body, unbounded_completion)
+            cost = self._pricing.cost_usd(endpoint, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion or 0))
+            worst = max(worst, cost or 0.0)
+        return worst
+
+    def _completion_bound(self, endpoint: Endpoint, body: dict[str, Any], unbounded: int | None = None) -> int | None:
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            limit = self.max_output_tokens(endpoint.model)
+            limit = self.max_output_tokens(endpoint.model) or unbounded
         if limit is None:
             return None
         n = body.get("n")

@@ -6,8 +6,12 @@ digest and one dictionary read. The record also keeps the key's first
 characters (`sk-gw-AbCd`), so that a person can tell keys apart in
 `llm-gateway keys list` without the store ever holding a usable key.
 
-Two stores: a JSON file (the embedded default, one host) and Redis (shared by
-every replica). Both are read through `KeyStore`.
+A key may be an admin key (`keys create --admin`): it still belongs to a
+tenant, and it may also read the operators' endpoints (`GET /metrics`).
+
+Two stores: a JSON file (the embedded default, shared by the processes of one
+host) and Redis (shared by every replica). Both are read through `KeyStore`,
+and both raise `StoreUnavailable` when they cannot answer.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import os
 import secrets
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError
+from .store_errors import StoreUnavailable, store_call
 
 KEY_PREFIX = "sk-gw-"
 _SHOWN_CHARS = len(KEY_PREFIX) + 4
 _REDIS_KEYS = "llm_gateway:keys"
+# The documented bound: a revoked key stops working within this many seconds, store outage or not.
+REVOCATION_SECONDS = 5.0
 
 
 class KeyStoreError(ValueError):
@@ -44,6 +50,8 @@ class KeyRecord:
     name: str = ""
     created: float = 0.0
     revoked: float | None = None
+    # May read the operators' endpoints (every tenant's figures), besides its tenant's models.
+    admin: bool = False
 
     @property
     def active(self) -> bool:
@@ -61,7 +69,7 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def new_record(key: str, tenant: str, name: str = "") -> KeyRecord:
+def new_record(key: str, tenant: str, name: str = "", admin: bool = False) -> KeyRecord:
     """The record for a key about to be stored."""
     if not tenant or len(tenant) > 64 or not all(c.isalnum() or c in "-_." for c in tenant):
         raise KeyStoreError("a tenant name is 1-64 letters, digits, '-', '_' or '.'")
@@ -72,6 +80,7 @@ def new_record(key: str, tenant: str, name: str = "") -> KeyRecord:
         shown=key[:_SHOWN_CHARS] + "...",
         name=name,
         created=time.time(),
+        admin=admin,
     )
 
 
@@ -79,7 +88,7 @@ class KeyStore(Protocol):
     """Where key records live."""
 
     async def find(self, key_digest: str) -> KeyRecord | None:
-        """The record of the key with this digest, revoked or not."""
+        """The record of the key with this digest, revoked or not; StoreUnavailable when unknown."""
         ...
 
     async def add(self, record: KeyRecord) -> None:
@@ -135,17 +144,20 @@ class FileKeyStore:
         except FileNotFoundError:
             self._by_digest, self._stamp = {}, None
             return
+        except OSError as exc:
+            raise StoreUnavailable(f"key file {self.path}: {type(exc).__name__}") from exc
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp != self._stamp:
             self._by_digest = {record.digest: record for record in self._read()}
             self._stamp = stamp
 
     def _read(self) -> list[KeyRecord]:
-        try:
-            payload = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return []
-        return [KeyRecord(**entry) for entry in payload.get("keys", [])]
+        with store_call(f"key file {self.path}"):
+            try:
+                text = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return []
+            return [record_from(entry) for entry in json.loads(text).get("keys", [])]
 
     def _write(self, records: list[KeyRecord]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,29 +172,33 @@ class FileKeyStore:
 class RedisKeyStore:
     """Key records in one Redis hash (digest -> JSON), shared by every replica.
 
-    Lookups are remembered for `cache_seconds`, so a revocation reaches every
-    replica within that time and a Redis outage does not lock out keys seen
-    recently.
+    A lookup is remembered for `fresh_seconds`; after that Redis is asked again. When
+    Redis cannot answer, a remembered record is used until it is `stale_seconds` old,
+    and then the key's state counts as unknown (StoreUnavailable: the caller refuses
+    with a 503). So a revocation reaches every replica within `stale_seconds`, outage
+    or not, and a short outage does not lock out keys seen just before it.
     """
 
-    def __init__(self, client: Any, cache_seconds: float = 5.0) -> None:
+    def __init__(self, client: Any, fresh_seconds: float = 2.0, stale_seconds: float = REVOCATION_SECONDS) -> None:
         self._redis = client
-        self._cache_seconds = cache_seconds
+        self._fresh_seconds = fresh_seconds
+        self._stale_seconds = max(stale_seconds, fresh_seconds)
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
 
     async def find(self, key_digest: str) -> KeyRecord | None:
-        """From the local cache, else one HGET."""
+        """From the local cache while fresh, else one HGET (or the cache, within the stale bound, if Redis fails)."""
         now = time.monotonic()
         cached = self._cache.get(key_digest)
-        if cached is not None and now - cached[0] < self._cache_seconds:
+        if cached is not None and now - cached[0] < self._fresh_seconds:
             return cached[1]
         try:
-            raw = await self._redis.hget(_REDIS_KEYS, key_digest)
-        except (OSError, RedisError):
-            if cached is not None:
+            with store_call("redis keys"):
+                raw = await self._redis.hget(_REDIS_KEYS, key_digest)
+        except StoreUnavailable:
+            if cached is not None and time.monotonic() - cached[0] < self._stale_seconds:
                 return cached[1]
             raise
-        record = KeyRecord(**json.loads(raw)) if raw else None
+        record = _record(raw) if raw else None
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key_digest] = (now, record)
@@ -190,12 +206,14 @@ class RedisKeyStore:
 
     async def add(self, record: KeyRecord) -> None:
         """One HSET."""
-        await self._redis.hset(_REDIS_KEYS, record.digest, json.dumps(asdict(record)))
+        with store_call("redis keys"):
+            await self._redis.hset(_REDIS_KEYS, record.digest, json.dumps(asdict(record)))
 
     async def records(self) -> list[KeyRecord]:
         """Every record, oldest first."""
-        raw = await self._redis.hgetall(_REDIS_KEYS)
-        return sorted((KeyRecord(**json.loads(v)) for v in raw.values()), key=lambda r: r.created)
+        with store_call("redis keys"):
+            raw = await self._redis.hgetall(_REDIS_KEYS)
+            return sorted((_record(v) for v in raw.values()), key=lambda r: r.created)
 
     async def revoke(self, key_id: str) -> KeyRecord:
         """Rewrite the record with `revoked` set."""
@@ -208,6 +226,22 @@ class RedisKeyStore:
         raise KeyStoreError(f"no key has the id {key_id!r}")
 
 
+def _record(raw: str) -> KeyRecord:
+    with store_call("redis keys"):
+        return record_from(json.loads(raw))
+
+
+def record_from(entry: dict[str, Any]) -> KeyRecord:
+    """A stored record; fields a newer version added are ignored, a missing one is a ValueError."""
+    try:
+        return KeyRecord(**{name: value for name, value in entry.items() if name in _RECORD_FIELDS})
+    except TypeError as exc:
+        raise ValueError(f"a key record is incomplete: {exc}") from None
+
+
 def _replace(record: KeyRecord, **changes: Any) -> KeyRecord:
     return KeyRecord(**{**asdict(record), **changes})
+
+
+_RECORD_FIELDS = frozenset(field.name for field in fields(KeyRecord))
 

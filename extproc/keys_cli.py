@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timezone
 
 from .keys import KeyRecord, KeyStore, KeyStoreError, generate_key, new_record
+from .store_errors import StoreUnavailable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create = actions.add_parser("create", help="make a key for a tenant and print it (once)")
     create.add_argument("--tenant", required=True, help="the tenant the key belongs to (letters, digits, - _ .)")
     create.add_argument("--name", default="", help="a label to tell keys apart (who or what uses it)")
-    actions.add_parser("list", help="list keys: id, tenant, name, first characters, state")
+    create.add_argument(
+        "--admin", action="store_true", help="an admin key: it may also read the operators' endpoints (GET /metrics)"
+    )
+    actions.add_parser("list", help="list keys: id, tenant, name, first characters, role, state")
     revoke = actions.add_parser("revoke", help="revoke a key by its id (it stops working within seconds)")
     revoke.add_argument("key_id", help="the key's id, from `keys list`")
 
@@ -34,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         return asyncio.run(_run(store, args))
-    except KeyStoreError as exc:
+    except (KeyStoreError, StoreUnavailable) as exc:
         print(f"problem: {exc}", file=sys.stderr)
         return 1
 
@@ -52,12 +56,13 @@ def _open_store(config_path: str | None, keys_file: str | None) -> KeyStore | No
 async def _run(store: KeyStore, args: argparse.Namespace) -> int:
     if args.action == "create":
         key = generate_key()
-        record = new_record(key, args.tenant, args.name)
+        record = new_record(key, args.tenant, args.name, admin=args.admin)
         await store.add(record)
         print(key)
-        print(f"created {record.id} for tenant {record.tenant!r}; the key is shown only now", file=sys.stderr)
+        kind = "admin key" if record.admin else "key"
+        print(f"created {kind} {record.id} for tenant {record.tenant!r}; the key is shown only now", file=sys.stderr)
     elif args.action == "list":
-        print(f"{'ID':<18} {'TENANT':<20} {'KEY':<14} {'CREATED':<20} {'STATE':<8} NAME")
+        print(f"{'ID':<18} {'TENANT':<20} {'KEY':<14} {'CREATED':<20} {'ROLE':<7} {'STATE':<8} NAME")
         for record in await store.records():
             print(_row(record))
     else:
@@ -69,4 +74,5 @@ async def _run(store: KeyStore, args: argparse.Namespace) -> int:
 def _row(record: KeyRecord) -> str:
     created = datetime.fromtimestamp(record.created, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     state = "active" if record.active else "revoked"
-    return f"{record.id:<18} {record.tenant:<20} {record.shown:<14} {created:<20} {state:<8} {record.name}"
+    role = "admin" if record.admin else "tenant"
+    return f"{record.id:<18} {record.tenant:<20} {record.shown:<14} {created:<20} {role:<7} {state:<8} {record.name}"

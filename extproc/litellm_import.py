@@ -111,6 +111,8 @@ def import_litellm(litellm_config: dict[str, Any], template: dict[str, Any]) -> 
     if cache is not None:
         tenancy = tenancy_metadata(config)
         tenancy["cache"] = {**(tenancy.get("cache") or {}), **cache}  # the template's other knobs stay
+        if "threshold" in cache:
+            tenancy["cache"].pop("max_error_rate", None)  # LiteLLM's fixed threshold, not the learned bound
         try:
             load_cache_policies(config)  # the service's own check: a threshold out of range, say
         except SettingsError as exc:

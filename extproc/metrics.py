@@ -101,7 +101,9 @@ __all__ = [
     "prepare_directory",
     "record_answer",
     "record_cache",
+    "record_cache_exploration",
     "record_cache_hit",
+    "record_cache_risk",
     "record_overhead",
     "record_redactions",
     "record_rejection",
@@ -204,6 +206,26 @@ class _Metrics:
         self.cache_saved_usd = Counter(
             "llm_gateway_cache_saved_usd_total",
             "What cache hits would have cost at the provider, in USD, by route and tenant.",
+            ("route", "tenant"),
+            registry=registry,
+        )
+        self.cache_explorations = Counter(
+            "llm_gateway_cache_explorations_total",
+            "Would-be semantic hits sent to the provider to learn whether the cached answer was right, by"
+            " route, tenant and outcome (right, wrong, unlabelled: the fresh answer could not be compared).",
+            ("route", "tenant", "outcome"),
+            registry=registry,
+        )
+        self.cache_exploration_usd = Counter(
+            "llm_gateway_cache_exploration_usd_total",
+            "What explored requests cost at the provider, in USD, by route and tenant.",
+            ("route", "tenant"),
+            registry=registry,
+        )
+        self.cache_expected_errors = Counter(
+            "llm_gateway_cache_expected_errors_total",
+            "Learned semantic hits' chances of being wrong, summed: the wrong answers the cache expects to"
+            " have served, by route and tenant.",
             ("route", "tenant"),
             registry=registry,
         )
@@ -513,6 +535,19 @@ def record_cache_hit(*, route: str | None, tenant: str, tokens: int, usd: float)
     state = _state or _default_state()
     state.metrics.cache_saved_tokens.labels(_label(route), _label(tenant)).inc(max(tokens, 0))
     state.metrics.cache_saved_usd.labels(_label(route), _label(tenant)).inc(max(usd, 0.0))
+
+
+def record_cache_exploration(*, route: str | None, tenant: str, outcome: str, usd: float | None) -> None:
+    """record_cache_exploration counts one explored request (`outcome`: right, wrong, unlabelled) and its price."""
+    state = _state or _default_state()
+    state.metrics.cache_explorations.labels(_label(route), _label(tenant), outcome).inc()
+    state.metrics.cache_exploration_usd.labels(_label(route), _label(tenant)).inc(max(usd or 0.0, 0.0))
+
+
+def record_cache_risk(*, route: str | None, tenant: str, risk: float) -> None:
+    """record_cache_risk adds one learned semantic hit's chance of being wrong."""
+    state = _state or _default_state()
+    state.metrics.cache_expected_errors.labels(_label(route), _label(tenant)).inc(max(risk, 0.0))
 
 
 def render() -> tuple[bytes, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import ipaddress
 import time
 import logging
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import orjson
 
 from . import attempts, client_formats, metrics
 from .attributes import gateway_metadata
-from .auth import Authenticator
+from .auth import Access, Authenticator
 from .limits import Limits
 from .settings import Settings
 from .catalog import Catalog, Endpoint, ModelRoute
@@ -130,19 +129,20 @@ class RouterProcessor:
             path = path[len(ctx.lane.prefix):]
             ctx.decisions.append(f"lane:{ctx.lane.prefix}")
         local = registry.local(ctx.method, path)
-        if local is not None and local.loopback_only:
-            if not _peer_is_loopback((attributes or {}).get(SOURCE_ADDRESS, "")):
-                return self._reject(GatewayError(403, f"{local.path} is only served to the gateway's own host.", code="forbidden"))
-        else:
-            try:
-                with self._trace.stage("auth", ctx):
-                    identity = await self._gateway.authenticator.identify(headers)
-            except GatewayError as error:
-                return self._reject(error)
-            ctx.tenant, ctx.key_id = identity.tenant, identity.key_id
+        try:
+            with self._trace.stage("auth", ctx):
+                access = local.access if local is not None else Access.TENANT
+                peer = (attributes or {}).get(SOURCE_ADDRESS, "")
+                identity = await self._gateway.authenticator.identify(headers, access, peer)
+        except GatewayError as error:
+            return self._reject(error)
+        ctx.tenant, ctx.key_id = identity.tenant, identity.key_id
         if local is not None:
             ctx.decisions.append(f"local:{local.path}")
-            body = await local.answer(self._gateway, ctx)
+            try:
+                body = await local.answer(self._gateway, ctx)
+            except GatewayError as error:
+                return self._reject(error)
             return Reply(200, body, {"content-type": local.content_type, **self._id_header()})
         spec = registry.forwarded(ctx.method, path)
         if spec is None:
@@ -764,15 +764,6 @@ def _status(headers: dict[str, str]) -> int | None:
         return int(headers.get(":status", ""))
     except ValueError:
         return None
-
-
-def _peer_is_loopback(source: str) -> bool:
-    """True when Envoy's `source.address` ("127.0.0.1:5000", "[::1]:5000") is a loopback address."""
-    host = source.rsplit(":", 1)[0].strip("[]") if ":" in source else source
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _pop_gateway_options(body: Any) -> dict[str, Any]:

@@ -9,8 +9,8 @@ stays the one file an operator tunes:
       metadata:
         filter_metadata:
           llm_gateway:
-            auth: { mode: api_keys, keys_file: var/keys.json }
-            store: { kind: memory }            # or redis, with redis_url
+            auth: { mode: api_keys, keys_file: var/keys.json, loopback_metrics_without_key: false }
+            store: { kind: sqlite, path: var/limits.sqlite3 }   # or memory; or redis, with redis_url
             limits:
               per_tenant: { requests_per_minute: 600, tokens_per_minute: 400000 }
               per_key:    { requests_per_minute: 300 }
@@ -30,10 +30,14 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 from .catalog import iter_routes, iter_virtual_hosts
+from .limits.base import DEFAULT_HOLD_TTL_S
 
 AUTH_MODES = ("api_keys", "none")
-STORE_KINDS = ("memory", "redis")
+STORE_KINDS = ("sqlite", "memory", "redis")
 REDIS_URL_ENV = "LLM_GATEWAY_REDIS_URL"
+# The SQLite store's file, instead of the one envoy.yaml names (tests and side-by-side runs).
+STORE_PATH_ENV = "LLM_GATEWAY_STORE_PATH"
+DEFAULT_STORE_PATH = "var/limits.sqlite3"
 # The tenant of every request when authentication is off.
 ANONYMOUS = "anonymous"
 
@@ -76,8 +80,14 @@ class Settings:
 
     auth_mode: str = "api_keys"
     keys_file: str = "var/keys.json"
+    # GET /metrics answers loopback peers without a key (else only admin keys).
+    loopback_metrics_without_key: bool = False
+    # The bare object (tests, embedding) keeps state in its process; envoy.yaml's default is sqlite.
     store: str = "memory"
+    store_path: str = DEFAULT_STORE_PATH
     redis_url: str | None = None
+    # How long a budget hold outlives a request that never settled it (its process died).
+    hold_ttl_seconds: float = DEFAULT_HOLD_TTL_S
     # What to do when the shared store cannot be reached: admit (and log) or refuse with 503.
     on_store_error: str = "allow"
     default: TenantPolicy = TenantPolicy()
@@ -111,11 +121,16 @@ def load_settings(config: dict[str, Any]) -> Settings:
     """Read the tenancy settings of a parsed envoy.yaml; SettingsError says what is wrong."""
     meta = tenancy_metadata(config)
     auth = mapping_of(meta.get("auth"), "auth")
+    only_keys(auth, ("mode", "keys_file", "loopback_metrics_without_key"), "auth")
     mode = auth.get("mode", "api_keys")
     if mode not in AUTH_MODES:
         raise SettingsError(f"auth.mode must be one of {', '.join(AUTH_MODES)}; got {mode!r}")
+    loopback_metrics = auth.get("loopback_metrics_without_key", False)
+    if not isinstance(loopback_metrics, bool):
+        raise SettingsError(f"auth.loopback_metrics_without_key must be true or false; got {loopback_metrics!r}")
     store = mapping_of(meta.get("store"), "store")
-    kind = store.get("kind", "memory")
+    only_keys(store, ("kind", "path", "redis_url", "on_error", "hold_ttl_seconds"), "store")
+    kind = store.get("kind", "sqlite")
     if kind not in STORE_KINDS:
         raise SettingsError(f"store.kind must be one of {', '.join(STORE_KINDS)}; got {kind!r}")
     on_error = store.get("on_error", "allow")
@@ -124,6 +139,7 @@ def load_settings(config: dict[str, Any]) -> Settings:
     redis_url = os.environ.get(REDIS_URL_ENV) or store.get("redis_url")
     if kind == "redis" and not redis_url:
         raise SettingsError(f"store.kind is redis: set store.redis_url or the {REDIS_URL_ENV} environment variable")
+    hold_ttl = _positive(store.get("hold_ttl_seconds", DEFAULT_HOLD_TTL_S), "store.hold_ttl_seconds", float)
     limits = mapping_of(meta.get("limits"), "limits")
     default = _policy(limits, "limits")
     tenants = {
@@ -133,8 +149,11 @@ def load_settings(config: dict[str, Any]) -> Settings:
     return Settings(
         auth_mode=mode,
         keys_file=str(auth.get("keys_file", "var/keys.json")),
+        loopback_metrics_without_key=loopback_metrics,
         store=kind,
+        store_path=os.environ.get(STORE_PATH_ENV) or str(store.get("path", DEFAULT_STORE_PATH)),
         redis_url=redis_url,
+        hold_ttl_seconds=hold_ttl,
         on_store_error=on_error,
         default=default,
         tenants=tenants,

@@ -95,7 +95,8 @@ def _warn_about_per_process_limits(settings: Settings, workers: int) -> None:
     if workers > 1 and settings.store == "memory" and settings.limits_anything:
         log.warning(
             "store.kind is memory: each of the %d service processes keeps its own buckets and spend, so a tenant "
-            "gets up to %d times its limits. Use store.kind: redis (or --workers 1) for exact limits.",
+            "gets up to %d times its limits. Use store.kind: sqlite (one host, the shipped default) or redis "
+            "(several hosts), or --workers 1, for exact limits.",
             workers,
             workers,
         )

@@ -14,6 +14,9 @@ import openai
 TEST_API_KEY = "sk-gw-test-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 # Headers that carry it, for plain HTTP clients.
 AUTH = {"authorization": f"Bearer {TEST_API_KEY}"}
+# An admin key (tenant `ops`) every end-to-end stack accepts too, for GET /metrics.
+TEST_ADMIN_KEY = "sk-gw-admin-0123456789abcdefghijklmnopqrstuvwxyzABCD"
+ADMIN_AUTH = {"authorization": f"Bearer {TEST_ADMIN_KEY}"}
 
 _open: list[openai.OpenAI | anthropic.Anthropic] = []
 

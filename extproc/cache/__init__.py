@@ -1,1 +1,1 @@
-"""The response cache: exact (every replica on Redis, or one process's LRU), semantic later."""
+"""The response cache: exact (every replica on Redis, or one process's LRU) and semantic (by meaning, learned within an error bound)."""

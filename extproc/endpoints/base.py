@@ -9,6 +9,7 @@ from ..client_formats import ClientFormat
 from ..usage import Usage
 
 if TYPE_CHECKING:
+    from ..auth import Access
     from ..context import RequestContext
     from ..processor import Gateway
 
@@ -59,8 +60,8 @@ class LocalEndpoint(Protocol):
     method: str
     path: str
     content_type: str
-    # Answered only to clients on the gateway's own host (operators' data), without a key.
-    loopback_only: bool
+    # Who it answers: any tenant's key, or admin keys only (operators' data).
+    access: "Access"
 
     async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
         """The body of the answer to the (authenticated) caller in `ctx`."""

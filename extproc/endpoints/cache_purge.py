@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from ..auth import Access
+
 if TYPE_CHECKING:
     from ..context import RequestContext
     from ..processor import Gateway
@@ -22,7 +24,7 @@ class CachePurge:
     method = "DELETE"
     path = "/v1/gateway/cache"
     content_type = "application/json"
-    loopback_only = False
+    access = Access.TENANT
 
     async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
         """How many entries were forgotten (0 when no route caches). With the in-process store,

@@ -1,12 +1,15 @@
-"""`GET /metrics`: the service's Prometheus totals and Envoy's own statistics, through Envoy, to the gateway's own host.
+"""`GET /metrics`: the service's Prometheus totals and Envoy's own statistics, through Envoy, to operators.
 
 One scrape gives both: the service's series (summed across its processes)
 and, below them, Envoy's `/stats/prometheus` (connections, upstream requests
 per cluster, retries, local rate limits), read from Envoy's admin interface.
 
-The totals name tenants and their spend, so they are answered only to
-clients on the gateway's host; scrape from elsewhere through the service's
-own metrics port (`llm-gateway serve --metrics-port`), kept off public networks.
+The totals name tenants and their spend, so they are answered to admin keys
+only (from any peer), and to keyless peers on the gateway's own host only when
+envoy.yaml allows unauthenticated local scrapes
+(`auth.loopback_metrics_without_key: true`). The service's own metrics port
+(`llm-gateway serve --metrics-port`) is another way in, to be kept off public
+networks.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import aiohttp
 
 from .. import metrics
+from ..auth import Access
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ class MetricsEndpoint:
     method = "GET"
     path = "/metrics"
     content_type = metrics.CONTENT_TYPE
-    loopback_only = True
+    access = Access.SCRAPE
 
     async def answer(self, gateway: object, ctx: object) -> bytes:
         """The current totals, summed across processes (off the event loop: many tenants' series take tens of ms)."""

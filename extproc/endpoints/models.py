@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ..auth import Access
 from ..catalog import Catalog
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ class ModelsList:
     method = "GET"
     path = "/v1/models"
     content_type = "application/json"
-    loopback_only = False
+    access = Access.TENANT
 
     async def answer(self, gateway: "Gateway", ctx: object) -> bytes:
         """The OpenAI `list` object naming every model and alias."""

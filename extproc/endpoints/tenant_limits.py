@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from ..auth import Access
+from ..errors import GatewayError
+from ..store_errors import StoreUnavailable
+
 if TYPE_CHECKING:
     from ..context import RequestContext
     from ..processor import Gateway
@@ -22,13 +26,17 @@ class TenantLimits:
     method = "GET"
     path = "/v1/gateway/limits"
     content_type = "application/json"
-    loopback_only = False
+    access = Access.TENANT
 
     async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
-        """Limits as configured (null: unlimited) and spend in USD for the current UTC day and month."""
+        """Limits as configured (null: unlimited), spend in USD for the current UTC day and month, and what
+        requests in flight hold."""
         settings = gateway.settings
         policy = settings.policy_for(ctx.tenant)
-        spend = await gateway.limits.spend(ctx.tenant)
+        try:
+            spend = await gateway.limits.spend(ctx.tenant)
+        except StoreUnavailable:
+            raise GatewayError(503, "The gateway cannot read spend right now (its store does not answer); retry shortly.", code="limits_unavailable") from None
         return orjson.dumps(
             {
                 "object": "gateway.limits",
@@ -41,5 +49,7 @@ class TenantLimits:
                 },
                 "budget": asdict(policy.budget),
                 "spend_usd": {"day": round(spend.day, 10), "month": round(spend.month, 10)},
+                # The worst cases the tenant's requests in flight hold against its budgets.
+                "reserved_usd": round(spend.reserved, 10),
             }
         )

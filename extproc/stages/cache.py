@@ -3,10 +3,14 @@
 On the way in the stage decides hit, miss or bypass (the client's
 `Cache-Control: no-store` / `no-cache`, a temperature above the route's
 bound). Exact lookup first; on a semantic route, then the nearest earlier
-prompt of the same tenant and scope whose similarity reaches the route's
-threshold and that no guard refuses. A hit is replayed by the processor in
-the client's format, buffered or as an SSE stream, through the output policy
-of this request. On the way out a miss stores the provider's answer (and its
+prompt of the same tenant and scope that no guard refuses. With a fixed
+`threshold`, it hits when its similarity reaches the threshold. Otherwise the
+learned model (`cache/learned.py`) decides, within the tenant's error and
+exploration budgets on the route (`cache/budget.py`): hit, miss, or explore
+(the provider answers, and the answer later labels the entry:
+`cache/exploration.py`). A hit is replayed by the processor in the client's
+format, buffered or as an SSE stream, through the output policy of this
+request. On the way out a miss stores the provider's answer (and its
 prompt's embedding), never an error.
 """
 
@@ -17,10 +21,13 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import metrics
+from ..cache.budget import RouteBudget
+from ..cache.exploration import Exploration, Explorer
 from ..cache.keys import exact_key
 from ..cache.guards import refusals
+from ..cache.learned import Calibration, decide
 from ..cache.policy import DEFAULT_TEMPERATURE, CachePolicies, CachePolicy
-from ..cache.semantic import SemanticIndex, last_user_text, scope_key
+from ..cache.semantic import Candidate, SemanticIndex, last_user_text, scope_key
 from ..cache.store import CacheStore, Entry
 from ..context import RequestContext
 from ..decisions import Reply
@@ -32,6 +39,8 @@ CACHE_HEADER = "x-gateway-cache"
 AGE_HEADER = "x-gateway-cache-age"
 MATCH_HEADER = "x-gateway-cache-match"
 SIMILARITY_HEADER = "x-gateway-cache-similarity"
+# On a miss that explores: the similarity of the entry the fresh answer will be compared with.
+EXPLORE_HEADER = "x-gateway-cache-explore"
 
 
 class CacheStage:
@@ -50,6 +59,9 @@ class CacheStage:
         self.store = store
         self.index = index
         self._embedder = embedder
+        self.explorer = Explorer(index, embedder) if index is not None else None
+        # By (tenant, route): this process's share of each error and exploration budget.
+        self._budgets: dict[tuple[str, str], RouteBudget] = {}
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
         """Set `ctx.cache_hit` (the processor replays it) or `ctx.cache_key` (to store the answer)."""
@@ -69,6 +81,8 @@ class CacheStage:
             return None
         key = exact_key(ctx.tenant, ctx.route.name, ctx.body)
         semantic = policy.mode == "semantic" and self.index is not None and self._embedder is not None
+        if semantic and policy.learned:
+            self._budget(ctx.tenant, ctx.route.name, policy).looked_up()
         if "no-cache" not in directives:
             entry = await self.store.get(ctx.tenant, key)
             if entry is not None:
@@ -81,7 +95,8 @@ class CacheStage:
             if ctx.cache_hit is not None:
                 return None
         ctx.cache_key, ctx.cache_ttl = key, policy.ttl_seconds
-        self._outcome(ctx, "miss", "no-cache" if "no-cache" in directives else "exact")
+        why = "no-cache" if "no-cache" in directives else "explore" if ctx.cache_explored is not None else "exact"
+        self._outcome(ctx, "miss", why)
         return None
 
     async def purge(self, tenant: str) -> int:
@@ -92,8 +107,9 @@ class CacheStage:
         return count
 
     async def _semantic_lookup(self, ctx: RequestContext, policy: CachePolicy, search: bool) -> None:
-        """Embed the last user message; hit on the nearest entry above the threshold that passes the
-        guards. The embedding is kept on the context, to index the answer of a miss."""
+        """Embed the last user message; decide on the nearest entry that passes the guards (with a
+        fixed threshold: the nearest above it). The embedding is kept on the context, to index the
+        answer of a miss."""
         assert ctx.route is not None and ctx.body is not None and self.index is not None and self._embedder is not None
         text = last_user_text(ctx.body)
         if text is None:
@@ -104,21 +120,57 @@ class CacheStage:
         ctx.cache_semantic = (scope, vector, text)
         if not search:
             return
-        for candidate in await self.index.search(ctx.tenant, scope, vector):
-            if candidate.similarity < policy.threshold:
+        calibration = None
+        if policy.learned:
+            candidates, calibration = await asyncio.gather(
+                self.index.search(ctx.tenant, scope, vector), self.index.calibration(ctx.tenant, ctx.route.name)
+            )
+        else:
+            candidates = await self.index.search(ctx.tenant, scope, vector)
+        for candidate in candidates:
+            if policy.threshold is not None and candidate.similarity < policy.threshold:
                 break
             refused = refusals(candidate.prompt, text, policy.guards)
             if refused:
                 ctx.decisions.append(f"cache:guarded:{'+'.join(refused)}")
                 continue
-            ctx.cache_hit = candidate.entry
-            ctx.client_headers[MATCH_HEADER] = "semantic"
-            ctx.client_headers[SIMILARITY_HEADER] = f"{candidate.similarity:.3f}"
-            self._outcome(ctx, "hit", "semantic")
+            if calibration is None:
+                self._semantic_hit(ctx, candidate)
+            else:
+                self._learned_decision(ctx, policy, candidate, calibration)
             return
 
+    def _learned_decision(self, ctx: RequestContext, policy: CachePolicy, candidate: Candidate, calibration: Calibration) -> None:
+        """Hit, explore or miss on the nearest unguarded entry, as the learned model says."""
+        assert ctx.route is not None
+        budget = self._budget(ctx.tenant, ctx.route.name, policy)
+        verdict = decide(
+            calibration, candidate.labels, candidate.similarity, affordable=budget.errors, may_explore=budget.may_explore
+        )
+        ctx.decisions.append(f"cache:{verdict.action}:risk={verdict.risk:.3f}")
+        if verdict.action == "hit":
+            budget.spend_risk(verdict.risk)
+            metrics.record_cache_risk(route=ctx.route.name, tenant=ctx.tenant, risk=verdict.risk)
+            self._semantic_hit(ctx, candidate)
+        elif verdict.action == "explore":
+            budget.spend_exploration()
+            ctx.cache_explored = Exploration(candidate.key, candidate.similarity, candidate.entry)
+            ctx.client_headers[EXPLORE_HEADER] = f"{candidate.similarity:.3f}"
+
+    def _semantic_hit(self, ctx: RequestContext, candidate: Candidate) -> None:
+        ctx.cache_hit = candidate.entry
+        ctx.client_headers[MATCH_HEADER] = "semantic"
+        ctx.client_headers[SIMILARITY_HEADER] = f"{candidate.similarity:.3f}"
+        self._outcome(ctx, "hit", "semantic")
+
+    def _budget(self, tenant: str, route: str, policy: CachePolicy) -> RouteBudget:
+        budget = self._budgets.get((tenant, route))
+        if budget is None:
+            budget = self._budgets[(tenant, route)] = RouteBudget(policy.max_error_rate, policy.max_exploration_rate)
+        return budget
+
     async def on_response(self, ctx: RequestContext) -> None:
-        """Store a miss's complete, successful answer."""
+        """Store a miss's complete, successful answer; hand an exploration's to the explorer."""
         if ctx.cache_hit is not None:
             usage = ctx.usage
             metrics.record_cache_hit(
@@ -130,6 +182,8 @@ class CacheStage:
             return
         answer = ctx.cache_answer
         if ctx.cache_key is None or answer is None or ctx.status != 200 or ctx.error is not None:
+            if ctx.cache_explored is not None and self.explorer is not None:
+                self.explorer.settle(ctx, self._policies.for_model(ctx.route.name if ctx.route else None), None)
             return
         endpoint = ctx.endpoint
         entry = Entry(
@@ -140,7 +194,10 @@ class CacheStage:
             cost_usd=ctx.cost_usd,
         )
         await self.store.put(ctx.tenant, ctx.cache_key, entry, ctx.cache_ttl)
-        if ctx.cache_semantic is not None and self.index is not None:
+        if ctx.cache_explored is not None and self.explorer is not None:
+            # The label decides whether this prompt gets an entry of its own (exploration.py).
+            self.explorer.settle(ctx, self._policies.for_model(ctx.route.name if ctx.route else None), entry)
+        elif ctx.cache_semantic is not None and self.index is not None:
             scope, vector, text = ctx.cache_semantic
             await self.index.add(ctx.tenant, scope, vector, text, entry, ctx.cache_ttl)
 

@@ -1,16 +1,22 @@
-"""Limits: requests and tokens per minute, stacked per tenant, key and model; spend budgets.
+"""Limits: requests and tokens per minute, stacked per tenant, key and model; spend budgets that hold.
 
-Before the call a request takes one request and a token reservation (its
-prompt, counted with LiteLLM's counter, plus `max_tokens`, or
-`DEFAULT_COMPLETION_RESERVE` when it sets none) from every bucket that
-applies. After the answer the reservation is settled against the real usage.
+Before the call, in one atomic step of the store, a request takes one request
+and a token reservation from every bucket that applies (its prompt, counted
+with LiteLLM's counter, plus `max_tokens`, or `DEFAULT_COMPLETION_RESERVE`
+when it sets none), and holds its worst-case cost against its tenant's
+budgets: its prompt and largest completion priced on the dearest endpoint it
+may reach. It is admitted only while the spend so far plus the holds of the
+requests in flight are below the budget, so concurrency cannot overshoot a
+budget by more than one request's worst case.
+
+After the answer, or its failure, or the client's departure (the processor
+runs every stage's response side then too), the reservation is settled on
+the real usage and the hold is released for the real cost. A cache hit
+settles as nothing used: it takes a request, but no tokens and no spend.
+
 Every answer carries the state of the tightest buckets in the headers OpenAI's
 clients read (`x-ratelimit-*-requests`, `x-ratelimit-*-tokens`); a refusal is
 a 429 with `Retry-After` too.
-
-Budgets are checked before the call against the spend so far and charged
-after it with the answer's cost: one request in flight may overshoot a
-budget by its own cost.
 """
 
 from __future__ import annotations
@@ -19,19 +25,21 @@ import logging
 import math
 from datetime import datetime, timedelta, timezone
 
-from redis.exceptions import RedisError
-
 from ..context import RequestContext
 from ..decisions import Reply
 from ..errors import GatewayError
 from ..estimate import Estimator
-from ..limits import REQUESTS, TOKENS, Admission, Bucket, Level, Limits, Spend, bucket_key
-from ..settings import Rates, Settings
+from ..limits import DAY, REQUESTS, TOKENS, Admission, Bucket, Charge, Hold, Level, Limits, Reservation, bucket_key
+from ..settings import Budget, Rates, Settings
+from ..store_errors import StoreUnavailable
+from .accounting import format_usd
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COMPLETION_RESERVE = 1024
 RETRY_AFTER_HEADER = "retry-after"
+# A budget held by requests in flight frees up as they finish: try again soon.
+IN_FLIGHT_RETRY_AFTER_S = 1
 
 
 class LimitsStage:
@@ -45,47 +53,53 @@ class LimitsStage:
         self._estimator = estimator
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
-        """Check the budget, then take from every bucket at once."""
+        """Take from every bucket and hold the worst case against the budgets, at once."""
         route = ctx.route
         assert route is not None and ctx.body is not None, "routing runs first"
         policy = self._settings.policy_for(ctx.tenant)
-        budget = policy.budget
         buckets = self._buckets(ctx, policy.per_tenant, policy.per_key, self._settings.model_rates.get(route.name))
-        reserve = self._reservation(ctx) if any(b.unit == TOKENS for b in buckets) else 0
+        needs_prompt = any(b.unit == TOKENS for b in buckets) or policy.budget != Budget()
+        prompt = self._prompt_tokens(ctx) if needs_prompt else 0
+        reserve = self._reservation(ctx, prompt) if any(b.unit == TOKENS for b in buckets) else 0
         for bucket in buckets:
             if bucket.unit == TOKENS and reserve > bucket.capacity:
                 raise _too_large(ctx.tenant, bucket, reserve)
+        hold = self._hold(ctx, policy.budget, prompt)
+        if not buckets and hold is None:
+            return None
         costs = [(b, 1.0 if b.unit == REQUESTS else float(reserve)) for b in buckets]
         try:
-            if budget.usd_per_day is not None or budget.usd_per_month is not None:
-                spend = await self._store.spend(ctx.tenant)
-                _check_budget(ctx.tenant, spend, budget.usd_per_day, budget.usd_per_month)
-            if not buckets:
-                return None
-            admission = await self._store.take(costs)
-        except GatewayError:
-            raise
-        except (OSError, RedisError) as exc:  # the shared store is unreachable or timed out
+            admission = await self._store.take(costs, hold)
+        except StoreUnavailable as exc:
             return self._store_failed(ctx, exc)
         if not admission.admitted:
+            if admission.over_budget is not None and hold is not None:
+                raise _over_budget(ctx.tenant, admission, hold)
             raise _limited(ctx.tenant, admission, reserve)
-        ctx.reservation = [(b, float(reserve)) for b in buckets if b.unit == TOKENS]
-        ctx.client_headers.update(rate_limit_headers(admission.levels))
-        ctx.decisions.append(f"limits:reserved:{reserve}" if ctx.reservation else "limits:admitted")
+        ctx.reservation = Reservation([(b, float(reserve)) for b in buckets if b.unit == TOKENS], admission.hold_id)
+        if admission.levels:
+            ctx.client_headers.update(rate_limit_headers(admission.levels))
+        ctx.decisions.append(f"limits:reserved:{reserve}" if reserve else "limits:admitted")
         return None
 
     async def on_response(self, ctx: RequestContext) -> None:
-        """Settle the reservation with the real usage and charge the answer's cost."""
+        """Give back unused tokens, release the hold and charge the answer's cost (a cache hit used nothing)."""
+        reservation, ctx.reservation = ctx.reservation, None  # settled once, even if called again
+        hit = ctx.cache_hit is not None
+        cost = 0.0 if hit else ctx.cost_usd or 0.0
+        tokens = reservation.tokens if reservation is not None else []
+        hold_id = reservation.hold_id if reservation is not None else None
+        if not tokens and hold_id is None and not cost:
+            return
+        used = 0 if hit or ctx.usage is None else ctx.usage.total_tokens
+        charge = Charge(ctx.tenant, cost, hold_id) if hold_id is not None or cost else None
         try:
-            if ctx.reservation:
-                used = ctx.usage.total_tokens if ctx.usage is not None else 0
-                levels = await self._store.settle([(b, reserved - used) for b, reserved in ctx.reservation])
-                ctx.reservation = []
-                ctx.client_headers.update(rate_limit_headers(levels))
-            if ctx.cost_usd:
-                await self._store.add_spend(ctx.tenant, ctx.cost_usd)
-        except (OSError, RedisError) as exc:
-            log.warning("request %s: could not settle limits: %s", ctx.request_id, type(exc).__name__)
+            levels = await self._store.settle([(b, reserved - used) for b, reserved in tokens], charge)
+        except StoreUnavailable as exc:
+            log.warning("request %s: could not settle limits: %s", ctx.request_id, exc)
+            return
+        if levels:
+            ctx.client_headers.update(rate_limit_headers(levels))
 
     def _buckets(self, ctx: RequestContext, tenant: Rates, key: Rates, model: Rates | None) -> list[Bucket]:
         scopes: list[tuple[str, str, Rates]] = [("tenant", "all", tenant)]
@@ -100,15 +114,22 @@ class LimitsStage:
                     buckets.append(Bucket(bucket_key(scope, ctx.tenant, name, unit), float(capacity), unit, scope))
         return buckets
 
-    def _reservation(self, ctx: RequestContext) -> int:
+    def _prompt_tokens(self, ctx: RequestContext) -> int:
+        """Counted once per request: cost control may have counted it on the same (first) endpoint."""
+        route, body = ctx.route, ctx.body
+        assert route is not None and body is not None
+        if ctx.estimate is not None:
+            return ctx.estimate.prompt_tokens
+        model = route.endpoints[0].model if route.endpoints else route.name
+        return self._estimator.prompt_tokens(model, body, ctx.kind)
+
+    def _reservation(self, ctx: RequestContext, prompt: int) -> int:
         """Prompt tokens plus the most the answer may use (max_tokens, capped by what the model can write)."""
         route, body = ctx.route, ctx.body
         assert route is not None and body is not None
-        model = route.endpoints[0].model if route.endpoints else route.name
-        # Counted once per request: cost control may have counted it on the same (first) endpoint.
-        prompt = ctx.estimate.prompt_tokens if ctx.estimate is not None else self._estimator.prompt_tokens(model, body, ctx.kind)
         if ctx.kind == "embeddings":
             return max(prompt, 1)
+        model = route.endpoints[0].model if route.endpoints else route.name
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             limit = DEFAULT_COMPLETION_RESERVE
@@ -119,8 +140,18 @@ class LimitsStage:
         n = body.get("n")
         return prompt + limit * (n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1)
 
-    def _store_failed(self, ctx: RequestContext, exc: Exception) -> Reply | None:
-        log.error("request %s: limits store unavailable (%s)", ctx.request_id, type(exc).__name__)
+    def _hold(self, ctx: RequestContext, budget: Budget, prompt: int) -> Hold | None:
+        """The request's worst case against its tenant's budgets (None when it has none)."""
+        if budget == Budget():
+            return None
+        route, body = ctx.route, ctx.body
+        assert route is not None and body is not None
+        # Any endpoint up to the last level cost control lets the chain reach may serve it.
+        worst = self._estimator.worst_case_usd(route, body, ctx.kind, prompt, ctx.max_priority, DEFAULT_COMPLETION_RESERVE)
+        return Hold(ctx.tenant, worst, budget.usd_per_day, budget.usd_per_month, self._settings.hold_ttl_seconds)
+
+    def _store_failed(self, ctx: RequestContext, exc: StoreUnavailable) -> Reply | None:
+        log.error("request %s: limits store unavailable (%s)", ctx.request_id, exc)
         if self._settings.on_store_error == "deny":
             raise GatewayError(503, "The gateway cannot check rate limits right now; retry shortly.", code="limits_unavailable")
         ctx.decisions.append("limits:store_unavailable")
@@ -175,25 +206,34 @@ def _too_large(tenant: str, bucket: Bucket, reserve: int) -> GatewayError:
     )
 
 
-def _check_budget(tenant: str, spend: Spend, per_day: float | None, per_month: float | None) -> None:
-    now = datetime.now(timezone.utc)
-    if per_day is not None and spend.day >= per_day:
-        reset = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        raise _over_budget(tenant, "daily", per_day, spend.day, reset - now)
-    if per_month is not None and spend.month >= per_month:
-        first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        reset = (first + timedelta(days=32)).replace(day=1)
-        raise _over_budget(tenant, "monthly", per_month, spend.month, reset - now)
-
-
-def _over_budget(tenant: str, period: str, budget: float, spent: float, left: timedelta) -> GatewayError:
+def _over_budget(tenant: str, admission: Admission, hold: Hold) -> GatewayError:
+    """The 429 for a budget reached by the spend alone (until the period ends) or with the holds of
+    requests in flight (until they finish)."""
+    spend = admission.spend
+    assert spend is not None
+    daily = admission.over_budget == DAY
+    period = "daily" if daily else "monthly"
+    budget = hold.per_day if daily else hold.per_month
+    spent = spend.day if daily else spend.month
+    assert budget is not None
+    if spent >= budget:
+        now = datetime.now(timezone.utc)
+        if daily:
+            reset = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        else:
+            reset = (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=32)).replace(day=1)
+        retry_after = max(1, math.ceil((reset - now).total_seconds()))
+        message = (
+            f"Tenant {tenant!r} has used its {period} budget: ${format_usd(spent)} of ${format_usd(budget)}. "
+            f"It resets at the start of the next UTC {'day' if daily else 'month'}."
+        )
+    else:
+        retry_after = IN_FLIGHT_RETRY_AFTER_S
+        message = (
+            f"Tenant {tenant!r} is at its {period} budget of ${format_usd(budget)}: ${format_usd(spent)} spent and "
+            f"${format_usd(spend.reserved)} held by requests in flight, each for the most it may cost. Retry when they "
+            "finish; a lower max_tokens holds less."
+        )
     return GatewayError(
-        429,
-        f"Tenant {tenant!r} has used its {period} budget: ${spent:.4f} of ${budget:.2f}. "
-        "It resets at the start of the next UTC "
-        + ("day." if period == "daily" else "month."),
-        code="budget_exceeded",
-        type="insufficient_quota",
-        headers={RETRY_AFTER_HEADER: str(max(1, math.ceil(left.total_seconds())))},
+        429, message, code="budget_exceeded", type="insufficient_quota", headers={RETRY_AFTER_HEADER: str(retry_after)}
     )
-

@@ -20,7 +20,8 @@ import yaml
 from extproc.config import DEFAULT_CONFIG
 from extproc.keys import FileKeyStore, new_record
 from extproc.launcher import Stack, StackOptions
-from tests.sdk_clients import AUTH, TEST_API_KEY
+from extproc.settings import STORE_PATH_ENV, tenancy_metadata
+from tests.sdk_clients import AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -28,11 +29,14 @@ pytestmark = pytest.mark.e2e
 def start_stack(tmp: Path, config: dict[str, Any] | None = None, workers: int = 1, **options: Any) -> Stack:
     """Start the gateway on free ports from `config` (default: the shipped envoy.yaml).
 
-    Its key file holds TEST_API_KEY, for tenant `test`.
+    Its key file holds TEST_API_KEY, for tenant `test`, and the admin key TEST_ADMIN_KEY (tenant
+    `ops`). Buckets and spend of the embedded (SQLite) store live in `tmp` too.
     """
     keys_file = tmp / "keys.json"
     if not keys_file.exists():
         asyncio.run(FileKeyStore(keys_file).add(new_record(TEST_API_KEY, "test", "tests")))
+        asyncio.run(FileKeyStore(keys_file).add(new_record(TEST_ADMIN_KEY, "ops", "tests", admin=True)))
+    options["extra_env"] = {STORE_PATH_ENV: str(tmp / "limits.sqlite3"), **options.get("extra_env", {})}
     config_path = DEFAULT_CONFIG
     if config is not None:
         config_path = tmp / "source-envoy.yaml"
@@ -58,10 +62,20 @@ def shipped_config() -> dict[str, Any]:
     return yaml.safe_load(DEFAULT_CONFIG.read_text())
 
 
+# The whole suite shares the session stack and its one tenant, whose limits and budget are exact
+# across the two service processes: the shipped ones (1,000,000 tokens a minute per key, $25 a
+# day) are less than the suite's traffic (multi-megabyte prompts, thousands of requests).
+SUITE_TENANT = {"test": {"per_key": {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000},
+                         "per_tenant": {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000},
+                         "budget": {"usd_per_day": 1_000_000, "usd_per_month": 1_000_000}}}  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The shipped configuration, running with two service processes."""
-    stack = start_stack(tmp_path_factory.mktemp("gateway"), workers=2)
+    """The shipped configuration, running with two service processes (tenant `test` unlimited)."""
+    config = shipped_config()
+    tenancy_metadata(config)["tenants"] = SUITE_TENANT
+    stack = start_stack(tmp_path_factory.mktemp("gateway"), config, workers=2)
     try:
         yield stack
     finally:

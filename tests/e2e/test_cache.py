@@ -21,7 +21,7 @@ from extproc.launcher import Stack
 from extproc.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack
 from tests.redis_server import redis_server
-from tests.sdk_clients import openai_client
+from tests.sdk_clients import ADMIN_AUTH, TEST_ADMIN_KEY, openai_client
 
 pytestmark = pytest.mark.e2e
 CHAT = "/v1/chat/completions"
@@ -41,6 +41,7 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, di
             client = redis.asyncio.Redis.from_url(url)
             for tenant, key in keys.items():
                 await RedisKeyStore(client).add(new_record(key, tenant))
+            await RedisKeyStore(client).add(new_record(TEST_ADMIN_KEY, "ops", admin=True))
             await client.aclose()
 
         asyncio.run(add())
@@ -117,7 +118,7 @@ def test_hits_and_savings_are_in_the_metrics(cached: tuple[Stack, dict[str, str]
     body = {"model": "fast", "messages": [{"role": "user", "content": _prompt()}]}
     _post(stack, keys["globex"], body)
     _post(stack, keys["globex"], body)
-    metrics = httpx.get(f"http://127.0.0.1:{stack.port}/metrics", timeout=10).text
+    metrics = httpx.get(f"http://127.0.0.1:{stack.port}/metrics", headers=ADMIN_AUTH, timeout=10).text
     assert 'llm_gateway_cache_requests_total{outcome="hit",route="gpt-4o-mini",tenant="globex"}' in metrics
     assert 'llm_gateway_cache_saved_tokens_total{route="gpt-4o-mini",tenant="globex"}' in metrics
 

@@ -25,8 +25,9 @@ import httpx
 import pytest
 
 from extproc.launcher import Stack
+from extproc.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
-from tests.sdk_clients import AUTH, anthropic_client, openai_client
+from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 CHAT = "/v1/chat/completions"
 LLAMA, CLAUDE, GPT4O = "llama-3.1-8b", "claude-haiku-4-5", "gpt-4o"  # the chain's levels
@@ -49,7 +50,10 @@ def _without_outlier_detection(per_try_timeout: str | None = None) -> dict[str, 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # A 2 s per-try timeout (60 s shipped) lets a test wait one out.
-    stack = start_stack(tmp_path_factory.mktemp("chain"), _without_outlier_detection("2s"), workers=2)
+    config = _without_outlier_detection("2s")
+    # The load test below sends 2,000 requests in well under a minute, above the shipped per-key limit.
+    tenancy_metadata(config)["tenants"] = {"test": {"per_key": {"requests_per_minute": 100000}}}
+    stack = start_stack(tmp_path_factory.mktemp("chain"), config, workers=2)
     try:
         # The load test below sends more than the per-client-IP bucket allows; switch it off (the runtime lever).
         httpx.post(f"{stack.admin_url}/runtime_modify?llm_gateway.per_ip_rate_limit.enabled=0", timeout=10).raise_for_status()
@@ -314,7 +318,7 @@ def test_a_refused_connection_is_in_the_attempt_log(tmp_path: Path) -> None:
 
 def test_fallbacks_and_time_to_first_token_are_in_the_metrics(chain: Stack, http: httpx.Client) -> None:
     def scrape() -> str:
-        return http.get("/metrics").text
+        return http.get("/metrics", headers=ADMIN_AUTH).text
 
     def fallbacks(text: str) -> float:
         line = next((l for l in text.splitlines() if l.startswith('llm_gateway_fallbacks_total{provider="anthropic",route="reliable"}')), None)

@@ -16,7 +16,7 @@ from extproc.catalog import iter_routes
 from extproc.launcher import Stack
 from extproc.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack
-from tests.sdk_clients import AUTH, anthropic_client, openai_client
+from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 pytestmark = pytest.mark.e2e
 
@@ -154,7 +154,7 @@ def test_logs_count_redactions_and_quote_text_only_where_a_route_opts_in(stack: 
     with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", headers=AUTH, timeout=30) as http:
         quiet = http.post("/v1/chat/completions", json={"model": "fast", "messages": [{"role": "user", "content": PROMPT}]})
         verbose = http.post("/v1/chat/completions", json={"model": "claude", "messages": [{"role": "user", "content": PROMPT}]})
-        metrics = http.get("/metrics").text
+        metrics = http.get("/metrics", headers=ADMIN_AUTH).text
     assert quiet.status_code == verbose.status_code == 200
     line = access_log_entry(stack, quiet.headers["x-gateway-request-id"])
     assert line["redactions"] == {"EMAIL_ADDRESS": 1, "CREDIT_CARD": 1, "US_SSN": 1, "SECRET": 3}

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV
 from extproc.launcher import Stack
-from tests.sdk_clients import anthropic_client, openai_client
+from tests.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
 
 from .conftest import access_log_entry, fake_requests
 
@@ -309,7 +309,7 @@ def test_stream_cost_is_in_the_access_log(gateway: Stack) -> None:
 
 def test_metrics_count_tokens_and_cost_per_model(gateway: Stack, http: httpx.Client) -> None:
     openai_client(gateway.base_url).chat.completions.create(model="gemini", messages=[{"role": "user", "content": "count"}])
-    response = http.get("/metrics")
+    response = http.get("/metrics", headers=ADMIN_AUTH)
     assert response.status_code == 200
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -332,7 +332,7 @@ def test_one_scrape_has_the_gateways_latency_figures_and_envoys_own_stats(gatewa
     chunks = list(client.chat.completions.create(
         model="fast", stream=True, max_tokens=40, messages=[{"role": "user", "content": "a long stream please"}]))  # fmt: skip
     assert len(chunks) > 2
-    response = http.get("/metrics")
+    response = http.get("/metrics", headers=ADMIN_AUTH)
     assert response.status_code == 200
     families = {family.name: family for family in text_string_to_metric_families(response.text)}  # all of it parses
 
@@ -369,11 +369,12 @@ def test_metrics_are_not_served_to_other_hosts(gateway: Stack) -> None:
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to connect from")
     # The listener binds 0.0.0.0: reached through the machine's own address, the peer is not loopback.
-    # A forged X-Forwarded-For does not help: Envoy appends the real peer.
+    # A forged X-Forwarded-For does not help: Envoy appends the real peer. (With an admin key, any
+    # peer is answered; without one, none is in the shipped configuration.)
     response = httpx.get(
         f"http://{address}:{gateway.port}/metrics", headers={"x-forwarded-for": "127.0.0.1"}, timeout=10
     )
-    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+    assert response.status_code == 401 and response.json()["error"]["code"] == "missing_api_key"
 
 
 @pytest.mark.parametrize("alias", ["claude", "gemini"])

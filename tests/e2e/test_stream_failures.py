@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.launcher import Stack
 from tests.e2e.conftest import access_log_entry, fake_requests, wait_until
-from tests.sdk_clients import AUTH, anthropic_client, openai_client
+from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 MESSAGES = [{"role": "user", "content": "a long answer that will break half way through"}]
 FAIL_AFTER_3 = {"x-fake-error-after-chunks": "3"}
@@ -89,7 +89,7 @@ def test_a_broken_event_mid_stream_becomes_an_error_event(gateway: Stack, alias:
 
 def _metric(gateway: Stack, name: str, **labels: str) -> float:
     """One series of the gateway's /metrics (summed over its service processes), 0 when absent."""
-    text = httpx.get(f"http://127.0.0.1:{gateway.port}/metrics", timeout=10).text
+    text = httpx.get(f"http://127.0.0.1:{gateway.port}/metrics", headers=ADMIN_AUTH, timeout=10).text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)

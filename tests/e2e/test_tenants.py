@@ -17,13 +17,13 @@ import openai
 import pytest
 import redis.asyncio
 
-from extproc.keys import RedisKeyStore, generate_key, new_record
+from extproc.keys import REVOCATION_SECONDS, RedisKeyStore, generate_key, new_record
 from extproc.launcher import Stack
 from extproc.settings import tenancy_metadata
 from tests.redis_server import redis_server
-from tests.sdk_clients import anthropic_client, openai_client
+from tests.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
 
-from .conftest import fake_requests, shipped_config, start_stack
+from .conftest import fake_requests, shipped_config, start_stack, wait_until
 
 CHAT = "/v1/chat/completions"
 HELLO = [{"role": "user", "content": "hello"}]
@@ -146,6 +146,90 @@ def test_a_tenant_over_its_budget_is_refused_and_can_read_its_spend(limited: Sta
     assert _post(limited, other).status_code == 200
 
 
+def test_metrics_answer_admin_keys_only_and_name_no_tenant_to_anyone_else(limited: Stack) -> None:
+    key = _new_key(limited, "secretive")
+    assert _post(limited, key).status_code == 200
+    url = f"http://127.0.0.1:{limited.port}/metrics"
+    keyless = httpx.get(url, timeout=10)  # from the gateway's own host: no longer enough
+    tenant = httpx.get(url, headers={"authorization": f"Bearer {key}"}, timeout=10)
+    assert keyless.status_code == 401 and keyless.json()["error"]["code"] == "missing_api_key"
+    assert tenant.status_code == 403 and tenant.json()["error"]["code"] == "admin_key_required"
+    for refused in (keyless, tenant):
+        assert "secretive" not in refused.text and "tenant=" not in refused.text
+    made = _keys_cli(limited, "create", "--tenant", "ops", "--name", "prometheus", "--admin")
+    assert made.returncode == 0 and "admin key" in made.stderr
+    listing = _keys_cli(limited, "list").stdout
+    assert any(" admin " in line and "prometheus" in line for line in listing.splitlines())
+    for admin in (made.stdout.strip(), ADMIN_AUTH["authorization"].split()[1]):
+        answer = httpx.get(url, headers={"authorization": f"Bearer {admin}"}, timeout=10)
+        assert answer.status_code == 200 and 'tenant="secretive"' in answer.text
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The shipped store (SQLite, one file for both service processes), 3 requests a minute per key."""
+    config = _tenancy(shipped_config(), limits={"per_tenant": {"requests_per_minute": 100}, "per_key": {"requests_per_minute": 3}})
+    assert tenancy_metadata(config)["store"]["kind"] == "sqlite"
+    stack = start_stack(tmp_path_factory.mktemp("embedded"), config, workers=2)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_two_service_processes_on_the_embedded_store_admit_exactly_the_limit(embedded: Stack) -> None:
+    key = _new_key(embedded, "exact")
+    answers = _flood(embedded, key, 8, {"model": "fast", "messages": HELLO}, clients=8)[0]
+    assert sorted(a.status_code for a in answers) == [200] * 3 + [429] * 5
+
+
+def test_spend_survives_a_restart_of_the_service_processes(embedded: Stack) -> None:
+    key = _new_key(embedded, "thrifty")
+    assert _post(embedded, key).status_code == 200
+
+    def spent() -> float:
+        answer = httpx.get(f"{embedded.base_url}/gateway/limits", headers={"authorization": f"Bearer {key}"}, timeout=10)
+        return float(answer.json()["spend_usd"]["day"]) if answer.status_code == 200 else -1.0
+
+    before = spent()
+    assert before > 0
+    for index in range(2):
+        embedded.stop_service(index)
+    for index in range(2):
+        embedded.start_service(index)
+        embedded.wait_service_healthy(index)
+    wait_until(lambda: spent() >= 0)  # Envoy's health checks take the new processes back
+    assert spent() == pytest.approx(before)
+
+
+@pytest.fixture(scope="module")
+def cached_and_limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Exact cache on, 3 requests a minute per key; one service process, so every repeat is a hit."""
+    config = _tenancy(
+        shipped_config(),
+        limits={"per_tenant": {"requests_per_minute": 100}, "per_key": {"requests_per_minute": 3, "tokens_per_minute": 100000}},
+        cache={"mode": "exact", "ttl_seconds": 600},
+    )
+    stack = start_stack(tmp_path_factory.mktemp("cached-limited"), config)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_cache_hits_take_from_the_request_rate_but_no_tokens(cached_and_limited: Stack) -> None:
+    key = _new_key(cached_and_limited, "repeats")
+    answers = [_post(cached_and_limited, key) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers.get("x-gateway-cache") for a in answers[:3]] == ["miss", "hit", "hit"]
+    assert [a.headers["x-ratelimit-remaining-requests"] for a in answers[:3]] == ["2", "1", "0"]
+    refused = answers[3]
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded" and refused.json()["error"]["type"] == "requests"
+    # A hit gives back its whole token reservation: only the miss's usage stays taken.
+    used = answers[0].json()["usage"]["total_tokens"]
+    assert 100_000 - int(refused.headers["x-ratelimit-remaining-tokens"]) <= used
+
+
 # --- Two replicas on one Redis ---------------------------------------------------------------
 
 RPM = 120
@@ -233,7 +317,8 @@ def test_two_replicas_on_one_redis_admit_no_more_tokens_than_the_limit(shared: t
 
 def test_losing_redis_does_not_stop_the_gateway(shared: tuple[Stack, dict[str, str]], tmp_path: Path) -> None:
     stack, keys = shared
-    assert _post(stack, keys["wide"]).status_code in (200, 429)  # the key is now in the replicas' caches
+    for _ in range(6):  # the key is now in both replicas' caches, fresh (they serve it for 5 s without Redis)
+        assert _post(stack, keys["wide"]).status_code in (200, 429)
     pid = int(subprocess.run(["pgrep", "-f", f"redis-server 127.0.0.1:{_redis_port(stack)}"], capture_output=True, text=True).stdout.split()[0])
     subprocess.run(["kill", "-STOP", str(pid)], check=True)  # hung, not gone: the worst case for timeouts
     try:
@@ -246,3 +331,45 @@ def test_losing_redis_does_not_stop_the_gateway(shared: tuple[Stack, dict[str, s
 def _redis_port(stack: Stack) -> int:
     text = Path(stack.config_path).read_text()
     return int(text.split("redis://127.0.0.1:", 1)[1].split("/", 1)[0])
+
+
+def test_a_key_revoked_just_before_redis_hangs_is_refused_within_the_documented_time(
+    shared: tuple[Stack, dict[str, str]]
+) -> None:
+    stack, _ = shared
+    url = f"redis://127.0.0.1:{_redis_port(stack)}/0"
+    doomed, valid = generate_key(), generate_key()
+    record = new_record(doomed, "revoked-soon")  # tenants of their own: earlier tests drained the others' buckets
+
+    async def store(action: str) -> int:
+        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        try:
+            if action == "add":
+                await RedisKeyStore(client).add(record)
+                await RedisKeyStore(client).add(new_record(valid, "steady"))
+            else:
+                await RedisKeyStore(client).revoke(record.id)
+            return int((await client.info("server"))["process_id"])
+        finally:
+            await client.aclose()
+
+    asyncio.run(store("add"))
+    for _ in range(6):  # both service processes now remember both keys
+        assert _post(stack, doomed).status_code == 200 and _post(stack, valid).status_code == 200
+    pid = asyncio.run(store("revoke"))
+    revoked_at = time.monotonic()
+    subprocess.run(["kill", "-STOP", str(pid)], check=True)  # hung, not gone: the worst case for timeouts
+    try:
+        time.sleep(max(0.0, revoked_at + REVOCATION_SECONDS + 0.5 - time.monotonic()))
+        for _ in range(4):
+            refused = _post(stack, doomed)
+            assert refused.status_code in (401, 503), refused.text
+        # A valid key's state is unknown too, past the bound: a clear 503, not a 200 on a stale record.
+        unknown = _post(stack, valid)
+        assert unknown.status_code == 503, unknown.text
+        error = unknown.json()["error"]
+        assert error["code"] == "auth_unavailable" and "key store" in error["message"]
+    finally:
+        subprocess.run(["kill", "-CONT", str(pid)], check=True)
+    wait_until(lambda: _post(stack, valid).status_code == 200)
+    assert _post(stack, doomed).status_code == 401

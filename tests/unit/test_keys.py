@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
 import stat
 from pathlib import Path
 
 import pytest
 import redis.asyncio
 
-from extproc.keys import FileKeyStore, KeyStoreError, RedisKeyStore, digest, generate_key, new_record
+from extproc.keys import REVOCATION_SECONDS, FileKeyStore, KeyStoreError, RedisKeyStore, digest, generate_key, new_record
+from extproc.store_errors import StoreUnavailable
 from tests.redis_server import redis_server
 
 
@@ -55,7 +59,7 @@ async def test_revoking_an_unknown_id_says_so(tmp_path: Path) -> None:
 async def test_the_redis_store_is_shared_and_revocations_reach_other_replicas(tmp_path: Path) -> None:
     with redis_server(tmp_path) as url:
         client = redis.asyncio.Redis.from_url(url, decode_responses=True)
-        replica = RedisKeyStore(client, cache_seconds=0.0)
+        replica = RedisKeyStore(client, fresh_seconds=0.0)
         admin = RedisKeyStore(client)
         key = generate_key()
         record = new_record(key, "acme")
@@ -65,3 +69,49 @@ async def test_the_redis_store_is_shared_and_revocations_reach_other_replicas(tm
         assert not (await replica.find(digest(key))).active  # type: ignore[union-attr]
         assert [r.id for r in await admin.records()] == [record.id]
         await client.aclose()
+
+
+async def test_admin_keys_are_marked_in_both_stores_and_old_records_read_as_tenant_keys(tmp_path: Path) -> None:
+    store = FileKeyStore(tmp_path / "keys.json")
+    admin = generate_key()
+    await store.add(new_record(admin, "ops", admin=True))
+    payload = json.loads((tmp_path / "keys.json").read_text())
+    payload["keys"].append({k: v for k, v in payload["keys"][0].items() if k != "admin"} | {"digest": "old", "id": "key_old"})
+    (tmp_path / "keys.json").write_text(json.dumps(payload))
+    assert (await store.find(digest(admin))).admin  # type: ignore[union-attr]
+    assert not (await store.find("old")).admin  # type: ignore[union-attr]
+    with redis_server(tmp_path) as url:
+        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        await RedisKeyStore(client).add(new_record(admin, "ops", admin=True))
+        assert (await RedisKeyStore(client).find(digest(admin))).admin  # type: ignore[union-attr]
+        await client.aclose()
+
+
+async def test_during_a_redis_hang_a_revoked_key_stops_working_within_the_documented_time(tmp_path: Path) -> None:
+    assert REVOCATION_SECONDS == 5.0  # the figure docs/configuration.md promises
+    with redis_server(tmp_path) as url:
+        serving = redis.asyncio.Redis.from_url(url, decode_responses=True, socket_timeout=0.3, socket_connect_timeout=0.3)
+        admin_client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        replica = RedisKeyStore(serving, fresh_seconds=0.2, stale_seconds=1.0)  # the defaults, scaled down
+        revoked, valid = generate_key(), generate_key()
+        record = new_record(revoked, "acme")
+        for key, entry in ((revoked, record), (valid, new_record(valid, "acme"))):
+            await RedisKeyStore(admin_client).add(entry)
+            assert (await replica.find(digest(key))).active  # type: ignore[union-attr]
+        await RedisKeyStore(admin_client).revoke(record.id)
+        pid = int((await admin_client.info("server"))["process_id"])
+        os.kill(pid, signal.SIGSTOP)  # hung, not gone: the worst case for timeouts
+        try:
+            await asyncio.sleep(0.3)  # past the fresh window: the replica must ask Redis, which does not answer
+            stale = await replica.find(digest(revoked))  # within the bound: the last known record
+            assert stale is not None and stale.active
+            await asyncio.sleep(1.0)  # past the bound: unknown, for every key
+            for key in (revoked, valid):
+                with pytest.raises(StoreUnavailable, match="redis keys"):
+                    await replica.find(digest(key))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert not (await replica.find(digest(revoked))).active  # type: ignore[union-attr]
+        assert (await replica.find(digest(valid))).active  # type: ignore[union-attr]
+        await serving.aclose()
+        await admin_client.aclose()

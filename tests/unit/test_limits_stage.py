@@ -11,6 +11,7 @@ from extproc.context import RequestContext
 from extproc.errors import GatewayError
 from extproc.estimate import Estimator
 from extproc.limits import MemoryLimits
+from extproc.store_errors import StoreUnavailable
 from extproc.pricing import Pricing
 from extproc.settings import Budget, Rates, Settings, TenantPolicy
 from extproc.stages.limits import LimitsStage, duration
@@ -67,7 +68,7 @@ async def test_a_reservation_is_settled_by_the_real_usage(estimator: Estimator) 
     # (a loaded CI machine took long enough between the two for a few tokens to come back).
     refilled = (time.monotonic() - started) * 10_000 / 60
     assert 10_000 - 50 - 1 <= remaining <= 10_000 - 50 + refilled + 1
-    assert ctx.reservation == []
+    assert ctx.reservation is None
 
 
 async def test_a_failed_answer_gives_its_whole_reservation_back(estimator: Estimator) -> None:
@@ -108,8 +109,8 @@ async def test_spend_counts_against_the_budget(estimator: Estimator) -> None:
 
 
 class _DownStore(MemoryLimits):
-    async def take(self, costs):  # noqa: ANN001, ANN201
-        raise ConnectionError("redis is down")
+    async def take(self, costs, hold=None):  # noqa: ANN001, ANN201
+        raise StoreUnavailable("redis limits: ConnectionError")
 
 
 @pytest.mark.parametrize(("on_error", "status"), [("allow", None), ("deny", 503)])
@@ -137,3 +138,104 @@ async def test_a_prompt_cost_control_counted_is_not_counted_again(estimator: Est
     ctx.estimate = Estimate("gpt-4o-mini", [EndpointEstimate("gpt-4o-mini", "openai", 1234, 100, None, None)])
     await stage.on_request(ctx)
     assert ctx.client_headers["x-ratelimit-remaining-tokens"] == str(10_000 - 1234 - 100)
+
+
+# --- budgets that hold under concurrency ------------------------------------------------------
+
+CHAIN = ModelRoute(
+    name="smart",
+    cluster="c",
+    endpoints=(
+        Endpoint(model="openai/gpt-4o-mini", cluster="c", address="a", priority=0, provider="openai"),
+        Endpoint(model="openai/gpt-4o", cluster="c", address="b", priority=1, provider="openai"),
+    ),
+)
+
+
+def _budgeted(estimator: Estimator, usd_per_day: float, store: MemoryLimits | None = None) -> LimitsStage:
+    settings = Settings(default=TenantPolicy(budget=Budget(usd_per_day=usd_per_day)))
+    return LimitsStage(settings, store or MemoryLimits(), estimator)
+
+
+async def test_requests_in_flight_hold_their_worst_case_so_the_budget_is_not_overrun(estimator: Estimator) -> None:
+    # Each request may cost 0.15e-6 * ~9 + 0.6e-6 * 1000 = ~0.0006 USD on gpt-4o-mini.
+    stage = _budgeted(estimator, usd_per_day=0.002)
+    admitted, refusals = [], []
+    for _ in range(10):  # all in flight at once: none has been answered yet
+        ctx = _ctx(max_tokens=1000)
+        try:
+            await stage.on_request(ctx)
+            admitted.append(ctx)
+        except GatewayError as error:
+            refusals.append(error)
+    assert len(admitted) == 4  # 0, 0.0006, 0.0012, 0.0018 held before each: below 0.002
+    refusal = refusals[0]
+    assert refusal.status == 429 and refusal.code == "budget_exceeded" and refusal.type == "insufficient_quota"
+    assert "held by requests in flight" in refusal.message and refusal.headers["retry-after"] == "1"
+    # As they finish, the real cost is charged and the rest of the hold comes back.
+    for ctx in admitted:
+        ctx.usage, ctx.cost_usd = Usage(prompt_tokens=9, completion_tokens=20), 0.00002
+        await stage.on_response(ctx)
+    assert await stage.on_request(_ctx(max_tokens=1000)) is None
+
+
+async def test_the_hold_is_priced_on_the_dearest_endpoint_the_request_may_reach(estimator: Estimator) -> None:
+    store = MemoryLimits()
+    stage = _budgeted(estimator, usd_per_day=100.0, store=store)
+    ctx = RequestContext(tenant="acme", route=CHAIN, body={"model": "smart", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000})
+    await stage.on_request(ctx)
+    whole_chain = (await store.spend("acme")).reserved
+    assert whole_chain == pytest.approx(10e-6 * 1000, rel=0.05)  # gpt-4o's output price
+    capped = RequestContext(tenant="acme", route=CHAIN, body=ctx.body, max_priority=0)  # cost control stopped the chain at level 0
+    await stage.on_request(capped)
+    assert (await store.spend("acme")).reserved - whole_chain == pytest.approx(0.6e-6 * 1000, rel=0.05)
+
+
+async def test_without_max_tokens_the_hold_is_what_the_model_may_write(estimator: Estimator) -> None:
+    store = MemoryLimits()
+    stage = _budgeted(estimator, usd_per_day=100.0, store=store)
+    await stage.on_request(_ctx(max_tokens=None))
+    most = estimator.max_output_tokens("openai/gpt-4o-mini")
+    assert most is not None and (await store.spend("acme")).reserved >= most * 0.6e-6
+
+
+async def test_a_failed_or_abandoned_request_releases_its_hold_and_is_settled_once(estimator: Estimator) -> None:
+    store = MemoryLimits()
+    stage = _budgeted(estimator, usd_per_day=1.0, store=store)
+    ctx = _ctx()
+    await stage.on_request(ctx)
+    assert (await store.spend("acme")).reserved > 0
+    await stage.on_response(ctx)  # no usage, no cost: the provider failed or the client left first
+    await stage.on_response(ctx)
+    spend = await store.spend("acme")
+    assert spend.reserved == 0 and spend.day == 0
+
+
+async def test_a_cache_hit_takes_a_request_but_no_tokens_and_no_spend(estimator: Estimator) -> None:
+    from extproc.cache.store import Entry  # noqa: PLC0415
+
+    store = MemoryLimits()
+    policy = TenantPolicy(per_tenant=Rates(requests_per_minute=2, tokens_per_minute=10_000), budget=Budget(usd_per_day=1.0))
+    stage = LimitsStage(Settings(default=policy), store, estimator)
+    ctx = _ctx(max_tokens=500)
+    await stage.on_request(ctx)
+    ctx.cache_hit = Entry(payload={}, created=time.time(), served_model="gpt-4o-mini", provider="openai")
+    ctx.usage, ctx.cost_usd = Usage(prompt_tokens=9, completion_tokens=41), 0.0
+    await stage.on_response(ctx)
+    assert int(ctx.client_headers["x-ratelimit-remaining-tokens"]) >= 9_999
+    assert ctx.client_headers["x-ratelimit-remaining-requests"] == "1"
+    spend = await store.spend("acme")
+    assert spend.day == 0 and spend.reserved == 0
+
+
+async def test_a_store_that_fails_to_settle_is_logged_not_raised(estimator: Estimator, caplog: pytest.LogCaptureFixture) -> None:
+    class _SettleFails(MemoryLimits):
+        async def settle(self, changes, charge=None):  # noqa: ANN001, ANN201
+            raise StoreUnavailable("sqlite limits var/limits.sqlite3: OperationalError")
+
+    stage = _budgeted(estimator, usd_per_day=1.0, store=_SettleFails())
+    ctx = _ctx()
+    await stage.on_request(ctx)
+    ctx.cost_usd = 0.001
+    await stage.on_response(ctx)
+    assert "could not settle limits" in caplog.text

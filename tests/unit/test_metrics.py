@@ -36,6 +36,9 @@ FAMILIES = {
     "llm_gateway_cache_requests": {"route", "tenant", "outcome"},
     "llm_gateway_cache_saved_tokens": {"route", "tenant"},
     "llm_gateway_cache_saved_usd": {"route", "tenant"},
+    "llm_gateway_cache_explorations": {"route", "tenant", "outcome"},
+    "llm_gateway_cache_exploration_usd": {"route", "tenant"},
+    "llm_gateway_cache_expected_errors": {"route", "tenant"},
     "gen_ai_client_token_usage": {
         "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model",
         "gen_ai_token_type",
@@ -212,12 +215,26 @@ def test_cache_outcomes_and_savings() -> None:
     assert value(samples, "llm_gateway_cache_saved_usd_total", route="fast", tenant="acme") == pytest.approx(0.30)
 
 
+def test_cache_explorations_their_cost_and_the_expected_errors() -> None:
+    metrics.record_cache_exploration(route="fast", tenant="acme", outcome="right", usd=0.002)
+    metrics.record_cache_exploration(route="fast", tenant="acme", outcome="wrong", usd=None)
+    metrics.record_cache_risk(route="fast", tenant="acme", risk=0.05)
+    metrics.record_cache_risk(route="fast", tenant="acme", risk=0.1)
+    samples = scrape()
+    assert value(samples, "llm_gateway_cache_explorations_total", route="fast", tenant="acme", outcome="right") == 1
+    assert value(samples, "llm_gateway_cache_explorations_total", route="fast", tenant="acme", outcome="wrong") == 1
+    assert value(samples, "llm_gateway_cache_exploration_usd_total", route="fast", tenant="acme") == pytest.approx(0.002)
+    assert value(samples, "llm_gateway_cache_expected_errors_total", route="fast", tenant="acme") == pytest.approx(0.15)
+
+
 def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     metrics.record_answer(**ANSWER)
     metrics.record_rejection(reason="bad_request", status=400)
     metrics.record_redactions(route="fast", direction="request", action="mask", counts={"US_SSN": 1})
     metrics.record_cache(route="fast", tenant="t", outcome="hit")
     metrics.record_cache_hit(route="fast", tenant="t", tokens=10, usd=0.5)
+    metrics.record_cache_exploration(route="fast", tenant="t", outcome="right", usd=0.1)
+    metrics.record_cache_risk(route="fast", tenant="t", risk=0.1)
     metrics.record_overhead(route="fast", seconds=0.001)
     body, content_type = metrics.render()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"

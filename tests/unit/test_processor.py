@@ -10,6 +10,7 @@ import orjson
 import pytest
 import yaml
 
+from extproc.auth import Authenticator
 from extproc.config import DEFAULT_CONFIG, build_gateway
 from extproc.credentials import Credentials
 from extproc.decisions import Changes, Reply
@@ -491,14 +492,18 @@ async def test_response_without_body_finishes_at_the_headers(processor: RouterPr
 
 
 @pytest.mark.parametrize(("source", "allowed"), [("127.0.0.1:40000", True), ("[::1]:40000", True), ("192.0.2.7:40000", False), ("", False)])
-async def test_metrics_are_answered_only_to_the_gateway_host(processor: RouterProcessor, source: str, allowed: bool) -> None:
-    reply = await processor.request_headers(_headers("GET", "/metrics"), True, {"source.address": source})
+async def test_metrics_go_to_keyless_local_scrapers_only_where_the_settings_allow(gateway: Gateway, source: str, allowed: bool) -> None:
+    # Without keys no one is an admin: only the explicit setting opens /metrics, to the gateway's host.
+    closed = await RouterProcessor(gateway).request_headers(_headers("GET", "/metrics"), True, {"source.address": source})
+    assert _error(closed, 403)["code"] == "admin_key_required"
+    open_locally = dataclasses.replace(gateway, authenticator=Authenticator(None, loopback_metrics_without_key=True))
+    reply = await RouterProcessor(open_locally).request_headers(_headers("GET", "/metrics"), True, {"source.address": source})
     assert isinstance(reply, Reply)
     if allowed:
         assert reply.status == 200 and reply.headers["content-type"].startswith("text/plain")
         assert b"llm_gateway_requests_total" in reply.body
     else:
-        assert _error(reply, 403)["code"] == "forbidden"
+        assert _error(reply, 403)["code"] == "admin_key_required"
 
 
 # --- bad input on every forwarded path ------------------------------------------------
