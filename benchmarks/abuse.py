@@ -41,7 +41,7 @@ from extproc.catalog import iter_routes
 from extproc.config import DEFAULT_CONFIG
 from extproc.keys import FileKeyStore, RedisKeyStore, new_record
 from extproc.launcher import Stack, StackOptions
-from extproc.settings import tenancy_metadata
+from extproc.settings import STORE_PATH_ENV, tenancy_metadata
 
 from .abuse_cases import ATTACKER_BUDGET_USD, ATTACKER_KEY, CACHER_KEY, CASES, CHAT, SPENDER_KEY, VICTIM_BODY, VICTIM_KEY
 from .abuse_cases import auth as _auth
@@ -135,8 +135,10 @@ def _stack(tmp: Path, config: dict[str, Any], keys_file: Path | None, workers: i
     tmp.mkdir(parents=True, exist_ok=True)
     source = tmp / "source.yaml"
     source.write_text(yaml.safe_dump(config, sort_keys=False))
+    # A fresh embedded store in the run's directory, never the working directory's var/.
     options = StackOptions(config_path=source, port=0, admin_port=0, workers=workers, service_port=0,
-                           fake_provider_port=0, run_dir=tmp, capture_logs=True, keys_file=keys_file)  # fmt: skip
+                           fake_provider_port=0, run_dir=tmp, capture_logs=True, keys_file=keys_file,
+                           extra_env={STORE_PATH_ENV: str(tmp / "limits.sqlite3")})  # fmt: skip
     stack = Stack(options).start()
     try:
         httpx.post(f"{stack.admin_url}/runtime_modify?llm_gateway.per_ip_rate_limit.enabled=0", timeout=10)
