@@ -1,4 +1,4 @@
-"""The `llm-gateway` command: serve, up, check, keys, fake-provider, import-litellm, compare."""
+"""The `llm-gateway` command: serve, up, check, render, healthcheck, keys, fake-provider, import-litellm, compare."""
 
 from __future__ import annotations
 
@@ -45,7 +45,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--keys-file", default=None, help="the API key file, instead of the one envoy.yaml names")
     serve.add_argument("--redis-url", default=None, help="the shared store, instead of the one envoy.yaml names")
+    serve.add_argument(
+        "--preflight", action="store_true",
+        help="at start, log what keeps this deployment from answering (missing provider keys, unreachable stores)",
+    )  # fmt: skip
     serve.set_defaults(func=_serve)
+
+    health = commands.add_parser("healthcheck", help="exit 0 when the service at --port is SERVING and its deployment can answer")
+    health.add_argument("--config", default=None, help="the envoy.yaml the service runs (default: the shipped one)")
+    health.add_argument("--host", default="127.0.0.1")
+    health.add_argument("--port", type=int, default=9002)
+    health.set_defaults(func=_healthcheck)
+
+    render = commands.add_parser("render", help="write a deployable envoy.yaml: services by DNS name, shared stores on")
+    render.add_argument("--config", default=None, help="the envoy.yaml to start from (default: the shipped one)")
+    render.add_argument("--output", "-o", default="-", help="where to write it (default: stdout)")
+    render.add_argument("--listen", metavar="HOST:PORT", help="Envoy's listener, e.g. 0.0.0.0:8080")
+    render.add_argument("--admin", metavar="HOST:PORT", help="Envoy's admin interface (keep it off public networks)")
+    render.add_argument(
+        "--extproc", metavar="HOST:PORT", action="append", default=[],
+        help="the ext_proc service, resolved by DNS (every replica behind the name); repeatable",
+    )  # fmt: skip
+    render.add_argument("--fake-provider", metavar="HOST:PORT", help="where the fake provider's endpoints go")
+    render.add_argument("--store", choices=["memory", "redis"], help="keys, limits and exact cache: shared in Redis or per process")
+    render.add_argument("--cache", choices=["off", "exact", "semantic"], help="the gateway-wide cache mode")
+    render.add_argument("--semantic-store", choices=["memory", "pgvector"], help="where semantic cache entries live")
+    render.add_argument("--otlp-endpoint", metavar="HOST:PORT", help="trace to this OTLP/gRPC collector (empty: no tracing)")
+    render.add_argument("--check", action="store_true", help="then check the result as `llm-gateway check` does; exit 1 on a problem")
+    render.set_defaults(func=_render)
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
     from .keys_cli import add_arguments as add_keys_arguments
@@ -121,6 +148,11 @@ def _serve(args: argparse.Namespace) -> int:
     from .settings import load_settings
 
     config = read_config(args.config or DEFAULT_CONFIG)
+    if args.preflight:
+        from .preflight import problems
+
+        for problem in problems(config):
+            logging.getLogger("extproc.preflight").error("%s", problem)
     settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
     gateway = build_gateway(config, settings=settings)
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
@@ -130,6 +162,83 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         tracing.shutdown()  # sends the spans still batched
     return 0
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    # Runs every few seconds: no extproc.config here, it imports LiteLLM (seconds).
+    import yaml
+
+    from .preflight import problems, service_problems
+
+    found = service_problems(f"{args.host}:{args.port}")
+    if not found:
+        with open(args.config or _shipped_config(), encoding="utf-8") as handle:
+            found = problems(yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    for problem in found:
+        print(f"unhealthy: {problem}")
+    return 1 if found else 0
+
+
+def _render_command(args: argparse.Namespace) -> str:
+    """The render command line that makes this output again (options in a fixed order)."""
+    words = ["llm-gateway render"]
+    if args.config:
+        words.append(f"--config {args.config}")
+    for option in ("listen", "admin", "fake_provider", "store", "cache", "semantic_store", "otlp_endpoint"):
+        if getattr(args, option):
+            words.append(f"--{option.replace('_', '-')} {getattr(args, option)}")
+    words += [f"--extproc {address}" for address in args.extproc]
+    return " ".join(words)
+
+
+def _shipped_config() -> str:
+    from pathlib import Path
+
+    # As extproc.config.DEFAULT_CONFIG, without importing that module.
+    return str(Path(__file__).resolve().parent.parent / "envoy" / "envoy.yaml")
+
+
+def _render(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .config import DEFAULT_CONFIG, read_config
+    from .render import Deployment, HostPort, deployable
+
+    source = args.config or DEFAULT_CONFIG
+    try:
+        config = read_config(source)
+        deployment = Deployment(
+            listen=HostPort.parse(args.listen) if args.listen else None,
+            admin=HostPort.parse(args.admin) if args.admin else None,
+            extproc=tuple(HostPort.parse(a) for a in args.extproc),
+            fake_provider=HostPort.parse(args.fake_provider) if args.fake_provider else None,
+            store=args.store,
+            cache_mode=args.cache,
+            semantic_store=args.semantic_store,
+            otlp_endpoint=args.otlp_endpoint or None,
+        )
+        rendered = deployable(config, deployment)
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        # A source too broken to rewrite: say what is wrong with it, as `check` would.
+        from .checks import check_config
+
+        report = check_config(source, run_envoy=False)
+        reasons = report.problems or [exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)]
+        for reason in reasons:
+            print(f"problem: {source}: {reason}", file=sys.stderr)
+        return 1
+    text = f"# Generated by `{_render_command(args)}`;\n# edit {source}, not this file.\n" + yaml.safe_dump(
+        rendered, sort_keys=False
+    )
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    with open(args.output, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    if not args.check:
+        return 0
+    args.config = args.output
+    return _check(args)
 
 
 def _up(args: argparse.Namespace) -> int:

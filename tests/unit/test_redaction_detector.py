@@ -86,3 +86,27 @@ def test_deny_list_matches_whole_words_in_any_case() -> None:
     detector = Detector((), deny_list=("Project Falcon",))
     assert found("about project falcon's launch", detector) == [("DENY_LIST", "project falcon")]
     assert found("about project falconry", detector) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "value"),
+    [
+        ("call ２１２-７３６-５０００ today", "PHONE_NUMBER", "２１２-７３６-５０００"),  # full-width digits
+        ("card ４１１１ １１１１ １１１１ １１１１ ok", "CREDIT_CARD", "４１１１ １１１１ １１１１ １１１１"),
+        ("mail bob\u200b@exam\u200dple.com now", "EMAIL_ADDRESS", "bob\u200b@exam\u200dple.com"),  # zero-width
+        ("mail ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ now", "EMAIL_ADDRESS", "ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+        ("ssn 219\u2060-09-\ufeff9999 here", "US_SSN", "219\u2060-09-\ufeff9999"),  # word joiner, BOM
+        ("call 𝟐𝟏𝟐-𝟕𝟑𝟔-𝟓𝟎𝟎𝟎 today", "PHONE_NUMBER", "𝟐𝟏𝟐-𝟕𝟑𝟔-𝟓𝟎𝟎𝟎"),  # mathematical digits
+        ("call ٢١٢-٧٣٦-٥٠٠٠ today", "PHONE_NUMBER", "٢١٢-٧٣٦-٥٠٠٠"),  # Arabic-Indic digits
+        ("call 2\u03321\u03322-736-5000 today", "PHONE_NUMBER", "2\u03321\u03322-736-5000"),  # combining marks
+    ],
+)
+def test_look_alike_characters_and_invisible_ones_do_not_hide_a_value(text: str, entity: str, value: str) -> None:
+    """Detection reads the text folded (NFKC, digits of any script, no format characters); the span
+    is the original text's, so masking it leaves nothing of the value behind."""
+    assert found(text) == [(entity, value)]
+
+
+def test_text_around_folded_characters_keeps_its_offsets() -> None:
+    text = "ﬁle ① café\u0301 \u200b then mail a@example.com and ２１２-７３６-５０００"
+    assert found(text) == [("EMAIL_ADDRESS", "a@example.com"), ("PHONE_NUMBER", "２１２-７３６-５０００")]

@@ -55,6 +55,20 @@ def test_a_route_overrides_each_section_on_its_own() -> None:
     assert route.response.deny_list == ("Falcon",) and route.log_text
 
 
+def test_the_scan_budget_has_defaults_and_a_route_inherits_the_gateways_unless_it_sets_its_own() -> None:
+    shipped = load_privacy(SHIPPED).default.request
+    assert (shipped.max_scan_bytes, shipped.max_scan_seconds, shipped.over_budget, shipped.unscannable) == (
+        4194304, 5.0, "refuse", "allow")  # fmt: skip
+    config = with_privacy(
+        {"request": {"mode": "mask", "max_scan_bytes": 2048, "max_scan_seconds": 1, "unscannable": "refuse"}},
+        **{"gpt-4o": {"request": {"mode": "restore"}}, "gpt-4o-mini": {"request": {"max_scan_seconds": 0.5, "over_budget": "truncate"}}},
+    )
+    policies = load_privacy(config)
+    inherited, own = policies.for_model("gpt-4o").request, policies.for_model("gpt-4o-mini").request
+    assert (inherited.mode, inherited.max_scan_bytes, inherited.max_scan_seconds, inherited.unscannable) == ("restore", 2048, 1.0, "refuse")
+    assert (own.max_scan_bytes, own.max_scan_seconds, own.over_budget) == (2048, 0.5, "truncate")
+
+
 def test_yaml_off_without_quotes_means_off() -> None:
     assert load_privacy(with_privacy({"request": {"mode": False}})).default.request.mode == "off"
 
@@ -69,6 +83,11 @@ def test_yaml_off_without_quotes_means_off() -> None:
         ({"response": {"deny_list": "Falcon"}}, "deny_list must be a list of non-empty strings"),
         ({"requests": {}}, "does not know requests"),
         ({"log_text": "yes"}, "log_text must be true or false"),
+        ({"request": {"max_scan_bytes": 0}}, "privacy.request.max_scan_bytes must be a positive whole number"),
+        ({"request": {"max_scan_bytes": 1.5}}, "max_scan_bytes must be a positive whole number"),
+        ({"request": {"max_scan_seconds": "5s"}}, "privacy.request.max_scan_seconds must be a positive number"),
+        ({"request": {"over_budget": "allow"}}, "privacy.request.over_budget must be one of refuse, truncate"),
+        ({"request": {"unscannable": "mask"}}, "privacy.request.unscannable must be one of allow, refuse"),
     ],
 )
 def test_mistakes_are_named_in_plain_words(privacy: dict[str, Any], words: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import orjson
@@ -11,9 +13,10 @@ import yaml
 from extproc.config import DEFAULT_CONFIG, build_gateway
 from extproc.credentials import Credentials
 from extproc.decisions import Changes, Reply
-from extproc.processor import RouterProcessor
+from extproc.processor import Gateway, RouterProcessor
 from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy, ResponsePolicy
 from extproc.settings import Settings
+from extproc.stages.redaction import RedactionStage
 
 CONFIG = yaml.safe_load(DEFAULT_CONFIG.read_text())
 EMAIL, CARD = "bob@example.com", "4111 1111 1111 1111"
@@ -22,15 +25,19 @@ JSON_200 = {":status": "200", "content-type": "application/json", "x-envoy-upstr
 SSE_200 = {":status": "200", "content-type": "text/event-stream", "x-envoy-upstream-service-time": "3"}
 
 
-def processor(request: str = "off", response: str = "off", **privacy: Any) -> RouterProcessor:
+def processor(request: str | RequestPolicy = "off", response: str = "off", **privacy: Any) -> RouterProcessor:
+    return RouterProcessor(gateway_with(request, response, **privacy))
+
+
+def gateway_with(request: str | RequestPolicy = "off", response: str = "off", **privacy: Any) -> Gateway:
+    policy = request if isinstance(request, RequestPolicy) else RequestPolicy(request)
     policies = PrivacyPolicies(
-        default=Privacy(RequestPolicy(request), ResponsePolicy(response), **privacy),
+        default=Privacy(policy, ResponsePolicy(response), **privacy),
         by_model={"llama-3.1-8b": Privacy(RequestPolicy("off"), ResponsePolicy(response))},
     )
-    gateway = build_gateway(
+    return build_gateway(
         CONFIG, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=Settings(auth_mode="none"), privacy=policies
     )
-    return RouterProcessor(gateway)
 
 
 async def send(proc: RouterProcessor, body: dict[str, Any], path: str = "/v1/chat/completions") -> Reply | Changes:
@@ -189,3 +196,138 @@ async def test_the_same_value_twice_gets_one_placeholder(mode: str) -> None:
         {"role": "user", "content": f"a {EMAIL}"}, {"role": "assistant", "content": "ok"},
         {"role": "user", "content": f"b {EMAIL} c carol@example.org"}]}))  # fmt: skip
     assert body.count("<EMAIL_ADDRESS_1>") == 2 and body.count("<EMAIL_ADDRESS_2>") == 1
+
+
+def _user(content: Any) -> dict[str, Any]:
+    return {"model": "fast", "messages": [{"role": "user", "content": content}]}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({**_user("hi"), "prediction": {"type": "content", "content": f"draft for {EMAIL}"}}, id="prediction.content"),
+        pytest.param({"model": "fast", "messages": [{"role": "user", "content": "hi"},
+                      {"role": "assistant", "content": None, "refusal": f"I won't mail {EMAIL}"},
+                      {"role": "user", "content": "ok"}]}, id="assistant refusal"),  # fmt: skip
+        pytest.param({**_user("hi"), "user": EMAIL}, id="user"),
+        pytest.param({"model": "fast", "messages": [{"role": "user", "name": EMAIL, "content": "hi"}]}, id="message name"),
+        pytest.param({**_user("hi"), "stop": [f"{EMAIL}", "END"]}, id="stop"),
+        pytest.param({**_user("hi"), "tools": [{"type": "function", "function": {
+            "name": "lookup", "description": f"Looks up {EMAIL}",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string", "description": f"e.g. {EMAIL}"}}}}}]},
+            id="tool description and parameters"),  # fmt: skip
+        pytest.param({**_user("hi"), "response_format": {"type": "json_schema", "json_schema": {
+            "name": "answer", "schema": {"type": "object", "properties": {EMAIL: {"type": "string", "enum": [EMAIL]}}}}}},
+            id="response_format schema"),  # fmt: skip
+        pytest.param({**_user("hi"), "metadata": {"customer": EMAIL}}, id="metadata"),
+        pytest.param({"model": "fast", "messages": [{"role": "user", "content": "hi"}, {
+            "role": "assistant", "content": "ok", "reasoning_content": f"they are {EMAIL}"}, {"role": "user", "content": "go"}]},
+            id="reasoning_content"),  # fmt: skip
+    ],
+)
+async def test_every_field_the_provider_reads_is_masked(body: dict[str, Any]) -> None:
+    proc = processor(request="mask")
+    upstream = sent(await send(proc, body))
+    canonical = orjson.dumps(proc.ctx.body).decode()  # what any provider's translation starts from
+    assert EMAIL not in upstream and EMAIL not in canonical and "<EMAIL_ADDRESS_1>" in canonical
+
+
+async def test_an_anthropic_thinking_block_is_masked_after_canonicalisation() -> None:
+    body = {"model": "claude-haiku-4-5", "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [
+        {"role": "user", "content": "who?"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": f"The customer is {EMAIL}.", "signature": "sig"},
+                                          {"type": "text", "text": "Dana."}]},
+        {"role": "user", "content": "thanks"}]}  # fmt: skip
+    upstream = sent(await send(processor(request="mask"), body, "/v1/messages"))
+    assert EMAIL not in upstream and "<EMAIL_ADDRESS_1>" in upstream
+
+
+@pytest.mark.parametrize(
+    ("written", "left_over"),
+    [
+        ("call ２１２-７３６-５０００ now", ["２１２", "５０００", "212-736-5000"]),  # full-width digits
+        ("card ４１１１ １１１１ １１１１ １１１１ ok", ["４１１１", "4111"]),
+        ("mail bob\u200b@example.com now", ["bob", "example.com"]),  # a zero-width space inside
+        ("mail ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ now", ["ｂｏｂ", "ｅｘａｍｐｌｅ"]),
+    ],
+)
+async def test_look_alike_and_invisible_characters_do_not_carry_a_value_past_the_mask(written: str, left_over: list[str]) -> None:
+    upstream = orjson.loads(sent(await send(processor(request="mask"), _user(written))))
+    text = upstream["messages"][0]["content"]
+    assert "<" in text and not any(piece in text for piece in left_over), text
+
+
+async def test_a_value_split_across_two_text_parts_is_masked_whole() -> None:
+    parts = [{"type": "text", "text": "call 212-736-"}, {"type": "text", "text": "5000 tonight"}]
+    upstream = orjson.loads(sent(await send(processor(request="mask"), _user(parts))))
+    content = upstream["messages"][0]["content"]
+    assert content == [{"type": "text", "text": "call <PHONE_NUMBER_1>"}, {"type": "text", "text": " tonight"}]
+
+
+async def test_a_value_split_across_text_parts_is_refused_in_block_mode() -> None:
+    parts = [{"type": "text", "text": "mail bob@exa"}, {"type": "text", "text": "mple.com"}]
+    reply = await send(processor(request="block"), _user(parts))
+    assert isinstance(reply, Reply) and reply.status == 400 and b"EMAIL_ADDRESS (1)" in reply.body
+
+
+DENSE = "call 212-736-5000 mail a.b@example.com card 4111 1111 1111 1111 "
+
+
+@pytest.mark.parametrize(("path", "error_key"), [("/v1/chat/completions", "code"), ("/v1/messages", "type")])
+async def test_text_over_max_scan_bytes_is_refused_413_in_the_clients_format(path: str, error_key: str) -> None:
+    proc = processor(RequestPolicy("mask", max_scan_bytes=4096))
+    reply = await send(proc, {**_user(DENSE * 100), "max_tokens": 5}, path)
+    assert isinstance(reply, Reply) and reply.status == 413
+    error = orjson.loads(reply.body)["error"]
+    assert error[error_key] == ("request_too_large_to_scan" if error_key == "code" else "request_too_large")
+    assert "too large to check for sensitive data" in error["message"] and "4,096" in error["message"]
+    assert "212-736-5000" not in error["message"]
+
+
+async def test_a_scan_over_max_scan_seconds_is_refused_413_and_nothing_is_sent() -> None:
+    proc = processor(RequestPolicy("mask", max_scan_seconds=0.001))
+    reply = await send(proc, _user(DENSE * 5000))  # 320 KB of values: five chunks, each longer than a millisecond
+    assert isinstance(reply, Reply) and reply.status == 413
+    error = orjson.loads(reply.body)["error"]
+    assert error["code"] == "request_too_large_to_scan" and "longer than the 0.001 s" in error["message"]
+    assert "scan_over_budget:seconds" in proc.ctx.decisions
+
+
+async def test_truncate_masks_what_was_read_and_cuts_the_rest() -> None:
+    proc = processor(RequestPolicy("mask", max_scan_bytes=8192, over_budget="truncate"))
+    body = {"model": "fast", "messages": [{"role": "user", "content": DENSE * 300}, {"role": "user", "content": "later bob@example.com"}]}
+    upstream = orjson.loads(sent(await send(proc, body)))
+    first, second = (m["content"] for m in upstream["messages"])
+    assert first.endswith("[...]") and 4096 < len(first) <= 8192 and "<EMAIL_ADDRESS_1>" in first
+    assert "212-736-5000" not in first and "4111" not in first and "example.com" not in first
+    assert second == "[...]"
+
+
+async def test_unscannable_content_is_refused_when_the_route_says_so() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    body = _user([{"type": "text", "text": "what is this?"}, image])
+    assert isinstance(await send(processor(RequestPolicy("mask")), body), Changes)
+    reply = await send(processor(RequestPolicy("mask", unscannable="refuse")), body)
+    assert isinstance(reply, Reply) and reply.status == 400
+    error = orjson.loads(reply.body)["error"]
+    assert error["code"] == "unscannable_content" and "messages[0].content[1] (image_url)" in error["message"]
+
+
+async def test_a_large_request_waits_for_a_worker_then_gets_503_when_none_frees_up() -> None:
+    busy = gateway_with(RequestPolicy("mask", max_scan_bytes=1 << 30, max_scan_seconds=60))
+    pool = next(s for s in busy.stages if isinstance(s, RedactionStage)).pool
+    hurried = RouterProcessor(gateway_with(RequestPolicy("mask", max_scan_seconds=0.3)))  # the same process's pool
+    hog = asyncio.create_task(send(RouterProcessor(busy), _user(DENSE * 55000)))  # seconds of scanning
+    try:
+        deadline = time.monotonic() + 60
+        while pool.running < pool.processes:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        reply = await send(hurried, _user(DENSE * 300))
+        assert isinstance(reply, Reply) and reply.status == 503 and reply.headers["retry-after"] == "2"
+        assert orjson.loads(reply.body)["error"]["code"] == "redaction_busy"
+    finally:
+        hog.cancel()
+    while pool.running:  # the cancelled scan stops, and its worker takes the next request
+        await asyncio.sleep(0.01)
+    assert isinstance(await send(RouterProcessor(gateway_with(RequestPolicy("mask"))), _user(DENSE * 300)), Changes)
