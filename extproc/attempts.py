@@ -15,11 +15,25 @@ is known only from Envoy's attempt count and reported as `unconnected`.
 This travels through Envoy rather than process memory because the router
 stream and the attempt streams of one request may reach different service
 processes.
+
+An attempt that went out and ended with no answer (its connection reset, or
+its per-try timeout) is charged: the provider had the whole prompt and may
+have begun answering, and bills for that. Envoy retries it only while nothing
+has reached the client; the tenant pays each such attempt's prompt, estimated
+and priced at its endpoint (`Unanswered`; see ADR 0005).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .usage import Usage
+
+if TYPE_CHECKING:
+    from .catalog import Endpoint
+    from .estimate import Estimator
+    from .pricing import Pricing
 
 # Set by Envoy on each upstream request (virtual host `include_request_attempt_count`).
 ATTEMPT_COUNT_HEADER = "x-envoy-attempt-count"
@@ -104,3 +118,43 @@ def client_headers(attempts: list[Attempt]) -> dict[str, str]:
         ATTEMPT_HEADER: str(attempts[-1].number),
         ATTEMPTS_HEADER: ", ".join(a.header_item() for a in shown),
     }
+
+
+def unanswered(attempts: list[Attempt]) -> list[Attempt]:
+    """The attempts that reached a provider and ended without an answer (reset, timed out)."""
+    return [a for a in attempts if a.provider and a.status is None]
+
+
+@dataclass(slots=True)
+class Unanswered:
+    """What a request's unanswered attempts cost: each one's prompt, estimated, at its endpoint's price.
+
+    Charged once, added to whatever the answer itself cost (nothing, when every attempt failed).
+    """
+
+    attempts: list[Attempt] = field(default_factory=list)
+    charged: bool = False
+
+    def add_to(
+        self,
+        cost_usd: float | None,
+        endpoints: tuple[Endpoint, ...],
+        body: dict[str, Any],
+        kind: str,
+        estimator: Estimator,
+        pricing: Pricing,
+    ) -> float | None:
+        """`cost_usd` plus the attempts' prompts, the first time it is asked; `cost_usd` after that."""
+        if self.charged or not self.attempts:
+            return cost_usd
+        self.charged = True
+        total = cost_usd or 0.0
+        for attempt in self.attempts:
+            endpoint = next(
+                (e for e in endpoints if e.provider == attempt.provider and e.upstream_model == attempt.model), None
+            )
+            if endpoint is None:
+                continue
+            prompt = estimator.prompt_tokens(endpoint.model, body, kind)
+            total += pricing.cost_usd(endpoint, Usage(prompt_tokens=prompt, completion_tokens=0)) or 0.0
+        return total

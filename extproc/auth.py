@@ -3,7 +3,7 @@
 Clients send their gateway key the way their SDK sends a provider key:
 `Authorization: Bearer <key>` (OpenAI) or `x-api-key: <key>` (Anthropic).
 The key never goes further: the provider gets the gateway's own credential
-(`provider_request.CLIENT_CREDENTIAL_HEADERS`), and no error or log line
+(`provider_request.dropped_headers`), and no error or log line
 repeats a key.
 
 Each endpoint says who it answers (`Access`): any tenant's key, or an admin

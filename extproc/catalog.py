@@ -10,6 +10,7 @@ same file Envoy loads, so the two can never disagree about what exists.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -46,6 +47,8 @@ class Endpoint:
     # Azure OpenAI's `api-version` query parameter.
     api_version: str | None = None
     prices: Prices | None = None
+    # Client headers this endpoint may get besides the common ones (lower case; `x-fake-*`: a prefix).
+    forward_headers: tuple[str, ...] = ()
 
     @property
     def upstream_model(self) -> str:
@@ -72,6 +75,9 @@ class ModelRoute:
     # Fallback levels (priorities after the first) are tried only while the
     # request's estimated maximum cost there stays at or under this, in USD.
     fallback_max_cost_usd: float | None = None
+    # The most an answer on this route may be, in bytes: Envoy's `request_body_buffer_limit`
+    # of the route (else its virtual host), which bounds every buffered body of the stream.
+    buffer_bytes: int | None = None
     # The cluster's priority levels in fallback order (derived from the endpoints once,
     # since the cost-control stage reads it on every request).
     priorities: tuple[int, ...] = field(init=False)
@@ -83,7 +89,8 @@ class ModelRoute:
 @dataclass(frozen=True, slots=True)
 class Lane:
     """A fail-open lane: requests under `prefix` (`/local/v1/...`) are for `cluster`'s models only,
-    and Envoy sends them straight to that cluster when the service is down."""
+    and Envoy, after its own authentication filter admits them, sends them straight to that
+    cluster when the service is down (see `_lane` for what a lane must declare)."""
 
     prefix: str
     cluster: str
@@ -138,10 +145,10 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     clusters = {c.get("name"): c for c in _static(config).get("clusters", []) or []}
     routes: dict[str, ModelRoute] = {}
     lanes: list[Lane] = []
-    for route in iter_routes(config):
+    for vhost, route in _routes_with_hosts(config):
         meta = _llm_metadata(route)
         if meta and meta.get("lane") is True:
-            lanes.append(_lane(route, clusters))
+            lanes.append(_lane(route, clusters, envoy_auth_filters(config)))
             continue
         if not meta or "model" not in meta:
             continue
@@ -172,6 +179,7 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
             kind=kind,
             per_attempt=has_upstream_ext_proc(clusters[target]),
             fallback_max_cost_usd=_usd(name, meta, "fallback_max_cost_usd"),
+            buffer_bytes=_buffer_limit(route) or _buffer_limit(vhost),
         )
         if not routes[name].per_attempt and len({e.model for e in routes[name].endpoints}) > 1:
             raise CatalogError(
@@ -184,8 +192,14 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     return Catalog(routes, tuple(lanes))
 
 
-def _lane(route: dict[str, Any], clusters: dict[str, Any]) -> Lane:
-    """A fail-open lane route: `match.prefix: /<name>/v1/` to a cluster the router filter prepares for."""
+def _lane(route: dict[str, Any], clusters: dict[str, Any], auth_filters: set[str]) -> Lane:
+    """A fail-open lane route: `match.prefix: /<name>/v1/` to a cluster the router filter prepares for.
+
+    Without the service nothing checks a lane's requests but Envoy, so the route must switch
+    on one of Envoy's own authentication filters (`typed_per_filter_config`, with the filter in
+    the listener's chain), and a credential Envoy injects there must not be one the gateway
+    uses for another cluster's provider: a lane reaches only the operator's own server.
+    """
     prefix = str((route.get("match") or {}).get("prefix", ""))
     cluster = (route.get("route") or {}).get("cluster", "")
     if not prefix.startswith("/") or not prefix.endswith("/v1/") or prefix.count("/") != 3:
@@ -197,7 +211,64 @@ def _lane(route: dict[str, Any], clusters: dict[str, Any]) -> Lane:
             f"lane {prefix!r} sends to cluster {cluster!r}, whose upstream ext_proc filter would fail closed "
             "without the service: a lane's cluster must not run it"
         )
+    enabled = set(route.get("typed_per_filter_config") or {}) & auth_filters
+    if not enabled:
+        raise CatalogError(
+            f"lane {prefix!r} fails open without authentication: enable one of Envoy's authentication "
+            f"filters ({', '.join(sorted(ENVOY_AUTH_FILTERS))}) on its route (typed_per_filter_config) and "
+            "in the listener's http_filters (see docs/configuration.md, 'A fail-open lane')"
+        )
+    foreign = _injected_variables(route) & _provider_key_variables(clusters, exclude=cluster)
+    if foreign:
+        raise CatalogError(
+            f"lane {prefix!r} injects {', '.join(sorted(foreign))}, the API key of another cluster's provider: "
+            "a lane may carry only its own server's key (a variable no other endpoint uses)"
+        )
     return Lane(prefix=prefix[: -len("/v1/")], cluster=cluster)
+
+
+# Envoy's filters that authenticate a request by themselves (no external service).
+ENVOY_AUTH_FILTERS = frozenset(
+    {
+        "envoy.filters.http.basic_auth",
+        "envoy.filters.http.api_key_auth",
+        "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.rbac",
+    }
+)
+_ENVIRONMENT = re.compile(r"%ENVIRONMENT\(([^)]+)\)%")
+
+
+def envoy_auth_filters(config: dict[str, Any]) -> set[str]:
+    """The names of Envoy's authentication filters present in any HTTP connection manager's chain."""
+    return {
+        http_filter.get("name", "")
+        for hcm in iter_connection_managers(config)
+        for http_filter in hcm.get("http_filters", []) or []
+        if http_filter.get("name") in ENVOY_AUTH_FILTERS
+    }
+
+
+def _injected_variables(route: dict[str, Any]) -> set[str]:
+    """Environment variables a route's request_headers_to_add puts in the upstream request."""
+    names: set[str] = set()
+    for option in route.get("request_headers_to_add", []) or []:
+        names.update(_ENVIRONMENT.findall(str((option.get("header") or {}).get("value", ""))))
+    return names
+
+
+def _provider_key_variables(clusters: dict[str, Any], exclude: str) -> set[str]:
+    """Every `api_key_env` of the endpoints of the clusters other than `exclude`."""
+    names: set[str] = set()
+    for name, cluster in clusters.items():
+        if name == exclude:
+            continue
+        for locality in (cluster.get("load_assignment") or {}).get("endpoints", []) or []:
+            for lb_endpoint in locality.get("lb_endpoints", []) or []:
+                variable = (_llm_metadata(lb_endpoint) or {}).get("api_key_env")
+                if variable:
+                    names.add(str(variable))
+    return names
 
 
 def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
@@ -226,7 +297,19 @@ def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
                 api_key_file=meta.get("api_key_file"),
                 api_version=meta.get("api_version"),
                 prices=_prices(name, meta),
+                forward_headers=_header_names(name, meta),
             )
+
+
+def _header_names(cluster: str, meta: dict[str, Any]) -> tuple[str, ...]:
+    """An endpoint's `forward_headers`: header names, or prefixes ending in `*`, lower-cased."""
+    names = meta.get("forward_headers") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip("*").strip() for n in names):
+        raise CatalogError(
+            f"an endpoint of cluster {cluster!r} sets `forward_headers`: it must be a list of header names "
+            "(or prefixes ending in '*')"
+        )
+    return tuple(n.strip().lower() for n in names)
 
 
 def _usd(model: str, meta: dict[str, Any], key: str) -> float | None:
@@ -289,8 +372,19 @@ def iter_virtual_hosts(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def iter_routes(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every route of every virtual host (`iter_virtual_hosts`)."""
+    for _, route in _routes_with_hosts(config):
+        yield route
+
+
+def _routes_with_hosts(config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     for vhost in iter_virtual_hosts(config):
-        yield from vhost.get("routes", []) or []
+        for route in vhost.get("routes", []) or []:
+            yield vhost, route
+
+
+def _buffer_limit(obj: dict[str, Any]) -> int | None:
+    value = obj.get("request_body_buffer_limit")
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
 
 def _static(config: dict[str, Any]) -> dict[str, Any]:

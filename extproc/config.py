@@ -23,6 +23,7 @@ from .cache.store import CacheStore, MemoryCache, RedisCache
 from .redaction.policy import PrivacyPolicies, load_privacy
 from .settings import Settings, load_settings
 from .stages import AccountingStage, CacheStage, CostControlStage, LimitsStage, RedactionStage, RoutingStage, Stage
+from .stages.answer_size import AnswerSizeStage
 from .translation import ProviderTranslator, TranslationError
 
 # The shipped configuration, next to the package in a source checkout.
@@ -55,15 +56,16 @@ def build_gateway(
     estimator = Estimator(pricing)
     keys, limits = build_stores(settings)
     # The order is the request's path, and the response side runs the same order:
-    # - routing first (every policy is per route), then redaction, before anything counts,
-    #   prices or caches the prompt;
+    # - routing first (every policy is per route), then the answer size (a refusal before
+    #   anything scans, reserves or prices), then redaction, before anything counts, prices
+    #   or caches the prompt;
     # - cost control, then accounting, then limits: limits holds the worst case on the
     #   endpoints cost control lets the chain reach, and settles after accounting priced;
     # - limits before the cache, so a hit takes a request from the request buckets (its
     #   tokens and hold come back whole when the hit settles); no stage after limits may
     #   refuse a request, or its reservation would wait for its expiry;
     # - the cache last: a hit ends the pipeline, and a miss stores the answer once priced.
-    stages: list[Stage] = [RoutingStage(catalog)]
+    stages: list[Stage] = [RoutingStage(catalog), AnswerSizeStage()]
     if privacy.any_active:
         stages.append(RedactionStage(privacy))
     stages += [CostControlStage(estimator), AccountingStage(pricing)]

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .catalog import METADATA_NAMESPACE, MODEL_HEADER, iter_routes, provider_of
-from .envoy_config import EXTPROC_CLUSTER
+from .envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from .cache.policy import load_cache_policies
 from .settings import SettingsError, mapping_of, tenancy_metadata
 
@@ -319,6 +319,9 @@ def _endpoint(deployment: _Deployment) -> dict[str, Any]:
     }  # fmt: skip
     if deployment.api_key_env:
         meta["api_key_env"] = deployment.api_key_env
+    if deployment.api_key_env == FAKE_PROVIDER_KEY_ENV:
+        # As in the shipped envoy.yaml: the fake provider takes its fault headers from clients.
+        meta["forward_headers"] = ["x-fake-*"]
     metadata: dict[str, Any] = {"filter_metadata": {METADATA_NAMESPACE: meta}}
     if url.scheme == "https":
         metadata["filter_metadata"]["envoy.transport_socket_match"] = {"sni": url.hostname}

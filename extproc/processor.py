@@ -28,14 +28,15 @@ from .context import RequestContext
 from .credentials import Credentials
 from .decisions import CLIENT_DISCONNECTED, Changes, Reply
 from .endpoints import EndpointSpec, Registry
-from .errors import GatewayError
+from .endpoints.embeddings import tail_usage
+from .errors import MAX_MESSAGE_CHARS, GatewayError, clipped, shown
 from .estimate import Estimator
 from .pricing import Pricing
 from .cache.replay import StreamAssembler, as_chunks
 from .provider_request import for_endpoint
 from .redaction.output import GuardedStream, OutputGuard
 from .stages import Stage
-from .stages.accounting import COST_HEADER
+from .stages.accounting import COST_HEADER, format_usd
 from .stages.cache import AGE_HEADER, CacheStage
 from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
 from .translation import ProviderTranslator
@@ -107,6 +108,8 @@ class RouterProcessor:
         self._finished = False
         # The service answered this request itself (a refusal, a cache hit, an internal error).
         self._replied = False
+        # Attempts that reached a provider and ended unanswered (reset, timed out): charged too.
+        self._unanswered = attempts.Unanswered()
 
     # --- request -----------------------------------------------------------
 
@@ -150,7 +153,7 @@ class RouterProcessor:
         content_type = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
         if content_type not in ("application/json", ""):
             return self._reject(
-                GatewayError(415, f"Content-Type must be application/json, not {content_type!r}.", code="unsupported_media_type")
+                GatewayError(415, f"Content-Type must be application/json, not {shown(content_type)}.", code="unsupported_media_type")
             )
         return Changes()
 
@@ -206,6 +209,8 @@ class RouterProcessor:
                     spec.upstream_path,
                     canonical,
                     self._gateway.credentials.api_key(endpoint),
+                    # The router still reads x-envoy-* after this filter (x-envoy-max-retries...).
+                    [name for name in ctx.headers if not name.startswith("x-envoy-")],
                 )
             except GatewayError as error:
                 return self._reject(error)
@@ -290,6 +295,13 @@ class RouterProcessor:
         ctx = self.ctx
         translator = self._translator
         native = self._provider_speaks_openai
+        if native and ctx.kind == "embeddings" and spec.client_format is OPENAI:
+            # Passed through as it came: only its usage is needed, and a 60 MB answer of floats
+            # would hold the event loop for half a second to parse.
+            ctx.usage = tail_usage(body)
+            if ctx.usage is None:
+                self._estimate_usage("")
+            return Changes()
         try:
             if native:
                 payload = orjson.loads(body) if body else None
@@ -462,7 +474,7 @@ class RouterProcessor:
         """What the stream's usage chunk tells the client about the answer."""
         ctx = self.ctx
         cost = self._gateway.pricing.cost_usd(ctx.endpoint, usage) if ctx.endpoint else None
-        ctx.cost_usd = cost
+        cost = ctx.cost_usd = self._charge_unanswered(cost)
         return {
             "served_model": ctx.served_model,
             "provider": ctx.endpoint.provider if ctx.endpoint else None,
@@ -519,9 +531,9 @@ class RouterProcessor:
             return meta
         return {
             "tenant": ctx.tenant,
-            "requested_model": ctx.requested_model,
+            "requested_model": clipped(ctx.requested_model),
             "decisions": list(ctx.decisions),
-            "error": reply.reason or None,
+            "error": clipped(reply.reason, MAX_MESSAGE_CHARS) or None,
         }
 
     # --- helpers -------------------------------------------------------------
@@ -531,6 +543,12 @@ class RouterProcessor:
         self._finished = True
         if self._assembler is not None:
             ctx.cache_answer = self._assembler.completion()
+        if self._unanswered.attempts and not self._unanswered.charged:
+            if ctx.cost_usd is None and ctx.usage is not None and ctx.endpoint is not None:
+                ctx.cost_usd = self._gateway.pricing.cost_usd(ctx.endpoint, ctx.usage)
+            ctx.cost_usd = self._charge_unanswered(ctx.cost_usd)
+            if ctx.cost_usd is not None:  # also on Envoy's error reply, which accounting does not price
+                ctx.client_headers[COST_HEADER] = format_usd(ctx.cost_usd)
         for stage in self._gateway.stages:
             with self._trace.stage(f"{stage.name} (response)", ctx):
                 await stage.on_response(ctx)
@@ -555,6 +573,16 @@ class RouterProcessor:
             time_per_output_token_s=self._time_per_output_token(),
             upstream_latency_s=_seconds(ctx.response_headers.get(UPSTREAM_SERVICE_TIME_HEADER)),
         )
+
+    def _charge_unanswered(self, cost: float | None) -> float | None:
+        """`cost` plus the prompts of the attempts that went unanswered, once (see attempts.Unanswered)."""
+        ctx = self.ctx
+        if ctx.route is None or ctx.body is None or self._unanswered.charged or not self._unanswered.attempts:
+            return cost
+        gateway = self._gateway
+        cost = self._unanswered.add_to(cost, ctx.route.endpoints, ctx.body, ctx.kind, gateway.estimator, gateway.pricing)
+        ctx.decisions.append(f"unanswered_attempts:{len(self._unanswered.attempts)}")
+        return cost
 
     def _time_per_output_token(self) -> float | None:
         """A stream's time per output token after the first (None for buffered answers)."""
@@ -632,8 +660,8 @@ class RouterProcessor:
         path = ctx.path.split("?", 1)[0]
         lane_prefix = ctx.lane.prefix if ctx.lane is not None else ""
         if self._gateway.registry.knows_path(path[len(lane_prefix):]):
-            return GatewayError(405, f"Method {ctx.method} is not allowed on {path}.", code="method_not_allowed")
-        return GatewayError(404, f"Unknown endpoint {ctx.method} {path}.", code="unknown_endpoint")
+            return GatewayError(405, f"Method {clipped(ctx.method, 16)} is not allowed on {clipped(path)}.", code="method_not_allowed")
+        return GatewayError(404, f"Unknown endpoint {clipped(ctx.method, 16)} {clipped(path)}.", code="unknown_endpoint")
 
     def _id_header(self) -> dict[str, str]:
         return {REQUEST_ID_HEADER: self.ctx.request_id} if self.ctx.request_id else {}
@@ -660,6 +688,7 @@ class RouterProcessor:
         """Which attempt answered, and the log of all of them when the upstream filter kept one."""
         ctx = self.ctx
         log = attempts.from_metadata(metadata, attempts.envoy_count(headers))
+        self._unanswered.attempts = attempts.unanswered(log)
         if log:
             ctx.client_headers.update(attempts.client_headers(log))
             if len(log) > 1:
@@ -673,7 +702,7 @@ class RouterProcessor:
             "tenant": ctx.tenant,
             # Envoy's local_reply_config answers in this format when the provider fails.
             "client_format": self._spec.client_format.name if self._spec is not None else None,
-            "requested_model": ctx.requested_model,
+            "requested_model": clipped(ctx.requested_model),
             "route": ctx.route.name if ctx.route else None,
             "stream": ctx.stream,
             # The upstream filter refuses fallbacks beyond this level (cost cap).
@@ -688,7 +717,7 @@ class RouterProcessor:
             "provider": ctx.endpoint.provider if ctx.endpoint else None,
             "decisions": list(ctx.decisions),
             "attempts": ctx.client_headers.get(attempts.ATTEMPTS_HEADER),
-            "error": ctx.error,
+            "error": clipped(ctx.error, MAX_MESSAGE_CHARS),
             "cache": ctx.cache_outcome or "off",
         }
         if ctx.usage is not None:

@@ -1,12 +1,28 @@
-"""The request as one provider endpoint expects it: body, URL path, Host, key.
+"""The request as one provider endpoint expects it: body, URL path, Host, key, and only allowed headers.
 
 Used per attempt by the upstream filter and, for clusters that run no
 upstream filter (one endpoint), by the router filter. The wire format comes
 from the endpoint's `ProviderTranslator` (LiteLLM's provider configs).
+
+Headers are an allowlist at this boundary: a provider gets the headers the
+gateway sets for it (credentials, `anthropic-version`, content type and
+length), the client's `content-type` and `accept`, three of Envoy's own
+(`x-request-id`, `x-forwarded-proto`, `traceparent`), and the endpoint's
+`forward_headers`. Everything else the filter sees is removed: the client's
+`OpenAI-Organization`, `anthropic-beta`, `Cookie`, credentials and SDK
+telemetry, the client's address (`x-forwarded-for`), `tracestate`, and
+`x-envoy-*` per attempt. Attempts share one header map, so what an earlier
+attempt set for another provider (an `x-api-key`) goes the same way.
+
+The map is also the downstream request's: Envoy routes on it and the access
+log reads it. So `x-request-id` (the log's id) and `x-forwarded-proto` (without
+it, Envoy 1.40 matched no route once the router filter cleared the route
+cache) stay.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,26 +30,14 @@ from .catalog import Endpoint
 from .errors import GatewayError
 from .translation import ProviderTranslator, TranslationError
 
-# Where clients put credentials. The provider gets the gateway's key in the
-# header it expects, and none of the client's.
-CLIENT_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
-
-# Headers of one provider family. Attempts share one header map, so an attempt
-# to another provider removes those an earlier attempt (or the client) set.
-PROVIDER_HEADER_FAMILIES = {"anthropic-": ("anthropic",), "x-goog-": ("gemini",), "openai-": ("openai", "azure")}
-
-
-def foreign_provider_headers(headers: dict[str, str], provider: str) -> list[str]:
-    """Names in `headers` that belong to another provider family than `provider`."""
-    return [
-        name
-        for name in headers
-        for prefix, owners in PROVIDER_HEADER_FAMILIES.items()
-        if name.startswith(prefix) and provider not in owners
-    ]
-
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"
+
+# Headers every provider may get: how the body is encoded and what answer the client takes, and
+# Envoy's request id, scheme and trace context (no client data a provider acts on).
+COMMON_HEADERS = frozenset({"content-type", "accept", "x-request-id", "x-forwarded-proto", "traceparent"})
+# Hop-by-hop framing is Envoy's business (its codec rewrites it); the gateway leaves it alone.
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "transfer-encoding", "upgrade", "host"})
 
 
 @dataclass(slots=True)
@@ -46,9 +50,15 @@ class ProviderRequest:
 
 
 def for_endpoint(
-    translator: ProviderTranslator, endpoint: Endpoint, path: str, payload: dict[str, Any], api_key: str | None
+    translator: ProviderTranslator,
+    endpoint: Endpoint,
+    path: str,
+    payload: dict[str, Any],
+    api_key: str | None,
+    incoming: Iterable[str] = (),
 ) -> ProviderRequest:
-    """Translate a canonical (OpenAI) request for `endpoint`; GatewayError when it cannot be."""
+    """Translate a canonical (OpenAI) request for `endpoint`, removing every header of `incoming`
+    the endpoint may not get; GatewayError when it cannot be translated."""
     route = path.split("?", 1)[0]
     try:
         if route == CHAT_PATH:
@@ -65,5 +75,24 @@ def for_endpoint(
     headers[":path"] = upstream.path
     headers[":authority"] = upstream.authority
     headers["content-length"] = str(len(upstream.body))
-    remove = [name for name in CLIENT_CREDENTIAL_HEADERS if name not in headers]
-    return ProviderRequest(headers=headers, body=upstream.body, remove_headers=remove)
+    return ProviderRequest(headers=headers, body=upstream.body, remove_headers=dropped_headers(incoming, endpoint, headers))
+
+
+def dropped_headers(incoming: Iterable[str], endpoint: Endpoint, kept: Collection[str]) -> list[str]:
+    """The names in `incoming` that must not reach `endpoint`: neither set by the gateway (`kept`),
+    nor common, nor in the endpoint's `forward_headers`."""
+    return sorted(
+        {
+            name
+            for name in (n.lower() for n in incoming)
+            if not name.startswith(":")
+            and name not in _HOP_BY_HOP
+            and name not in kept
+            and name not in COMMON_HEADERS
+            and not _forwarded(name, endpoint.forward_headers)
+        }
+    )
+
+
+def _forwarded(name: str, allowed: tuple[str, ...]) -> bool:
+    return any(name.startswith(pattern[:-1]) if pattern.endswith("*") else name == pattern for pattern in allowed)

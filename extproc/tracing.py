@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog import iter_connection_managers
 from .decisions import CLIENT_DISCONNECTED
+from .errors import clipped
 from .metrics import semconv_provider
 
 if TYPE_CHECKING:
@@ -270,7 +271,8 @@ class StreamTrace(NoTrace):
         span = self._span
         self._decisions(span, ctx.decisions)
         operation = ctx.kind  # "chat" or "embeddings": the GenAI operation names
-        span.update_name(f"{operation} {ctx.requested_model}" if ctx.requested_model else "llm_gateway request")
+        requested = clipped(ctx.requested_model)  # the client's string: never whole
+        span.update_name(f"{operation} {requested}" if requested else "llm_gateway request")
         status = ctx.status
         error = ctx.error
         if self._reply is not None:  # the service answered: that status is the client's
@@ -280,11 +282,11 @@ class StreamTrace(NoTrace):
         endpoint = ctx.endpoint
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": operation,
-            "gen_ai.request.model": ctx.requested_model,
+            "gen_ai.request.model": requested,
             "gen_ai.response.model": ctx.served_model if ctx.cache_hit is None else ctx.cache_hit.served_model,
             "gen_ai.provider.name": semconv_provider(endpoint.provider) if endpoint else None,
             "http.response.status_code": status,
-            "error.type": error,
+            "error.type": clipped(error),
             "llm_gateway.request_id": ctx.request_id or None,
             "llm_gateway.tenant": ctx.tenant,
             "llm_gateway.route": ctx.route.name if ctx.route else None,

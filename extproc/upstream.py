@@ -10,8 +10,8 @@ attempt log (see `attempts.py`).
 
 Every attempt of a request shares one header map: what an earlier attempt set
 (an Anthropic path, an `x-api-key`) is still there on the next. So the path
-comes from the route's kind, never from `:path`, and headers another provider
-needed are removed.
+comes from the route's kind, never from `:path`, and every header the chosen
+endpoint may not get is removed (`provider_request.dropped_headers`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .catalog import Catalog, Endpoint
 from .credentials import Credentials
 from .decisions import Changes, Reply
 from .errors import GatewayError
-from .provider_request import CHAT_PATH, EMBEDDINGS_PATH, for_endpoint, foreign_provider_headers
+from .provider_request import CHAT_PATH, EMBEDDINGS_PATH, for_endpoint
 from .translation import ProviderTranslator
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,14 @@ class UpstreamProcessor:
             if not isinstance(payload, dict):
                 raise GatewayError(400, "The request body must be a JSON object.", code="invalid_request")
             key = self._credentials.api_key(endpoint)
-            request = for_endpoint(self._translators[endpoint], endpoint, self._path, payload, key)
+            request = for_endpoint(self._translators[endpoint], endpoint, self._path, payload, key, self._headers)
         except orjson.JSONDecodeError:
             return self._reply(GatewayError(400, "The request body is not valid JSON.", code="invalid_json"))
         except GatewayError as error:
             log.warning("upstream attempt to %s refused: %s", endpoint.cluster, error.message)
             return self._reply(error)
-        stale = foreign_provider_headers(self._headers, endpoint.provider)
-        remove = sorted({*request.remove_headers, *stale, attempts.ATTEMPT_COUNT_HEADER} - request.headers.keys())
-        return Changes(set_headers=request.headers, remove_headers=remove, body=request.body)
+        # x-envoy-attempt-count, the client's headers, an earlier attempt's credentials: all dropped.
+        return Changes(set_headers=request.headers, remove_headers=request.remove_headers, body=request.body)
 
     async def response_headers(self, headers: dict[str, str]) -> Changes:
         """Record this attempt's status and latency in the attempt log."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from .errors import GatewayError
+from .errors import GatewayError, clipped, shown
 
 # How deeply a request body may nest arrays and objects (the body itself is level 1).
 # The gateway re-encodes bodies with orjson, which refuses more than 254 levels, and
@@ -34,7 +34,7 @@ def check_int(holder: Mapping[str, Any], key: str, low: int, high: int | None = 
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool):
-        raise invalid(f"`{name}` must be an integer; got {value!r}.", name)
+        raise invalid(f"`{name}` must be an integer; got {shown(value)}.", name)
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise invalid(f"`{name}` must be {bound}; got {value}.", name)
@@ -46,7 +46,7 @@ def check_number(holder: Mapping[str, Any], key: str, low: float, high: float) -
     if value is None:
         return
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise invalid(f"`{key}` must be a number; got {value!r}.", key)
+        raise invalid(f"`{key}` must be a number; got {shown(value)}.", key)
     if not low <= value <= high:
         raise invalid(f"`{key}` must be between {low:g} and {high:g}; got {value}.", key)
 
@@ -68,7 +68,7 @@ def check_depth(body: Any, limit: int = MAX_JSON_DEPTH) -> None:
     param = None
     if isinstance(body, dict):
         param = next((str(key) for key, value in body.items() if not _nests_at_most(value, limit - 1)), None)
-    where = f"`{param}`" if param else "The request body"
+    where = f"`{clipped(param)}`" if param else "The request body"
     raise invalid(f"{where} is nested too deeply: arrays and objects may nest at most {limit} levels.", param)
 
 

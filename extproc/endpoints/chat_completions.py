@@ -11,6 +11,7 @@ from typing import Any
 
 from ..client_formats import OPENAI
 from ..usage import Usage, usage_from_openai
+from ..errors import shown
 from ..validation import check_depth, check_int, check_number, invalid, require_model
 from .base import ParsedRequest
 
@@ -87,7 +88,7 @@ def _check_messages(messages: Any) -> None:
         role = message.get("role")
         if not isinstance(role, str) or role not in _ROLES:  # a list or object role is not hashable
             raise invalid(
-                f"`{param}.role` must be one of {', '.join(sorted(_ROLES))}; got {role!r}.", f"{param}.role"
+                f"`{param}.role` must be one of {', '.join(sorted(_ROLES))}; got {shown(role)}.", f"{param}.role"
             )
         content = message.get("content")
         if content is None:

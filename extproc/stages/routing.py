@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..catalog import MODEL_HEADER, Catalog
 from ..context import RequestContext
 from ..decisions import Reply
-from ..errors import GatewayError
+from ..errors import GatewayError, shown
 
 # Listing hundreds of names in an error helps nobody.
 _MAX_NAMES_IN_ERROR = 20
@@ -28,7 +28,7 @@ class RoutingStage:
         if route.kind != ctx.kind:
             raise GatewayError(
                 400,
-                f"The model {requested!r} serves {route.kind}, not {ctx.kind}; use a {ctx.kind} model.",
+                f"The model {shown(requested)} serves {route.kind}, not {ctx.kind}; use a {ctx.kind} model.",
                 code="wrong_model_kind",
                 param="model",
             )
@@ -36,7 +36,7 @@ class RoutingStage:
             served = ", ".join(self._catalog.lane_models(ctx.lane))
             raise GatewayError(
                 400,
-                f"The {ctx.lane.prefix}/v1 lane serves only {served}, not {requested!r}; use /v1 for other models.",
+                f"The {ctx.lane.prefix}/v1 lane serves only {served}, not {shown(requested)}; use /v1 for other models.",
                 code="model_not_in_lane",
                 param="model",
             )
@@ -50,11 +50,11 @@ class RoutingStage:
 
 
 def _unknown_model(requested: str, names: list[str]) -> GatewayError:
-    shown = names[:_MAX_NAMES_IN_ERROR]
-    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    listed = names[:_MAX_NAMES_IN_ERROR]
+    more = f" and {len(names) - len(listed)} more" if len(names) > len(listed) else ""
     return GatewayError(
         404,
-        f"The model {requested!r} does not exist on this gateway. Available models: {', '.join(shown)}{more}.",
+        f"The model {shown(requested)} does not exist on this gateway. Available models: {', '.join(listed)}{more}.",
         code="model_not_found",
         param="model",
     )

@@ -48,7 +48,7 @@ from litellm.llms.anthropic.pass_through.adapters.transformation import (
 from litellm.llms.anthropic.pass_through.messages.utils import refusal_stop_details
 from litellm.types.utils import ModelResponse
 
-from ..errors import GatewayError
+from ..errors import GatewayError, shown
 from ..validation import check_int, check_number, invalid
 
 _ADAPTER = LiteLLMAnthropicMessagesAdapter()  # type: ignore[no-untyped-call]
@@ -509,7 +509,7 @@ def _check_message(message: Any, path: str, last: bool) -> None:
         raise invalid(f"`{path}` must be an object with `role` and `content`.", path)
     role = message.get("role")
     if role not in _ROLES:
-        raise invalid(f"`{path}.role` must be 'user' or 'assistant' (or 'system'); got {role!r}.", f"{path}.role")
+        raise invalid(f"`{path}.role` must be 'user' or 'assistant' (or 'system'); got {shown(role)}.", f"{path}.role")
     content = message.get("content")
     # Anthropic: every message needs content, except an optional final assistant (prefill) one.
     may_be_empty = last and role == "assistant"
@@ -533,7 +533,7 @@ def _check_blocks(blocks: Any, path: str, allowed: tuple[str, ...], allow_empty:
             raise invalid(f"`{where}` must be an object with a `type`.", where)
         kind = block["type"]
         if kind not in allowed:
-            raise invalid(f"`{where}.type` must be one of {', '.join(allowed)} here; got {kind!r}.", f"{where}.type")
+            raise invalid(f"`{where}.type` must be one of {', '.join(allowed)} here; got {shown(kind)}.", f"{where}.type")
         _check_block(block, kind, where)
 
 
@@ -568,7 +568,7 @@ def _check_source(source: Any, path: str, kinds: tuple[str, ...], media_types: t
         raise invalid(f"`{path}` must be an object.", path)
     kind = source.get("type")
     if kind not in kinds:
-        raise invalid(f"`{path}.type` must be one of {', '.join(kinds)}; got {kind!r}.", f"{path}.type")
+        raise invalid(f"`{path}.type` must be one of {', '.join(kinds)}; got {shown(kind)}.", f"{path}.type")
     if kind == "url":
         _check_str(source, "url", path)
         return
@@ -577,7 +577,7 @@ def _check_source(source: Any, path: str, kinds: tuple[str, ...], media_types: t
         media_type = source.get("media_type")
         if not isinstance(media_type, str) or (media_types is not None and media_type not in media_types):
             expected = ", ".join(media_types) if media_types else "a MIME type"
-            raise invalid(f"`{path}.media_type` must be {expected}; got {media_type!r}.", f"{path}.media_type")
+            raise invalid(f"`{path}.media_type` must be {expected}; got {shown(media_type)}.", f"{path}.media_type")
 
 
 def _check_tools(tools: Any) -> None:
@@ -604,7 +604,7 @@ def _check_tool_choice(choice: Any) -> None:
     if not isinstance(choice, dict) or choice.get("type") not in _TOOL_CHOICES:
         got = choice.get("type") if isinstance(choice, dict) else choice
         raise invalid(
-            f"`tool_choice.type` must be one of {', '.join(_TOOL_CHOICES)}; got {got!r}.", "tool_choice.type"
+            f"`tool_choice.type` must be one of {', '.join(_TOOL_CHOICES)}; got {shown(got)}.", "tool_choice.type"
         )
     if choice["type"] == "tool":
         _check_str(choice, "name", "tool_choice")
@@ -620,7 +620,7 @@ def _check_thinking(thinking: Any, max_tokens: int) -> None:
         return
     if not isinstance(thinking, dict) or thinking.get("type") not in _THINKING_TYPES:
         got = thinking.get("type") if isinstance(thinking, dict) else thinking
-        raise invalid(f"`thinking.type` must be one of {', '.join(_THINKING_TYPES)}; got {got!r}.", "thinking.type")
+        raise invalid(f"`thinking.type` must be one of {', '.join(_THINKING_TYPES)}; got {shown(got)}.", "thinking.type")
     if thinking["type"] == "enabled":
         check_int(thinking, "budget_tokens", 1024, name="thinking.budget_tokens")
         if thinking.get("budget_tokens") is None:

@@ -7,6 +7,8 @@ failure is the client's to see, as an error event it can parse.
 
 from __future__ import annotations
 
+import uuid
+
 import anthropic
 import httpx
 import openai
@@ -14,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.launcher import Stack
-from tests.e2e.conftest import access_log_entry, wait_until
+from tests.e2e.conftest import access_log_entry, fake_requests, wait_until
 from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 MESSAGES = [{"role": "user", "content": "a long answer that will break half way through"}]
@@ -125,3 +127,65 @@ def test_a_client_that_leaves_before_any_answer_is_counted_as_499(gateway: Stack
         lambda: _metric(gateway, "llm_gateway_requests_total", route="gpt-4o-mini", status="499", stream="false") == before + 1,
         timeout=15,
     )
+
+
+# --- a reset on a per-attempt route (smart: gpt-4o, whose cluster runs the upstream filter) ------
+
+GPT_4O = dict(tenant="test", model="gpt-4o", provider="openai")
+
+
+def _prompt_cost(messages: list[dict[str, str]]) -> float:
+    """What LiteLLM's cost map charges for this prompt on gpt-4o, no completion."""
+    import litellm  # noqa: PLC0415 - slow; only these tests need it
+
+    tokens = litellm.token_counter(model="gpt-4o", messages=messages)
+    prompt, _ = litellm.cost_per_token(model="gpt-4o", prompt_tokens=tokens, completion_tokens=0)
+    return float(prompt)
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_a_reset_before_anything_reached_the_client_is_retried_and_every_attempt_charged(gateway: Stack, path: str) -> None:
+    """The provider resets each attempt before any byte: Envoy retries (nothing reached the client),
+    the client gets one error in its own format, and the tenant pays each attempt's prompt, as the
+    provider bills it."""
+    marker = f"reset-{uuid.uuid4()}"
+    messages = [{"role": "user", "content": f"answer me {marker}"}]
+    body: dict[str, object] = {"model": "smart", "max_tokens": 50, "messages": messages}
+    before = _metric(gateway, "llm_gateway_cost_usd_total", **GPT_4O)
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=60, headers=AUTH) as http:
+        answer = http.post(path, json=body, headers={"x-fake-reset-after-chunks": "0"})
+    attempts = [r for r in fake_requests(gateway) if marker in str(r.get("body"))]
+    assert len(attempts) == 3  # the first try and two retries (num_retries: 2)
+    assert answer.status_code in (502, 503)
+    error = answer.json()  # never an empty body
+    if path == "/v1/messages":
+        assert error["type"] == "error" and error["error"]["type"] == "api_error"
+    else:
+        assert error["error"]["code"] == "upstream_unavailable"
+    assert answer.headers["x-gateway-attempts"].count("status=none") == 3
+    charged = float(answer.headers["x-gateway-cost-usd"])
+    assert charged == pytest.approx(3 * _prompt_cost(messages), rel=0.05)
+    wait_until(lambda: _metric(gateway, "llm_gateway_cost_usd_total", **GPT_4O) >= before + charged * 0.999, timeout=15)
+    entry = access_log_entry(gateway, answer.headers["x-gateway-request-id"])
+    assert "unanswered_attempts:3" in entry["decisions"] and float(entry["cost_usd"]) == pytest.approx(charged)
+
+
+def test_a_reset_after_the_stream_reached_the_client_is_not_retried_and_charged_once(gateway: Stack) -> None:
+    marker = f"cut-{uuid.uuid4()}"
+    messages = [{"role": "user", "content": f"a long answer please {marker}"}]
+    body = {"model": "smart", "stream": True, "messages": messages}
+    before = _metric(gateway, "llm_gateway_cost_usd_total", **GPT_4O)
+    received = b""
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=60, headers=AUTH) as http:
+        with http.stream(
+            "POST", "/v1/chat/completions", json=body,
+            headers={"x-fake-reset-after-chunks": "3", "x-fake-chunk-delay-ms": "50"},
+        ) as response:  # fmt: skip
+            assert response.status_code == 200
+            with pytest.raises(httpx.HTTPError):
+                for piece in response.iter_bytes():
+                    received += piece
+    assert b"data: " in received  # the stream had begun for the client: no retry could follow
+    assert len([r for r in fake_requests(gateway) if marker in str(r.get("body"))]) == 1
+    # The prompt and what was streamed, estimated (the provider's usage chunk never came).
+    wait_until(lambda: _metric(gateway, "llm_gateway_cost_usd_total", **GPT_4O) >= before + _prompt_cost(messages), timeout=15)

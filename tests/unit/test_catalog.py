@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from extproc.catalog import Catalog, CatalogError, Endpoint, load_catalog
+from extproc.catalog import Catalog, CatalogError, Endpoint, iter_connection_managers, iter_routes, load_catalog
+from extproc.launcher import envoy_binary
+from tests.lanes import htpasswd_line, with_example_lane
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 UPSTREAM_EXT_PROC = {
@@ -244,11 +248,62 @@ def test_a_cluster_without_upstream_ext_proc_may_repeat_one_model() -> None:
     assert not route.per_attempt and len(route.endpoints) == 2
 
 
-def test_the_shipped_local_lane_serves_the_local_vllm_only(shipped: Catalog) -> None:
-    lane = shipped.lane_for("/local/v1/chat/completions")
+def test_the_shipped_config_has_no_fail_open_lane(shipped: Catalog) -> None:
+    """Every path of the shipped config needs the service (which authenticates): no lane ships."""
+    assert shipped.lanes == ()
+
+
+@pytest.fixture(scope="module")
+def with_lane(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    users = tmp_path_factory.mktemp("lane") / "lane.htpasswd"
+    users.write_text(htpasswd_line("ops", "secret"))
+    return with_example_lane(yaml.safe_load(SHIPPED.read_text()), users)
+
+
+def test_the_documented_lane_serves_the_local_vllm_only(with_lane: dict[str, Any]) -> None:
+    catalog = load_catalog(with_lane)
+    lane = catalog.lane_for("/local/v1/chat/completions")
     assert lane is not None and lane.prefix == "/local" and lane.cluster == "local_vllm"
-    assert shipped.lane_models(lane) == ["llama-3.1-8b"]
-    assert shipped.lane_for("/v1/chat/completions") is None and shipped.lane_for("/localx/v1/models") is None
+    assert catalog.lane_models(lane) == ["llama-3.1-8b"]
+    assert catalog.lane_for("/v1/chat/completions") is None and catalog.lane_for("/localx/v1/models") is None
+
+
+def test_envoy_validates_the_documented_lane(with_lane: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(with_lane, sort_keys=False))
+    result = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path), "-l", "critical"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr or result.stdout
+
+
+def _lane_route(with_lane: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in iter_routes(with_lane) if r["match"].get("prefix") == "/local/v1/")
+
+
+def test_a_lane_that_envoy_does_not_authenticate_is_refused(with_lane: dict[str, Any]) -> None:
+    config = copy.deepcopy(with_lane)
+    del _lane_route(config)["typed_per_filter_config"]["envoy.filters.http.basic_auth"]
+    with pytest.raises(CatalogError, match="fails open without authentication"):
+        load_catalog(config)
+
+
+def test_a_lane_whose_auth_filter_is_not_in_the_chain_is_refused(with_lane: dict[str, Any]) -> None:
+    config = copy.deepcopy(with_lane)
+    hcm = next(iter_connection_managers(config))
+    hcm["http_filters"] = [f for f in hcm["http_filters"] if f["name"] != "envoy.filters.http.basic_auth"]
+    with pytest.raises(CatalogError, match="fails open without authentication"):
+        load_catalog(config)
+
+
+def test_a_lane_injecting_another_providers_key_is_refused(with_lane: dict[str, Any]) -> None:
+    """The lane that shipped before: Envoy injected FAKE_PROVIDER_API_KEY, which the paid-provider
+    stand-ins use too."""
+    config = copy.deepcopy(with_lane)
+    _lane_route(config)["request_headers_to_add"][0]["header"]["value"] = "Bearer %ENVIRONMENT(FAKE_PROVIDER_API_KEY)%"
+    with pytest.raises(CatalogError, match="FAKE_PROVIDER_API_KEY, the API key of another cluster's provider"):
+        load_catalog(config)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from extproc import processor as processor_module
 from extproc.processor import Gateway, RouterProcessor
 from extproc.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
+from tests.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")
@@ -390,6 +391,49 @@ async def test_buffered_answer_on_a_per_attempt_cluster_is_priced_for_its_endpoi
     assert changes.set_headers["x-gateway-served-model"] == "gpt-4o"
 
 
+# The attempt log the upstream filter kept: two attempts reset (no status), the third answered.
+TWO_RESET = {"attempt_1": "openai gpt-4o", "attempt_2": "openai gpt-4o", "attempt_3": "openai gpt-4o 200 4"}
+ALL_RESET = {"attempt_1": "openai gpt-4o", "attempt_2": "openai gpt-4o", "attempt_3": "openai gpt-4o"}
+
+
+def _prompt_cost(gateway: Gateway, litellm) -> float:  # noqa: ANN001
+    prompt = gateway.estimator.prompt_tokens("openai/gpt-4o", {"model": "gpt-4o", "messages": USER}, "chat")
+    return _reference_cost(litellm, "openai/gpt-4o", prompt, 0)
+
+
+async def test_attempts_reset_before_the_answer_are_charged_their_prompts(
+    processor: RouterProcessor, gateway: Gateway, litellm  # noqa: ANN001
+) -> None:
+    assert isinstance(await _send(processor, {"model": "smart", "messages": USER}), Changes)
+    await processor.response_headers({**JSON_200, "x-envoy-attempt-count": "3"}, False, {}, TWO_RESET)
+    changes = await processor.response_body(orjson.dumps({**COMPLETION, "model": "gpt-4o"}), True)
+    answer = _reference_cost(litellm, "openai/gpt-4o", 2000, 500)
+    expected = answer + 2 * _prompt_cost(gateway, litellm)
+    assert float(changes.set_headers["x-gateway-cost-usd"]) == pytest.approx(expected, rel=1e-6)
+    assert changes.metadata is not None and "unanswered_attempts:2" in changes.metadata["decisions"]
+    assert changes.set_headers["x-gateway-prompt-tokens"] == "2000"  # the answer's own usage, as reported
+
+
+async def test_when_every_attempt_was_reset_the_prompts_are_still_charged(
+    processor: RouterProcessor, gateway: Gateway, litellm  # noqa: ANN001
+) -> None:
+    """Envoy's own 503 after three resets: the provider saw three prompts."""
+    assert isinstance(await _send(processor, {"model": "smart", "messages": USER}), Changes)
+    await processor.response_headers({":status": "503", "content-type": "application/json"}, False, {}, ALL_RESET)
+    changes = await processor.response_body(b'{"error":{}}', True)
+    expected = 3 * _prompt_cost(gateway, litellm)
+    assert float(changes.set_headers["x-gateway-cost-usd"]) == pytest.approx(expected, rel=1e-6)
+    assert processor.ctx.cost_usd == pytest.approx(expected, rel=1e-9)  # what the limits stage charges
+
+
+async def test_attempts_the_provider_refused_are_not_charged(processor: RouterProcessor) -> None:
+    refused = {"attempt_1": "openai gpt-4o 503 3", "attempt_2": "openai gpt-4o 429 2", "attempt_3": "openai gpt-4o 503 1"}
+    assert isinstance(await _send(processor, {"model": "smart", "messages": USER}), Changes)
+    await processor.response_headers({":status": "503", "content-type": "application/json", **FROM_PROVIDER}, False, {}, refused)
+    changes = await processor.response_body(b'{"error":{"message":"busy"}}', True)
+    assert "x-gateway-cost-usd" not in changes.set_headers and processor.ctx.cost_usd is None
+
+
 async def test_upstream_openai_error_passes_through_unchanged(processor: RouterProcessor) -> None:
     error = orjson.dumps({"error": {"message": "Rate limit", "type": "requests", "param": None, "code": "rate_limit_exceeded"}})
     changes = await _buffered(processor, {":status": "429", "content-type": "application/json", **FROM_PROVIDER}, error)
@@ -488,7 +532,21 @@ async def test_malformed_bodies_get_a_400_in_the_clients_format(processor: Route
         assert payload["error"]["type"] == "invalid_request_error" and payload["error"]["message"]
 
 
-# --- the fail-open lane (/local/v1/...) -----------------------------------------------------
+# --- the fail-open lane (/local/v1/..., as docs/configuration.md adds one) ---------------------
+
+
+@pytest.fixture(scope="module")
+def lane_gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+    users = tmp_path_factory.mktemp("lane") / "lane.htpasswd"
+    users.write_text(htpasswd_line("ops", "secret"))
+    config = with_example_lane(yaml.safe_load(DEFAULT_CONFIG.read_text()), users)
+    keys = Credentials({"FAKE_PROVIDER_API_KEY": "k", LANE_KEY_ENV: "lane-k"})
+    return build_gateway(config, credentials=keys, settings=NO_AUTH, privacy=NO_PRIVACY)
+
+
+@pytest.fixture
+def lane_processor(lane_gateway: Gateway) -> RouterProcessor:
+    return RouterProcessor(lane_gateway)
 
 
 async def _send_on(processor: RouterProcessor, path: str, body: Any) -> Reply | Changes:
@@ -498,21 +556,21 @@ async def _send_on(processor: RouterProcessor, path: str, body: Any) -> Reply | 
     return await processor.request_body(orjson.dumps(body))
 
 
-async def test_a_lane_request_is_served_like_v1_and_sent_to_the_lanes_cluster(processor: RouterProcessor) -> None:
-    changes = await _send_on(processor, "/local/v1/chat/completions", {"model": "local", "messages": USER})
+async def test_a_lane_request_is_served_like_v1_and_sent_to_the_lanes_cluster(lane_processor: RouterProcessor) -> None:
+    changes = await _send_on(lane_processor, "/local/v1/chat/completions", {"model": "local", "messages": USER})
     assert isinstance(changes, Changes)
     assert changes.set_headers["x-gateway-model"] == "llama-3.1-8b"
     assert changes.set_headers[":path"] == "/v1/chat/completions"  # the provider never sees the lane
     assert _sent_body(changes)["model"] == "llama-3.1-8b"
 
 
-async def test_a_lane_refuses_models_of_other_clusters(processor: RouterProcessor) -> None:
-    error = _error(await _send_on(processor, "/local/v1/chat/completions", {"model": "fast", "messages": USER}), 400)
+async def test_a_lane_refuses_models_of_other_clusters(lane_processor: RouterProcessor) -> None:
+    error = _error(await _send_on(lane_processor, "/local/v1/chat/completions", {"model": "fast", "messages": USER}), 400)
     assert error["code"] == "model_not_in_lane" and "llama-3.1-8b" in error["message"]
 
 
-async def test_a_lane_path_with_the_wrong_method_is_405(processor: RouterProcessor) -> None:
-    reply = await processor.request_headers(_headers("GET", "/local/v1/chat/completions"), end_of_stream=True)
+async def test_a_lane_path_with_the_wrong_method_is_405(lane_processor: RouterProcessor) -> None:
+    reply = await lane_processor.request_headers(_headers("GET", "/local/v1/chat/completions"), end_of_stream=True)
     assert _error(reply, 405)["code"] == "method_not_allowed"
 
 

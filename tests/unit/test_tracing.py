@@ -226,3 +226,15 @@ def test_without_a_tracer_in_envoy_each_stream_starts_its_own_trace() -> None:
             tracing.shutdown()
         (span,) = running.wait_for(lambda got: len(got) >= 1, timeout=10)
         assert span.name == "chat quick" and span.parent_span_id == ""
+
+
+def test_a_huge_model_name_is_cut_in_the_span_name_and_attributes(collector: Collector) -> None:
+    """A client's 3.9 MB model name must not become a 3.9 MB span."""
+    trace_id = secrets.token_hex(16)
+    trace = tracing.start_stream([("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01")])
+    ctx = RequestContext(tenant="acme", requested_model="m" * 3_900_000)
+    trace.replied(404, "model_not_found")
+    trace.end_request(ctx)
+    (span,) = _flushed(collector, trace_id, 1)
+    assert len(span.name) < 200 and span.name.startswith("chat mmmm")
+    assert len(span.attributes["gen_ai.request.model"]) < 200

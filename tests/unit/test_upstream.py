@@ -79,8 +79,10 @@ def _mixed_endpoints() -> dict[tuple[str, str], Any]:
     return endpoints_by_cluster(load_catalog(config))
 
 
-async def _attempt(processor: UpstreamProcessor, attributes: dict[str, Any], body: Any = BODY, path: str = CHAT) -> Reply | Changes:
-    first = await processor.request_headers({":path": path, ":method": "POST"}, attributes)
+async def _attempt(
+    processor: UpstreamProcessor, attributes: dict[str, Any], body: Any = BODY, path: str = CHAT, **headers: str
+) -> Reply | Changes:
+    first = await processor.request_headers({":path": path, ":method": "POST", **headers}, attributes)
     if isinstance(first, Reply):
         return first
     assert isinstance(first, Changes) and not first.set_headers and first.body is None  # the attempt log only
@@ -102,8 +104,20 @@ def test_unreadable_or_foreign_metadata_is_empty(text: str) -> None:
     assert gateway_metadata(text) == {}
 
 
+# What a client (and Envoy before the filter) may put on the request, none of it for the provider.
+CLIENT_EXTRAS = {
+    "authorization": "Bearer sk-gw-client", "x-api-key": "sk-gw-client", "openai-organization": "org-operator",
+    "openai-project": "proj-operator", "anthropic-beta": "some-beta", "cookie": "session=1",
+    "proxy-authorization": "Basic eDp5", "x-stainless-os": "Linux", "user-agent": "OpenAI/Python",
+    "accept-encoding": "gzip", "x-forwarded-for": "10.0.0.7", "x-forwarded-proto": "http",
+    "x-request-id": "r-1", "x-envoy-attempt-count": "1", "x-envoy-expected-rq-timeout-ms": "60000",
+    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "me=1",
+}  # fmt: skip
+
+
 async def test_attempt_is_prepared_for_the_chosen_endpoint(processor: UpstreamProcessor) -> None:
-    changes = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"))
+    client = {**CLIENT_EXTRAS, "content-type": "application/json", "accept": "application/json"}
+    changes = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"), **client)
     assert isinstance(changes, Changes) and changes.body is not None
     assert changes.set_headers == {
         "content-length": str(len(changes.body)),
@@ -112,8 +126,11 @@ async def test_attempt_is_prepared_for_the_chosen_endpoint(processor: UpstreamPr
         "authorization": "Bearer k",
         "content-type": "application/json",
     }
-    # Credentials the client sent for the gateway never reach the provider.
-    assert set(changes.remove_headers) == {"x-api-key", "api-key", "x-goog-api-key", "x-envoy-attempt-count"}
+    # Only an allowlist reaches the provider: the client's credentials, its choice of the operator's
+    # organisation, cookies, telemetry and what Envoy added are removed; the gateway's key replaces
+    # the client's Authorization; content-type, accept and Envoy's own ids stay.
+    kept = {"authorization", "x-request-id", "x-forwarded-proto", "traceparent"}
+    assert set(changes.remove_headers) == set(CLIENT_EXTRAS) - kept
     assert orjson.loads(changes.body) == {**BODY, "model": "gpt-4o"}
 
 
@@ -201,11 +218,20 @@ async def test_a_fallback_attempt_undoes_what_the_previous_attempt_set(
     assert {"x-api-key", "anthropic-version", "x-envoy-attempt-count"} <= set(changes.remove_headers)
 
 
-async def test_a_clients_anthropic_headers_reach_an_anthropic_endpoint(processor: UpstreamProcessor) -> None:
-    headers = {":path": CHAT, "anthropic-beta": "prompt-caching-2024-07-31"}
+async def test_a_clients_anthropic_headers_never_reach_an_anthropic_endpoint(processor: UpstreamProcessor) -> None:
+    """A beta the client switches on would bill features the gateway does not price; the gateway's
+    own anthropic-version stays."""
+    headers = {":path": CHAT, "anthropic-beta": "prompt-caching-2024-07-31", "anthropic-version": "2099-01-01"}
     await processor.request_headers(headers, _attributes("fake_anthropic_claude_haiku", "anthropic/claude-haiku-4-5"))
     changes = await processor.request_body(orjson.dumps(BODY))
-    assert isinstance(changes, Changes) and "anthropic-beta" not in changes.remove_headers
+    assert isinstance(changes, Changes) and changes.remove_headers == ["anthropic-beta"]
+    assert changes.set_headers["anthropic-version"] == "2023-06-01"
+
+
+async def test_an_endpoints_forward_headers_reach_it(processor: UpstreamProcessor) -> None:
+    """The shipped fake endpoints take the fake provider's fault headers (`forward_headers: [x-fake-*]`)."""
+    changes = await _attempt(processor, _attributes("fake_openai_gpt_4o", "openai/gpt-4o"), **{"x-fake-status": "503", "x-other": "1"})
+    assert isinstance(changes, Changes) and changes.remove_headers == ["x-other"]
 
 
 async def test_the_response_status_and_latency_go_to_the_attempt_log(processor: UpstreamProcessor) -> None:
