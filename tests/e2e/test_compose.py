@@ -297,14 +297,37 @@ def test_an_answer_cached_by_one_replica_is_a_hit_on_the_other(deployment: Deplo
     assert after.get("miss", 0) == middle[other].get("miss", 0)
 
 
-def test_a_paraphrase_is_answered_from_the_pgvector_cache(deployment: Deployment) -> None:
+# A learned semantic route (the default, `max_error_rate`) explores a paraphrase before it serves
+# one: the fake provider's answers agree when cut at a stop sequence after a per-test subject.
+PARAPHRASES = [
+    "Python: what's the way to reverse a list?",
+    "How can I reverse a Python list?",
+    "In Python, how do I get a list's elements in reverse order?",
+    "What's the simplest way to flip the order of a list in Python?",
+    "how do i reverse a python list",
+    "Reversing a list in Python: how?",
+    "Reverse the order of items in a Python list.",
+    "Python list reversal: how is it done?",
+    "What is the way to reverse a list in Python?",
+    "How would I reverse a list using Python?",
+]
+
+
+def test_a_paraphrase_is_answered_from_the_pgvector_cache_once_learned(deployment: Deployment) -> None:
     client = openai_client(f"{deployment.base_url}/v1", deployment.key)
     subject = uuid.uuid4().hex[:8]
-    first = _chat(client, f"How do I reverse a list in Python? ({subject})")
+    first = _chat(client, f"{subject} | How do I reverse a list in Python?", stop=["|"])
     assert first.headers["x-gateway-cache"] == "miss"
-    again = _chat(client, f"Python: what's the way to reverse a list? ({subject})")
-    assert again.headers["x-gateway-cache"] == "hit" and again.headers["x-gateway-cache-match"] == "semantic"
-    assert again.parse().choices[0].message.content == first.parse().choices[0].message.content
+    hit = None
+    for text in PARAPHRASES:
+        reply = _chat(client, f"{subject} | {text}", stop=["|"])
+        if reply.headers["x-gateway-cache"] == "hit":
+            hit = reply
+            break
+        time.sleep(0.5)  # an exploration's label is written after its answer has gone
+    assert hit is not None, "no paraphrase was served from the pgvector cache after each was explored"
+    assert hit.headers["x-gateway-cache-match"] == "semantic"
+    assert hit.parse().choices[0].message.content == first.parse().choices[0].message.content
 
 
 def test_stopping_one_replica_under_load_loses_at_most_the_requests_in_flight(deployment: Deployment) -> None:

@@ -161,7 +161,7 @@ def _keyed(client: openai.OpenAI, key: str, text: str) -> Any:
 def _explorations(stack: Stack, tenant: str, outcome: str | None = None) -> float:
     """The tenant's settled explorations on the learning route, summed over the service processes."""
     with httpx.Client(timeout=10) as http:
-        text = http.get(f"http://127.0.0.1:{stack.port}/metrics").text
+        text = http.get(f"http://127.0.0.1:{stack.port}/metrics", headers=ADMIN_AUTH).text
     total = 0.0
     for line in text.splitlines():
         if line.startswith("llm_gateway_cache_explorations_total{") and f'tenant="{tenant}"' in line:
