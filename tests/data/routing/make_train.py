@@ -13,8 +13,9 @@ complexity of the last user turn):
   a system prompt). Every document is used by instructions of several tasks, so a document's
   content says nothing about the label;
 - some written requests again, after an unrelated earlier exchange.
-An example's id ends in "-<n>"; the part before it names its group (one written request or one
-instruction), which cross-validation keeps within one fold.
+An example's id names where it comes from: "w-<file>-<n>" and "<file>-<n>" for written requests,
+"d<instruction>-<n>" for an instruction's draws, "...-ctx" for a repeat after an unrelated
+exchange. Cross-validation keeps each source file (and each instruction's draws) within one fold.
 """
 
 from __future__ import annotations
@@ -137,13 +138,12 @@ def written_requests() -> list[dict]:
     """The requests written whole, in file order."""
     examples = []
     for prefix, task in TASK_FILES.items():
-        files = [SOURCES / f"{prefix}.txt"] + sorted(SOURCES.glob(f"{prefix}_*.txt"))
-        blocks = [block for path in files for block in _blocks(path)]
-        for n, (header, body) in enumerate(blocks, 1):
-            complexity, lang = header
-            examples.append(_example(f"w-{task}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
+        for path in [SOURCES / f"{prefix}.txt"] + sorted(SOURCES.glob(f"{prefix}_*.txt")):
+            for n, (header, body) in enumerate(_blocks(path), 1):
+                complexity, lang = header
+                examples.append(_example(f"w-{path.stem}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
     # Files whose headers name the task: conversations, and requests in other languages.
-    for path in [SOURCES / "conversations.txt"] + sorted(SOURCES.glob("mixed_*.txt")):
+    for path in sorted(SOURCES.glob("conversations*.txt")) + sorted(SOURCES.glob("mixed_*.txt")):
         for n, (header, body) in enumerate(_blocks(path), 1):
             task, complexity, lang = header
             examples.append(_example(f"{path.stem}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
@@ -152,7 +152,8 @@ def written_requests() -> list[dict]:
 
 def documents() -> list[Document]:
     """The hand-written documents."""
-    return [Document(kind, lang, name, body) for (kind, lang, name), body in _blocks(SOURCES / "documents.txt")]
+    return [Document(kind, lang, name, body)
+            for path in sorted(SOURCES.glob("documents*.txt")) for (kind, lang, name), body in _blocks(path)]
 
 
 def logs(rng: random.Random, count: int = 10) -> list[Document]:
@@ -188,7 +189,8 @@ def _fill(line: str, rng: random.Random) -> str:
 def instructions() -> list[Instruction]:
     """The instructions to pair with documents."""
     parsed = []
-    for line in (SOURCES / "instructions.txt").read_text(encoding="utf-8").splitlines():
+    lines = [line for path in sorted(SOURCES.glob("instructions*.txt")) for line in path.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
         if not line.strip() or line.startswith("#"):
             continue
         head, kinds, doc_lang, size, text = (part.strip() for part in line.split("|", 4))
