@@ -3,9 +3,12 @@
     .venv/bin/python -m benchmarks.routing_eval                       # training set, cross-validated
     .venv/bin/python -m benchmarks.routing_eval --set FILE.jsonl      # a held-out set, shipped model
 
-On a held-out file the shipped model (extproc/routing/data) classifies every example; without
---set the training set is scored by 5-fold grouped cross-validation (each example predicted by a
-model that never saw it or its near-copies), with the shipped temperatures.
+On a held-out file the shipped model (extproc/routing/data, or --model DIR) classifies every
+example; without --set the training set is scored by 5-fold grouped cross-validation (each
+example predicted by a model that never saw its source file, or with --cv-groups request its
+near-copies), with the shipped temperatures. Held-out sets: holdout.jsonl has been used for
+development (model selection looked at its aggregate figures); holdout2.jsonl was scored once,
+on the frozen model (docs/benchmarks.md).
 
 Printed: accuracy and confusion matrices for task and complexity (also by language and prompt
 length); reliability (accuracy of the predictions at or above each confidence); the routing
@@ -41,7 +44,8 @@ QUALITY_AIM = 0.95
 LATENCY_TOKENS = (10, 200, 1000, 5000)
 
 
-def predictions(examples: list[dict], held_out: bool, classifier: Classifier) -> tuple[np.ndarray, np.ndarray]:
+def predictions(examples: list[dict], held_out: bool, classifier: Classifier,
+                cv_groups: str = "source") -> tuple[np.ndarray, np.ndarray]:
     """Task and complexity probabilities of every example (columns in TASKS, COMPLEXITIES order)."""
     if held_out:
         task = np.zeros((len(examples), len(TASKS)))
@@ -50,7 +54,7 @@ def predictions(examples: list[dict], held_out: bool, classifier: Classifier) ->
             task[i], complexity[i] = classifier.probabilities(example["messages"])
         return task, complexity
     metadata = json.loads(SETTINGS_FILE.read_text(encoding="utf-8"))
-    task_scores, complexity_scores = cross_val_logits(examples, CHOSEN)
+    task_scores, complexity_scores = cross_val_logits(examples, CHOSEN, by=cv_groups)
     return (softmax(task_scores, metadata["task"]["temperature"]),
             softmax(complexity_scores, metadata["complexity"]["temperature"]))
 
@@ -195,20 +199,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of simple requests in the reweighted workload of the second cost table")
     parser.add_argument("--model", type=Path, default=MODEL_FILE.parent,
                         help="directory of the model to score on --set (default: the shipped one)")
+    parser.add_argument("--cv-groups", choices=("source", "request"), default="source",
+                        help="without --set: keep each source file (default) or each request in one fold")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency and memory sections")
     args = parser.parse_args(argv)
     held_out = args.set is not None
     path = args.set or TRAINING_SET
     examples = load_examples(path)
     mem_line, classifier = memory(args.model)
-    task_p, complexity_p = predictions(examples, held_out, classifier)
+    task_p, complexity_p = predictions(examples, held_out, classifier, args.cv_groups)
     task_true = [e["task"] for e in examples]
     cx_true = [e["complexity"] for e in examples]
     task_pred = [TASKS[i] for i in task_p.argmax(axis=1)]
     cx_pred = [COMPLEXITIES[i] for i in complexity_p.argmax(axis=1)]
     task_ok = np.array([a == b for a, b in zip(task_true, task_pred)])
     cx_ok = np.array([a == b for a, b in zip(cx_true, cx_pred)])
-    source = f"held-out set {path}" if held_out else f"training set {path.name}, 5-fold grouped cross-validation"
+    source = (f"held-out set {path}" if held_out
+              else f"training set {path.name}, 5-fold cross-validation grouped by {args.cv_groups}")
     print(f"# Routing classifier on {len(examples)} examples ({source})\n")
     print(f"task accuracy {task_ok.mean():.3f} (aim 0.90), complexity accuracy {cx_ok.mean():.3f} (aim 0.85)\n")
     print(f"by language, task: {by_group(examples, task_ok, lambda e: 'en' if e.get('lang') == 'en' else 'other')}")

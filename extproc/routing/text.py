@@ -40,13 +40,20 @@ class RequestText:
     """What the classifier reads of one request."""
 
     last: str
-    instruction: str
+    # The last turn's instruction: all of a short turn (head), or the head and tail of a long one.
+    head: str
+    tail: str
     material: str
     context: str
     last_chars: int
     total_chars: int
     user_turns: int
     has_system: bool
+
+    @property
+    def instruction(self) -> str:
+        """The instruction's head and tail as one text."""
+        return f"{self.head}\n{self.tail}" if self.tail else self.head
 
 
 def content_text(content: Any) -> str:
@@ -79,10 +86,11 @@ def request_text(messages: Sequence[Any]) -> RequestText:
     earlier = [text[:CONTEXT_CHARS] for role, text in texts[max(0, last_user - CONTEXT_TURNS):last_user]
                if role in ("user", "assistant")]
     bounded_last = bounded(last)
-    instruction, material = instruction_parts(bounded_last)
+    head, tail, material = instruction_parts(bounded_last)
     return RequestText(
         last=bounded_last,
-        instruction=instruction,
+        head=head,
+        tail=tail,
         material=material,
         context="\n".join(system + earlier),
         last_chars=len(last),
@@ -92,16 +100,16 @@ def request_text(messages: Sequence[Any]) -> RequestText:
     )
 
 
-def instruction_parts(text: str) -> tuple[str, str]:
-    """(instruction, pasted material) of a last user turn: all instruction when it is short."""
+def instruction_parts(text: str) -> tuple[str, str, str]:
+    """(instruction head, instruction tail, pasted material) of a last user turn: all head when it is short."""
     if len(text) <= SHORT_TURN_CHARS:
-        return text, ""
+        return text, "", ""
     text = text.strip()
     paragraphs = _PARAGRAPH.split(text)
     first, last = paragraphs[0], paragraphs[-1]
     head = first if len(first) <= INSTRUCTION_PARAGRAPH_CHARS and len(paragraphs) > 1 else _head(first)
     tail = last if len(last) <= INSTRUCTION_PARAGRAPH_CHARS and len(paragraphs) > 1 else last[-EDGE_CHARS:]
-    return f"{head}\n{tail}", text[len(head):len(text) - len(tail)].strip()
+    return head, tail, text[len(head):len(text) - len(tail)].strip()
 
 
 def _head(paragraph: str) -> str:

@@ -7,10 +7,11 @@ Three parts, all written by hand under sources/ (labels follow ROUTING_RUBRIC: t
 complexity of the last user turn):
 - requests written whole: one task per file (code.txt, code_2.txt, math.txt ...), or the task
   in each header (conversations.txt, and mixed_*.txt in other languages);
-- instructions.txt, each paired with documents from documents.txt (news, reviews, code files,
-  stack traces, contracts, e-mails, notes, abstracts, stories, policies) or with logs assembled
-  from logs.txt, in several framings (instruction before or after, quoted, as a second turn, with
-  a system prompt). Every document is used by instructions of several tasks, so a document's
+- instructions*.txt, each paired with documents from documents*.txt (news, reviews, code files,
+  stack traces, contracts, e-mails, notes, transcripts, specs, abstracts, stories, policies, up
+  to 1,500 words) or with logs assembled from logs.txt, in several framings (instruction before
+  or after, quoted, on the paste's first line, after a neutral lead-in, before a sign-off, as a
+  second turn, with a system prompt). Every document is used by instructions of several tasks, so a document's
   content says nothing about the label;
 - some written requests again, after an unrelated earlier exchange.
 An example's id names where it comes from: "w-<file>-<n>" and "<file>-<n>" for written requests,
@@ -75,6 +76,19 @@ PASTE_TURNS = {
     "es": ("Te paso un texto:", "De acuerdo. ¿Qué quieres que haga con él?"),
     "fr": ("Voici un texte :", "D'accord. Que veux-tu que j'en fasse ?"),
     "de": ("Hier ist ein Text:", "Alles klar. Was soll ich damit machen?"),
+}
+# A neutral first line before the paste (the ask comes after it), and a sign-off after it.
+LEAD_INS = {
+    "en": ["Got this today:", "ok so here it is", "Context below.", "This is what I have so far:", "hey, see below"],
+    "es": ["Me ha llegado esto:", "Aquí lo tienes:"],
+    "fr": ["J'ai reçu ça :", "Voilà le texte :"],
+    "de": ["Das kam heute rein:", "Hier der Text:"],
+}
+SIGN_OFFS = {
+    "en": ["Thanks!", "thx in advance", "Cheers.", "Appreciate it!"],
+    "es": ["¡Gracias!", "Mil gracias."],
+    "fr": ["Merci !", "Merci d'avance."],
+    "de": ["Danke!", "Vielen Dank im Voraus."],
 }
 CODE_FENCE = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go", "java": "java",
               "sql": "sql", "yaml": "yaml", "bash": "bash", "rust": "rust"}
@@ -232,9 +246,9 @@ def _several(docs: list[Document], rng: random.Random) -> str:
 
 def _framed(instruction: Instruction, pasted: str, rng: random.Random) -> list[dict[str, str]]:
     """The messages of one instruction over pasted text, in one of several framings."""
-    framings = ["before", "after", "quoted", "rule"]
+    framings = ["before", "after", "quoted", "rule", "inline"]
     if instruction.lang in PASTE_TURNS:
-        framings.append("second_turn")
+        framings += ["second_turn", "lead_in", "sign_off"]
     framing = rng.choice(framings)
     if framing == "second_turn":
         intro, ack = PASTE_TURNS[instruction.lang]
@@ -249,6 +263,9 @@ def _framed(instruction: Instruction, pasted: str, rng: random.Random) -> list[d
             "after": f"{pasted}\n\n{instruction.text}",
             "quoted": f'{instruction.text}\n\n"""\n{pasted}\n"""',
             "rule": f"{instruction.text}\n\n---\n{pasted}\n---",
+            "inline": f"{instruction.text} {pasted}",
+            "lead_in": f"{rng.choice(LEAD_INS.get(instruction.lang, ['']))}\n\n{pasted}\n\n{instruction.text}",
+            "sign_off": f"{instruction.text}\n\n{pasted}\n\n{rng.choice(SIGN_OFFS.get(instruction.lang, ['']))}",
         }[framing]
         messages = [{"role": "user", "content": content}]
     if rng.random() < 0.25:
