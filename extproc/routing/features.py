@@ -10,7 +10,9 @@ classified per request, so the two cannot drift apart.
 
 Blocks, in column order: words of the last user turn, its characters (n-grams across the
 lower-cased text, digits folded to 0, which also covers scripts written without spaces), words
-of the context (system prompt and earlier turns), then DENSE_NAMES. Each hashed block is
+of the context (system prompt and earlier turns), then DENSE_NAMES (and SPLIT_DENSE_NAMES and the
+cue counts, by the settings). With `split` (the shipped setting), "the last user turn" of the
+word and character blocks is its instruction (text.instruction_parts), not the pasted material. Each hashed block is
 log(1 + count) times idf, L2-normalised on its own, so a long paste does not drown the
 instruction.
 """
