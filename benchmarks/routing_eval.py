@@ -3,9 +3,12 @@
     .venv/bin/python -m benchmarks.routing_eval                       # training set, cross-validated
     .venv/bin/python -m benchmarks.routing_eval --set FILE.jsonl      # a held-out set, shipped model
 
-On a held-out file the shipped model (extproc/routing/data) classifies every example; without
---set the training set is scored by 5-fold grouped cross-validation (each example predicted by a
-model that never saw it or its near-copies), with the shipped temperatures.
+On a held-out file the shipped model (extproc/routing/data, or --model DIR) classifies every
+example; without --set the training set is scored by 5-fold grouped cross-validation (each
+example predicted by a model that never saw its source file, or with --cv-groups request its
+near-copies), with the shipped temperatures. Held-out sets: holdout.jsonl has been used for
+development (model selection looked at its aggregate figures); holdout2.jsonl was scored once,
+on the frozen model (docs/benchmarks.md).
 
 Printed: accuracy and confusion matrices for task and complexity (also by language and prompt
 length); reliability (accuracy of the predictions at or above each confidence); the routing
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extproc.routing.classifier import COMPLEXITIES, SETTINGS_FILE, TASKS, Classifier
+from extproc.routing.classifier import COMPLEXITIES, MODEL_FILE, SETTINGS_FILE, TASKS, Classifier
 from extproc.routing.train import CHOSEN, TRAINING_SET, cross_val_logits, load_examples, softmax
 
 SMALL_MODEL, LARGE_MODEL = "gpt-4o-mini", "gpt-4o"
@@ -41,17 +44,17 @@ QUALITY_AIM = 0.95
 LATENCY_TOKENS = (10, 200, 1000, 5000)
 
 
-def predictions(examples: list[dict], held_out: bool) -> tuple[np.ndarray, np.ndarray]:
+def predictions(examples: list[dict], held_out: bool, classifier: Classifier,
+                cv_groups: str = "source") -> tuple[np.ndarray, np.ndarray]:
     """Task and complexity probabilities of every example (columns in TASKS, COMPLEXITIES order)."""
     if held_out:
-        classifier = Classifier.load()
         task = np.zeros((len(examples), len(TASKS)))
         complexity = np.zeros((len(examples), len(COMPLEXITIES)))
         for i, example in enumerate(examples):
             task[i], complexity[i] = classifier.probabilities(example["messages"])
         return task, complexity
     metadata = json.loads(SETTINGS_FILE.read_text(encoding="utf-8"))
-    task_scores, complexity_scores = cross_val_logits(examples, CHOSEN)
+    task_scores, complexity_scores = cross_val_logits(examples, CHOSEN, by=cv_groups)
     return (softmax(task_scores, metadata["task"]["temperature"]),
             softmax(complexity_scores, metadata["complexity"]["temperature"]))
 
@@ -148,7 +151,7 @@ def latency(classifier: Classifier, examples: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def memory() -> tuple[str, Classifier]:
+def memory(model_dir: Path) -> tuple[str, Classifier]:
     """RSS of this process before and after importing and loading the classifier."""
     import psutil  # noqa: PLC0415
 
@@ -156,7 +159,7 @@ def memory() -> tuple[str, Classifier]:
     gc.collect()
     before = process.memory_info().rss
     started = time.perf_counter()
-    classifier = Classifier.load()
+    classifier = Classifier.load(model_dir / MODEL_FILE.name, model_dir / SETTINGS_FILE.name)
     loaded = time.perf_counter() - started
     gc.collect()
     after = process.memory_info().rss
@@ -171,6 +174,17 @@ def by_group(examples: list[dict], correct: np.ndarray, key) -> str:  # noqa: AN
     return ", ".join(f"{name} {np.mean(oks):.3f} (n={len(oks)})" for name, oks in sorted(groups.items()))
 
 
+def recall_by_group(examples: list[dict], predicted: list[str], key) -> str:  # noqa: ANN001
+    """Per value of key(example): how many of each true label were predicted right ("complex 12/20")."""
+    counts: dict[str, Counter] = {}
+    for example, label in zip(examples, predicted):
+        counts.setdefault(key(example), Counter())[example["complexity"], example["complexity"] == label] += 1
+    return "; ".join(
+        f"{name}: " + ", ".join(f"{c} {n[c, True]}/{n[c, True] + n[c, False]}" for c in COMPLEXITIES)
+        for name, n in sorted(counts.items())
+    )
+
+
 def length_bucket(example: dict) -> str:
     """Short (< 100 words), medium, or long (>= 400 words) by the words of every message."""
     words = sum(len(str(m.get("content", "")).split()) for m in example["messages"])
@@ -183,26 +197,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", type=Path, default=None, help="a labelled JSON Lines file (default: the training set, cross-validated)")
     parser.add_argument("--simple-share", type=float, default=0.7,
                         help="share of simple requests in the reweighted workload of the second cost table")
+    parser.add_argument("--model", type=Path, default=MODEL_FILE.parent,
+                        help="directory of the model to score on --set (default: the shipped one)")
+    parser.add_argument("--cv-groups", choices=("source", "request"), default="source",
+                        help="without --set: keep each source file (default) or each request in one fold")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency and memory sections")
     args = parser.parse_args(argv)
     held_out = args.set is not None
     path = args.set or TRAINING_SET
     examples = load_examples(path)
-    mem_line, classifier = memory()
-    task_p, complexity_p = predictions(examples, held_out)
+    mem_line, classifier = memory(args.model)
+    task_p, complexity_p = predictions(examples, held_out, classifier, args.cv_groups)
     task_true = [e["task"] for e in examples]
     cx_true = [e["complexity"] for e in examples]
     task_pred = [TASKS[i] for i in task_p.argmax(axis=1)]
     cx_pred = [COMPLEXITIES[i] for i in complexity_p.argmax(axis=1)]
     task_ok = np.array([a == b for a, b in zip(task_true, task_pred)])
     cx_ok = np.array([a == b for a, b in zip(cx_true, cx_pred)])
-    source = f"held-out set {path}" if held_out else f"training set {path.name}, 5-fold grouped cross-validation"
+    source = (f"held-out set {path}" if held_out
+              else f"training set {path.name}, 5-fold cross-validation grouped by {args.cv_groups}")
     print(f"# Routing classifier on {len(examples)} examples ({source})\n")
     print(f"task accuracy {task_ok.mean():.3f} (aim 0.90), complexity accuracy {cx_ok.mean():.3f} (aim 0.85)\n")
     print(f"by language, task: {by_group(examples, task_ok, lambda e: 'en' if e.get('lang') == 'en' else 'other')}")
     print(f"by language, complexity: {by_group(examples, cx_ok, lambda e: 'en' if e.get('lang') == 'en' else 'other')}")
     print(f"by length, task: {by_group(examples, task_ok, length_bucket)}")
-    print(f"by length, complexity: {by_group(examples, cx_ok, length_bucket)}\n")
+    print(f"by length, complexity: {by_group(examples, cx_ok, length_bucket)}")
+    print(f"by length, complexity recall: {recall_by_group(examples, cx_pred, length_bucket)}\n")
     print("## Task\n\n" + confusion(task_true, task_pred, TASKS) + "\n")
     print("## Complexity\n\n" + confusion(cx_true, cx_pred, COMPLEXITIES) + "\n")
     print("## Reliability: task\n\n" + reliability(task_p.max(axis=1), task_ok) + "\n")

@@ -4,13 +4,15 @@
     prediction = classifier.classify(body["messages"])
     prediction.task, prediction.task_confidence, prediction.complexity, prediction.complexity_confidence
 
-The model is two logistic regressions (task: 7 classes; complexity: 2) over the same hashed
-features (features.py), stored as plain arrays (`data/classifier.npz`: weights as int16 with a
+The model is two linear heads (task: 7 classes; complexity: 2) over the same hashed features
+(features.py); each head is a logistic regression plus a naive Bayes model, summed into one
+weight matrix at training time (train.py). They are stored as plain arrays (`data/classifier.npz`: weights as int16 with a
 scale, only the columns training used) and JSON settings (`data/classifier.json`), never a
 pickle. A prediction is a sparse dot product: the row's non-zero columns pick rows of a dense
 weight matrix. Confidences are softmax probabilities after temperature scaling fitted on
-cross-validated predictions, so "0.9" means right about 9 times in 10 on data like the training
-set (benchmarks/routing_eval.py reports how well that holds). Only numpy is needed: scikit-learn
+predictions cross-validated by source file, so "0.9" means right about 9 times in 10 on requests
+written apart from the training set (benchmarks/routing_eval.py reports how well that holds on
+two held-out sets: slightly under-confident). Only numpy is needed: scikit-learn
 trains the model but is never imported here. Classify is synchronous and bounded (text.py reads
 at most a head and tail of the last user turn), about 0.2 ms for 200 tokens.
 """

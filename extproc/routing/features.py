@@ -10,7 +10,9 @@ classified per request, so the two cannot drift apart.
 
 Blocks, in column order: words of the last user turn, its characters (n-grams across the
 lower-cased text, digits folded to 0, which also covers scripts written without spaces), words
-of the context (system prompt and earlier turns), then DENSE_NAMES. Each hashed block is
+of the context (system prompt and earlier turns), then DENSE_NAMES (and SPLIT_DENSE_NAMES and the
+cue counts, by the settings). With `split` (the shipped setting), "the last user turn" of the
+word and character blocks is its instruction (text.instruction_parts), not the pasted material. Each hashed block is
 log(1 + count) times idf, L2-normalised on its own, so a long paste does not drown the
 instruction.
 """
@@ -65,6 +67,11 @@ class FeatureSettings:
     edge_bits: int = 0
     edge_chars: int = 200
     dense: bool = True
+    # Read a long last turn as instruction and material (text.instruction_parts): the word and
+    # character blocks and the cues see the instruction only; the material gets a block of word
+    # unigrams of its own (material_bits; 0 leaves it out) and two dense columns.
+    split: bool = False
+    material_bits: int = 0
     # Counts of cues.py's task and complexity words in the instruction's edges and in the
     # context, as cue_scale * log(1 + count); cue_scale 0 leaves them out.
     cue_scale: float = 0.0
@@ -88,13 +95,16 @@ class Featurizer:
         widths = [2**settings.word_bits, 2**settings.char_bits, 2**settings.context_bits]
         if settings.edge_bits:
             widths.append(2**settings.edge_bits)
+        if settings.split and settings.material_bits:
+            widths.append(2**settings.material_bits)
         self._offsets = tuple(int(x) for x in np.cumsum([0] + widths[:-1]))
         self._hashed = sum(widths)
 
     @property
     def n_dense(self) -> int:
         """Dense columns, after the hashed blocks."""
-        return (len(DENSE_NAMES) if self.settings.dense else 0) + (2 * (len(TASK_CUES) + 2) if self.settings.cue_scale else 0)
+        dense = len(DENSE_NAMES) + (len(SPLIT_DENSE_NAMES) if self.settings.split else 0) if self.settings.dense else 0
+        return dense + (2 * (len(TASK_CUES) + 2) if self.settings.cue_scale else 0)
 
     @property
     def n_features(self) -> int:
@@ -104,7 +114,7 @@ class Featurizer:
     def counts(self, text: RequestText) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each hashed block's (columns, counts)."""
         settings = self.settings
-        last = _DIGIT.sub("0", text.last.lower())
+        last = _DIGIT.sub("0", (text.instruction if settings.split else text.last).lower())
         context = _DIGIT.sub("0", text.context.lower())
         blocks = [
             _word_hashes(last, settings.word_ngrams) >> np.uint64(64 - settings.word_bits),
@@ -114,6 +124,9 @@ class Featurizer:
         if settings.edge_bits:
             edges = _edges(last, settings.edge_chars)
             blocks.append(_word_hashes(edges, settings.word_ngrams) >> np.uint64(64 - settings.edge_bits))
+        if settings.split and settings.material_bits:
+            material = _DIGIT.sub("0", text.material.lower())
+            blocks.append(_word_hashes(material, (1, 1)) >> np.uint64(64 - settings.material_bits))
         bins = np.concatenate([block.astype(np.int64) + offset for offset, block in zip(self._offsets, blocks)])
         columns, counts = np.unique(bins, return_counts=True)
         splits = np.searchsorted(columns, self._offsets[1:])
@@ -130,10 +143,12 @@ class Featurizer:
             indices.append(columns)
             values.append(weights / norm if norm else weights)
         dense = dense_features(text) if self.settings.dense else []
+        if self.settings.dense and self.settings.split:
+            dense += split_features(text)
         if self.settings.cue_scale:
             # The instruction's cues, then the context's (a follow-up like "and in German?"
             # takes its task from the turn before).
-            edges = _edges(text.last.lower(), self.settings.edge_chars)
+            edges = text.instruction.lower() if self.settings.split else _edges(text.last.lower(), self.settings.edge_chars)
             for counts in (cue_counts(edges), cue_counts(text.context[-self.settings.edge_chars:].lower())):
                 dense += [self.settings.cue_scale * math.log1p(count) for count in counts]
         if dense:
@@ -195,6 +210,19 @@ def _mixed(h: np.ndarray) -> np.ndarray:
     h = (h ^ (h >> np.uint64(30))) * _MIX_B
     h = (h ^ (h >> np.uint64(27))) * _BIGRAM
     return h ^ (h >> np.uint64(31))
+
+
+SPLIT_DENSE_NAMES = ("log_instruction_chars", "log_material_chars", "material_symbol_density")
+
+
+def split_features(text: RequestText) -> list[float]:
+    """SPLIT_DENSE_NAMES of one request, each scaled to about [0, 1]."""
+    material = text.material
+    return [
+        math.log1p(len(text.instruction)) / 10,
+        math.log1p(len(material)) / 10,
+        min(1.0, 10 * len(_CODE_SYMBOLS.findall(material)) / max(1, len(material))),
+    ]
 
 
 def dense_features(text: RequestText) -> list[float]:

@@ -7,14 +7,16 @@ Three parts, all written by hand under sources/ (labels follow ROUTING_RUBRIC: t
 complexity of the last user turn):
 - requests written whole: one task per file (code.txt, code_2.txt, math.txt ...), or the task
   in each header (conversations.txt, and mixed_*.txt in other languages);
-- instructions.txt, each paired with documents from documents.txt (news, reviews, code files,
-  stack traces, contracts, e-mails, notes, abstracts, stories, policies) or with logs assembled
-  from logs.txt, in several framings (instruction before or after, quoted, as a second turn, with
-  a system prompt). Every document is used by instructions of several tasks, so a document's
+- instructions*.txt, each paired with documents from documents*.txt (news, reviews, code files,
+  stack traces, contracts, e-mails, notes, transcripts, specs, abstracts, stories, policies, up
+  to 1,500 words) or with logs assembled from logs.txt, in several framings (instruction before
+  or after, quoted, on the paste's first line, after a neutral lead-in, before a sign-off, as a
+  second turn, with a system prompt). Every document is used by instructions of several tasks, so a document's
   content says nothing about the label;
 - some written requests again, after an unrelated earlier exchange.
-An example's id ends in "-<n>"; the part before it names its group (one written request or one
-instruction), which cross-validation keeps within one fold.
+An example's id names where it comes from: "w-<file>-<n>" and "<file>-<n>" for written requests,
+"d<instruction>-<n>" for an instruction's draws, "...-ctx" for a repeat after an unrelated
+exchange. Cross-validation keeps each source file (and each instruction's draws) within one fold.
 """
 
 from __future__ import annotations
@@ -74,6 +76,19 @@ PASTE_TURNS = {
     "es": ("Te paso un texto:", "De acuerdo. ¿Qué quieres que haga con él?"),
     "fr": ("Voici un texte :", "D'accord. Que veux-tu que j'en fasse ?"),
     "de": ("Hier ist ein Text:", "Alles klar. Was soll ich damit machen?"),
+}
+# A neutral first line before the paste (the ask comes after it), and a sign-off after it.
+LEAD_INS = {
+    "en": ["Got this today:", "ok so here it is", "Context below.", "This is what I have so far:", "hey, see below"],
+    "es": ["Me ha llegado esto:", "Aquí lo tienes:"],
+    "fr": ["J'ai reçu ça :", "Voilà le texte :"],
+    "de": ["Das kam heute rein:", "Hier der Text:"],
+}
+SIGN_OFFS = {
+    "en": ["Thanks!", "thx in advance", "Cheers.", "Appreciate it!"],
+    "es": ["¡Gracias!", "Mil gracias."],
+    "fr": ["Merci !", "Merci d'avance."],
+    "de": ["Danke!", "Vielen Dank im Voraus."],
 }
 CODE_FENCE = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go", "java": "java",
               "sql": "sql", "yaml": "yaml", "bash": "bash", "rust": "rust"}
@@ -137,13 +152,12 @@ def written_requests() -> list[dict]:
     """The requests written whole, in file order."""
     examples = []
     for prefix, task in TASK_FILES.items():
-        files = [SOURCES / f"{prefix}.txt"] + sorted(SOURCES.glob(f"{prefix}_*.txt"))
-        blocks = [block for path in files for block in _blocks(path)]
-        for n, (header, body) in enumerate(blocks, 1):
-            complexity, lang = header
-            examples.append(_example(f"w-{task}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
+        for path in [SOURCES / f"{prefix}.txt"] + sorted(SOURCES.glob(f"{prefix}_*.txt")):
+            for n, (header, body) in enumerate(_blocks(path), 1):
+                complexity, lang = header
+                examples.append(_example(f"w-{path.stem}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
     # Files whose headers name the task: conversations, and requests in other languages.
-    for path in [SOURCES / "conversations.txt"] + sorted(SOURCES.glob("mixed_*.txt")):
+    for path in sorted(SOURCES.glob("conversations*.txt")) + sorted(SOURCES.glob("mixed_*.txt")):
         for n, (header, body) in enumerate(_blocks(path), 1):
             task, complexity, lang = header
             examples.append(_example(f"{path.stem}-{n:03d}", _messages(body), task, COMPLEXITY[complexity], lang))
@@ -152,7 +166,8 @@ def written_requests() -> list[dict]:
 
 def documents() -> list[Document]:
     """The hand-written documents."""
-    return [Document(kind, lang, name, body) for (kind, lang, name), body in _blocks(SOURCES / "documents.txt")]
+    return [Document(kind, lang, name, body)
+            for path in sorted(SOURCES.glob("documents*.txt")) for (kind, lang, name), body in _blocks(path)]
 
 
 def logs(rng: random.Random, count: int = 10) -> list[Document]:
@@ -188,7 +203,8 @@ def _fill(line: str, rng: random.Random) -> str:
 def instructions() -> list[Instruction]:
     """The instructions to pair with documents."""
     parsed = []
-    for line in (SOURCES / "instructions.txt").read_text(encoding="utf-8").splitlines():
+    lines = [line for path in sorted(SOURCES.glob("instructions*.txt")) for line in path.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
         if not line.strip() or line.startswith("#"):
             continue
         head, kinds, doc_lang, size, text = (part.strip() for part in line.split("|", 4))
@@ -230,9 +246,9 @@ def _several(docs: list[Document], rng: random.Random) -> str:
 
 def _framed(instruction: Instruction, pasted: str, rng: random.Random) -> list[dict[str, str]]:
     """The messages of one instruction over pasted text, in one of several framings."""
-    framings = ["before", "after", "quoted", "rule"]
+    framings = ["before", "after", "quoted", "rule", "inline"]
     if instruction.lang in PASTE_TURNS:
-        framings.append("second_turn")
+        framings += ["second_turn", "lead_in", "sign_off"]
     framing = rng.choice(framings)
     if framing == "second_turn":
         intro, ack = PASTE_TURNS[instruction.lang]
@@ -247,6 +263,9 @@ def _framed(instruction: Instruction, pasted: str, rng: random.Random) -> list[d
             "after": f"{pasted}\n\n{instruction.text}",
             "quoted": f'{instruction.text}\n\n"""\n{pasted}\n"""',
             "rule": f"{instruction.text}\n\n---\n{pasted}\n---",
+            "inline": f"{instruction.text} {pasted}",
+            "lead_in": f"{rng.choice(LEAD_INS.get(instruction.lang, ['']))}\n\n{pasted}\n\n{instruction.text}",
+            "sign_off": f"{instruction.text}\n\n{pasted}\n\n{rng.choice(SIGN_OFFS.get(instruction.lang, ['']))}",
         }[framing]
         messages = [{"role": "user", "content": content}]
     if rng.random() < 0.25:

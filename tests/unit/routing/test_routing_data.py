@@ -13,6 +13,8 @@ import pytest
 from extproc.routing.classifier import COMPLEXITIES, TASKS
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "routing"
+# A user turn this long is a written request, not an everyday phrase two writers share by chance.
+DISTINCTIVE_CHARS = 80
 
 
 def _make_train():
@@ -56,3 +58,19 @@ def test_the_set_has_the_mix_the_rubric_asks_for(examples: list[dict]) -> None:
     assert sum(n >= 300 for n in words) >= 100 and max(words) >= 2000
     assert sum(len(example["messages"]) > 1 for example in examples) >= 200
     assert sum(example["messages"][0]["role"] == "system" for example in examples) >= 100
+
+
+@pytest.mark.parametrize("name", ["holdout.jsonl", "holdout2.jsonl"])
+def test_no_held_out_request_is_in_the_training_set(examples: list[dict], name: str) -> None:
+    # The held-out sets were written apart; nothing derived from them may reach train.jsonl. Short
+    # everyday turns ("hi", "thanks!") do recur in sets written independently, so a user turn,
+    # or a conversation's user turns together, count from DISTINCTIVE_CHARS on.
+    def keys(example: dict) -> set[str]:
+        turns = [" ".join(m["content"].split()).lower() for m in example["messages"] if m["role"] == "user"]
+        return {text for text in ("\n".join(turns), *turns) if len(text) >= DISTINCTIVE_CHARS}
+
+    held_out = [json.loads(line) for line in (DATA_DIR / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert held_out and all(example["task"] in TASKS and example["complexity"] in COMPLEXITIES for example in held_out)
+    training = set().union(*(keys(example) for example in examples))
+    shared = [example["id"] for example in held_out if keys(example) & training]
+    assert not shared, f"{name} requests found in train.jsonl: {shared[:5]}"
