@@ -46,7 +46,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "test" ]; then
-    .venv/bin/python -m pip install --quiet -e '.[test]'
+    .venv/bin/python -m pip install --quiet -c deploy/constraints.txt -e '.[test]'
     # Real Redis for the shared key store, buckets and spend (tests start their own on free ports).
     apt_install redis-server
     # wrk drives the benchmarks.
@@ -63,7 +63,7 @@ if [ "${1:-}" = "test" ]; then
         .venv-litellm/bin/python -m pip install --quiet 'litellm[proxy]==1.106.2'
     fi
 else
-    .venv/bin/python -m pip install --quiet -e .
+    .venv/bin/python -m pip install --quiet -c deploy/constraints.txt -e .
 fi
 # xds-protos ships its own, older copy of opentelemetry-proto's modules, and whichever
 # of the two pip writes last wins. The OTLP exporter (tracing) needs opentelemetry-proto's;
