@@ -28,12 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .usage import Usage
+from extproc.usage import Usage
 
 if TYPE_CHECKING:
-    from .catalog import Endpoint
-    from .estimate import Estimator
-    from .pricing import Pricing
+    from extproc.catalog import Endpoint
+    from extproc.estimate import Estimator
+    from extproc.pricing import Pricing
 
 # Set by Envoy on each upstream request (virtual host `include_request_attempt_count`).
 ATTEMPT_COUNT_HEADER = "x-envoy-attempt-count"

@@ -15,7 +15,7 @@ from typing import Any
 from envoy.config.core.v3 import base_pb2
 from google.protobuf import json_format, text_format
 
-from .catalog import METADATA_NAMESPACE
+from extproc.catalog import METADATA_NAMESPACE
 
 
 @lru_cache(maxsize=1024)

@@ -19,10 +19,10 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
-from .errors import GatewayError
-from .keys import KeyStore, digest
-from .settings import ANONYMOUS
-from .store_errors import StoreUnavailable
+from extproc.errors import GatewayError
+from extproc.keys import KeyStore, digest
+from extproc.settings import ANONYMOUS
+from extproc.store_errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one `cache` subcommand."""
-    from .cache.store import RedisCache  # noqa: PLC0415 - keeps `--help` fast
-    from .config import DEFAULT_CONFIG, read_config, redis_client  # noqa: PLC0415
-    from .settings import load_settings  # noqa: PLC0415
+    from extproc.cache.store import RedisCache  # noqa: PLC0415 - keeps `--help` fast
+    from extproc.config import DEFAULT_CONFIG, read_config, redis_client  # noqa: PLC0415
+    from extproc.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(read_config(args.config or DEFAULT_CONFIG)).with_overrides(redis_url=args.redis_url)
     if settings.store != "redis" or not settings.redis_url:

@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-from .catalog import Catalog, CatalogError, iter_routes, load_catalog
-from .envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
-from .launcher import LaunchError, envoy_binary
-from .cache.policy import load_cache_policies
-from .redaction.policy import load_privacy
-from .settings import SettingsError, load_settings
+from extproc.catalog import Catalog, CatalogError, iter_routes, load_catalog
+from extproc.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
+from extproc.launcher import LaunchError, envoy_binary
+from extproc.cache.policy import load_cache_policies
+from extproc.redaction.policy import load_privacy
+from extproc.settings import SettingsError, load_settings
 
 
 @dataclass
@@ -172,7 +172,7 @@ def _check_chains(config: dict[str, Any], catalog: Catalog, report: Report) -> N
 
 def _check_translation(catalog: Catalog, report: Report) -> None:
     """Every endpoint's provider must be one the gateway can translate for (the service refuses to start otherwise)."""
-    from .config import build_translators  # noqa: PLC0415 - imports LiteLLM (seconds): only when checking
+    from extproc.config import build_translators  # noqa: PLC0415 - imports LiteLLM (seconds): only when checking
 
     try:
         build_translators(catalog)

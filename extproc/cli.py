@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from . import __version__
+from extproc import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,25 +75,25 @@ def _parser() -> argparse.ArgumentParser:
     render.set_defaults(func=_render)
 
     keys = commands.add_parser("keys", help="create, list and revoke API keys")
-    from .keys_cli import add_arguments as add_keys_arguments
+    from extproc.keys_cli import add_arguments as add_keys_arguments
 
     add_keys_arguments(keys)
     keys.set_defaults(func=_keys)
 
     cache = commands.add_parser("cache", help="purge a tenant's cached answers (shared store)")
-    from .cache_cli import add_arguments as add_cache_arguments
+    from extproc.cache_cli import add_arguments as add_cache_arguments
 
     add_cache_arguments(cache)
     cache.set_defaults(func=_cache)
 
     prompts = commands.add_parser("prompts", help="push, list, show, label and diff prompt versions (a gateway client)")
-    from .prompts.cli import add_arguments as add_prompts_arguments
+    from extproc.prompts.cli import add_arguments as add_prompts_arguments
 
     add_prompts_arguments(prompts)
     prompts.set_defaults(func=_prompts)
 
     evals = commands.add_parser("eval", help="run an eval suite through the gateway and score the answers")
-    from .evals.cli import add_arguments as add_eval_arguments
+    from extproc.evals.cli import add_arguments as add_eval_arguments
 
     add_eval_arguments(evals)
     evals.set_defaults(func=_eval)
@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.set_defaults(func=_compare)
 
-    from .fake_provider import add_arguments
+    from extproc.fake_provider import add_arguments
 
     fake = commands.add_parser("fake-provider", help="run the fake LLM provider (OpenAI, Anthropic, Gemini wire formats)")
     add_arguments(fake)
@@ -150,18 +150,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import metrics, tracing
-    from .config import DEFAULT_CONFIG, build_gateway, read_config
-    from .server import Listen, serve
+    from extproc import metrics, tracing
+    from extproc.config import DEFAULT_CONFIG, build_gateway, read_config
+    from extproc.server import Listen, serve
 
     _use_uvloop()
     # Before anything is counted: several processes of one gateway share a directory.
     metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
-    from .settings import load_settings
+    from extproc.settings import load_settings
 
     config = read_config(args.config or DEFAULT_CONFIG)
     if args.preflight:
-        from .preflight import problems
+        from extproc.preflight import problems
 
         for problem in problems(config):
             logging.getLogger("extproc.preflight").error("%s", problem)
@@ -180,7 +180,7 @@ def _healthcheck(args: argparse.Namespace) -> int:
     # Runs every few seconds: no extproc.config here, it imports LiteLLM (seconds).
     import yaml
 
-    from .preflight import problems, service_problems
+    from extproc.preflight import problems, service_problems
 
     found = service_problems(f"{args.host}:{args.port}")
     if not found:
@@ -213,8 +213,8 @@ def _shipped_config() -> str:
 def _render(args: argparse.Namespace) -> int:
     import yaml
 
-    from .config import DEFAULT_CONFIG, read_config
-    from .render import Deployment, HostPort, deployable
+    from extproc.config import DEFAULT_CONFIG, read_config
+    from extproc.render import Deployment, HostPort, deployable
 
     source = args.config or DEFAULT_CONFIG
     try:
@@ -232,7 +232,7 @@ def _render(args: argparse.Namespace) -> int:
         rendered = deployable(config, deployment)
     except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         # A source too broken to rewrite: say what is wrong with it, as `check` would.
-        from .checks import check_config
+        from extproc.checks import check_config
 
         report = check_config(source, run_envoy=False)
         reasons = report.problems or [exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)]
@@ -254,8 +254,8 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from .config import DEFAULT_CONFIG
-    from .up import run_up
+    from extproc.config import DEFAULT_CONFIG
+    from extproc.up import run_up
 
     return run_up(
         config_path=args.config or DEFAULT_CONFIG,
@@ -272,25 +272,25 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from .keys_cli import run
+    from extproc.keys_cli import run
 
     return run(args)
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from .cache_cli import run
+    from extproc.cache_cli import run
 
     return run(args)
 
 
 def _prompts(args: argparse.Namespace) -> int:
-    from .prompts.cli import run
+    from extproc.prompts.cli import run
 
     return run(args)
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evals.cli import run
+    from extproc.evals.cli import run
 
     return run(args)
 
@@ -298,8 +298,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _import_litellm(args: argparse.Namespace) -> int:
     import yaml
 
-    from .config import DEFAULT_CONFIG, read_config
-    from .litellm_import import LiteLLMImportError, import_litellm
+    from extproc.config import DEFAULT_CONFIG, read_config
+    from extproc.litellm_import import LiteLLMImportError, import_litellm
 
     try:
         with open(args.litellm_config, encoding="utf-8") as handle:
@@ -326,7 +326,7 @@ def _import_litellm(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import httpx
 
-    from .compare import default_probes, report, run
+    from extproc.compare import default_probes, report, run
 
     if not args.litellm_key:
         print("problem: LiteLLM needs its key: --litellm-key or LITELLM_MASTER_KEY", file=sys.stderr)
@@ -339,8 +339,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .checks import check_config
-    from .config import DEFAULT_CONFIG
+    from extproc.checks import check_config
+    from extproc.config import DEFAULT_CONFIG
 
     path = args.config or DEFAULT_CONFIG
     report = check_config(path)
@@ -356,7 +356,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fake_provider(args: argparse.Namespace) -> int:
-    from .fake_provider import config_from_args, run
+    from extproc.fake_provider import config_from_args, run
 
     run(config_from_args(args), args.host, args.port)
     return 0

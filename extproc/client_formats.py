@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from .decisions import Reply
-from .errors import GatewayError
-from .errors import error_body as openai_error_body
-from .translation import anthropic_messages
+from extproc.decisions import Reply
+from extproc.errors import GatewayError
+from extproc.errors import error_body as openai_error_body
+from extproc.translation import anthropic_messages
 
 # An extension object on the stream's usage chunk (OpenAI) or message_delta
 # event (Anthropic): what the gateway served and what it cost. SDKs keep unknown

@@ -7,24 +7,24 @@ from typing import Any
 
 import yaml
 
-from .catalog import Catalog, CatalogError, Endpoint, load_catalog
-from .credentials import Credentials
-from .endpoints import default_registry
-from .estimate import Estimator
-from .pricing import Pricing
-from .auth import Authenticator
-from .keys import FileKeyStore, KeyStore, RedisKeyStore
-from .limits import Limits, MemoryLimits, RedisLimits, SqliteLimits
-from .processor import Gateway
-from .cache.policy import CachePolicies, load_cache_policies
-from .cache.embeddings import Embedder
-from .cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex
-from .cache.store import CacheStore, MemoryCache, RedisCache
-from .redaction.policy import PrivacyPolicies, load_privacy
-from .settings import Settings, load_settings
-from .stages import AccountingStage, CacheStage, CostControlStage, LimitsStage, RedactionStage, RoutingStage, Stage
-from .stages.answer_size import AnswerSizeStage
-from .translation import ProviderTranslator, TranslationError
+from extproc.catalog import Catalog, CatalogError, Endpoint, load_catalog
+from extproc.credentials import Credentials
+from extproc.endpoints import default_registry
+from extproc.estimate import Estimator
+from extproc.pricing import Pricing
+from extproc.auth import Authenticator
+from extproc.keys import FileKeyStore, KeyStore, RedisKeyStore
+from extproc.limits import Limits, MemoryLimits, RedisLimits, SqliteLimits
+from extproc.processor import Gateway
+from extproc.cache.policy import CachePolicies, load_cache_policies
+from extproc.cache.embeddings import Embedder
+from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex
+from extproc.cache.store import CacheStore, MemoryCache, RedisCache
+from extproc.redaction.policy import PrivacyPolicies, load_privacy
+from extproc.settings import Settings, load_settings
+from extproc.stages import AccountingStage, CacheStage, CostControlStage, LimitsStage, RedactionStage, RoutingStage, Stage
+from extproc.stages.answer_size import AnswerSizeStage
+from extproc.translation import ProviderTranslator, TranslationError
 
 # The shipped configuration, next to the package in a source checkout.
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "envoy" / "envoy.yaml"

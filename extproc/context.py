@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Endpoint, Lane, ModelRoute
-from .estimate import Estimate
-from .cache.store import Entry
-from .limits import Reservation
-from .redaction.output import OutputGuard
-from .usage import Usage
+from extproc.catalog import Endpoint, Lane, ModelRoute
+from extproc.estimate import Estimate
+from extproc.cache.store import Entry
+from extproc.limits import Reservation
+from extproc.redaction.output import OutputGuard
+from extproc.usage import Usage
 
 
 @dataclass(slots=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .catalog import Endpoint
-from .errors import GatewayError
+from extproc.catalog import Endpoint
+from extproc.errors import GatewayError
 
 
 class Credentials:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import GatewayError
+from extproc.errors import GatewayError
 
 # A request's `error` when its client went away before the answer's end: the client's doing,
 # not a failure of the gateway or the provider.

@@ -12,10 +12,10 @@ from typing import Any
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from google.protobuf import json_format
 
-from .decisions import Reply
-from .processor import RouterProcessor
-from .responses import METADATA_NAMESPACE, changes_response, continue_response, reply_response
-from .upstream import UpstreamProcessor
+from extproc.decisions import Reply
+from extproc.processor import RouterProcessor
+from extproc.responses import METADATA_NAMESPACE, changes_response, continue_response, reply_response
+from extproc.upstream import UpstreamProcessor
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .catalog import METADATA_NAMESPACE
+from extproc.catalog import METADATA_NAMESPACE
 
 EXTPROC_CLUSTER = "llm_gateway_extproc"
 FAKE_PROVIDER_KEY_ENV = "FAKE_PROVIDER_API_KEY"

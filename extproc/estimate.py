@@ -13,11 +13,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from . import litellm_offline  # noqa: F401 - before litellm
-from .catalog import Endpoint, ModelRoute
-from .pricing import Pricing
-from .translation._litellm import counting_model
-from .usage import Usage
+from extproc import litellm_offline  # noqa: F401 - before litellm
+from extproc.catalog import Endpoint, ModelRoute
+from extproc.pricing import Pricing
+from extproc.translation._litellm import counting_model
+from extproc.usage import Usage
 
 
 log = logging.getLogger(__name__)

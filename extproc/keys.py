@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
-from .store_errors import StoreUnavailable, store_call
+from extproc.store_errors import StoreUnavailable, store_call
 
 KEY_PREFIX = "sk-gw-"
 _SHOWN_CHARS = len(KEY_PREFIX) + 4

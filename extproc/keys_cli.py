@@ -10,8 +10,8 @@ import asyncio
 import sys
 from datetime import datetime, timezone
 
-from .keys import KeyRecord, KeyStore, KeyStoreError, generate_key, new_record
-from .store_errors import StoreUnavailable
+from extproc.keys import KeyRecord, KeyStore, KeyStoreError, generate_key, new_record
+from extproc.store_errors import StoreUnavailable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _open_store(config_path: str | None, keys_file: str | None) -> KeyStore | None:
     """The key store of a configuration, or None when it turns authentication off."""
-    from .config import DEFAULT_CONFIG, build_stores, read_config  # noqa: PLC0415 - keeps `--help` fast
-    from .settings import load_settings  # noqa: PLC0415
+    from extproc.config import DEFAULT_CONFIG, build_stores, read_config  # noqa: PLC0415 - keeps `--help` fast
+    from extproc.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(read_config(config_path or DEFAULT_CONFIG)).with_overrides(keys_file=keys_file)
     keys, _ = build_stores(settings)

@@ -27,9 +27,9 @@ import grpc
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from . import metrics
-from .envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
-from .tracing import with_tracing
+from extproc import metrics
+from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
+from extproc.tracing import with_tracing
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .catalog import METADATA_NAMESPACE, MODEL_HEADER, iter_routes, provider_of
-from .envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
-from .cache.policy import load_cache_policies
-from .settings import SettingsError, mapping_of, tenancy_metadata
+from extproc.catalog import METADATA_NAMESPACE, MODEL_HEADER, iter_routes, provider_of
+from extproc.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
+from extproc.cache.policy import load_cache_policies
+from extproc.settings import SettingsError, mapping_of, tenancy_metadata
 
 # LiteLLM's default base URL per provider, for deployments that set no api_base.
 DEFAULT_API_BASES = {

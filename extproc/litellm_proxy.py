@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .launcher import Child, free_port, terminate, wait_http
+from extproc.launcher import Child, free_port, terminate, wait_http
 
 ROOT = Path(__file__).resolve().parent.parent  # a source checkout
 LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from .cache.policy import load_cache_policies
-from .catalog import CatalogError, load_catalog
-from .settings import SettingsError, load_settings
+from extproc.cache.policy import load_cache_policies
+from extproc.catalog import CatalogError, load_catalog
+from extproc.settings import SettingsError, load_settings
 
 # A store that does not answer within this long counts as unreachable.
 STORE_TIMEOUT_S = 2.0

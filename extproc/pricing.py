@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import litellm_offline  # noqa: F401 - before litellm
-from .catalog import Endpoint
-from .usage import Usage
+from extproc import litellm_offline  # noqa: F401 - before litellm
+from extproc.catalog import Endpoint
+from extproc.usage import Usage
 
 
 log = logging.getLogger(__name__)

@@ -17,32 +17,32 @@ from typing import Any
 
 import orjson
 
-from . import attempts, client_formats, metrics
-from .attributes import gateway_metadata
-from .auth import Access, Authenticator
-from .limits import Limits
-from .settings import Settings
-from .catalog import Catalog, Endpoint, ModelRoute
-from .client_formats import GATEWAY_FIELD, OPENAI, ClientFormat
-from .context import RequestContext
-from .credentials import Credentials
-from .decisions import CLIENT_DISCONNECTED, Changes, Reply
-from .endpoints import EndpointSpec, Registry
-from .endpoints.embeddings import tail_usage
-from .errors import MAX_MESSAGE_CHARS, GatewayError, clipped, shown
-from .estimate import Estimator
-from .pricing import Pricing
-from .cache.replay import StreamAssembler, as_chunks
-from .provider_request import for_endpoint
-from .redaction.output import GuardedStream, OutputGuard
-from .stages import Stage
-from .stages.accounting import COST_HEADER, format_usd
-from .stages.cache import AGE_HEADER, CacheStage
-from .streams import OpenAIChunks, PassthroughStream, TranslatedStream
-from .translation import ProviderTranslator
-from .tracing import NO_TRACE, NoTrace
-from .translation.errors import error_message
-from .usage import Usage
+from extproc import attempts, client_formats, metrics
+from extproc.attributes import gateway_metadata
+from extproc.auth import Access, Authenticator
+from extproc.limits import Limits
+from extproc.settings import Settings
+from extproc.catalog import Catalog, Endpoint, ModelRoute
+from extproc.client_formats import GATEWAY_FIELD, OPENAI, ClientFormat
+from extproc.context import RequestContext
+from extproc.credentials import Credentials
+from extproc.decisions import CLIENT_DISCONNECTED, Changes, Reply
+from extproc.endpoints import EndpointSpec, Registry
+from extproc.endpoints.embeddings import tail_usage
+from extproc.errors import MAX_MESSAGE_CHARS, GatewayError, clipped, shown
+from extproc.estimate import Estimator
+from extproc.pricing import Pricing
+from extproc.cache.replay import StreamAssembler, as_chunks
+from extproc.provider_request import for_endpoint
+from extproc.redaction.output import GuardedStream, OutputGuard
+from extproc.stages import Stage
+from extproc.stages.accounting import COST_HEADER, format_usd
+from extproc.stages.cache import AGE_HEADER, CacheStage
+from extproc.streams import OpenAIChunks, PassthroughStream, TranslatedStream
+from extproc.translation import ProviderTranslator
+from extproc.tracing import NO_TRACE, NoTrace
+from extproc.translation.errors import error_message
+from extproc.usage import Usage
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Endpoint
-from .errors import GatewayError
-from .translation import ProviderTranslator, TranslationError
+from extproc.catalog import Endpoint
+from extproc.errors import GatewayError
+from extproc.translation import ProviderTranslator, TranslationError
 
 CHAT_PATH = "/v1/chat/completions"
 EMBEDDINGS_PATH = "/v1/embeddings"

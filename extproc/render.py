@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .cache.policy import MODES, SEMANTIC_STORES
-from .catalog import METADATA_NAMESPACE
-from .envoy_config import EXTPROC_CLUSTER, fake_provider_endpoints, render
-from .settings import STORE_KINDS, tenancy_metadata
-from .tracing import with_tracing
+from extproc.cache.policy import MODES, SEMANTIC_STORES
+from extproc.catalog import METADATA_NAMESPACE
+from extproc.envoy_config import EXTPROC_CLUSTER, fake_provider_endpoints, render
+from extproc.settings import STORE_KINDS, tenancy_metadata
+from extproc.tracing import with_tracing
 
 
 class RenderError(ValueError):

@@ -12,7 +12,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.type.v3 import http_status_pb2
 from google.protobuf import struct_pb2
 
-from .decisions import Changes, Reply
+from extproc.decisions import Changes, Reply
 
 METADATA_NAMESPACE = "llm_gateway"
 

@@ -18,11 +18,11 @@ import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from . import metrics, tracing
-from .dispatch import dispatch_router, dispatch_upstream
-from .processor import Gateway, RouterProcessor
-from .stages.redaction import RedactionStage
-from .upstream import UpstreamProcessor, canonical_paths, endpoints_by_cluster
+from extproc import metrics, tracing
+from extproc.dispatch import dispatch_router, dispatch_upstream
+from extproc.processor import Gateway, RouterProcessor
+from extproc.stages.redaction import RedactionStage
+from extproc.upstream import UpstreamProcessor, canonical_paths, endpoints_by_cluster
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
-from .catalog import iter_routes, iter_virtual_hosts
-from .limits.base import DEFAULT_HOLD_TTL_S
+from extproc.catalog import iter_routes, iter_virtual_hosts
+from extproc.limits.base import DEFAULT_HOLD_TTL_S
 
 AUTH_MODES = ("api_keys", "none")
 STORE_KINDS = ("sqlite", "memory", "redis")

@@ -18,10 +18,10 @@ from typing import Any, Callable, Protocol
 
 import orjson
 
-from .client_formats import StreamWriter
-from .sse import SSEParser
-from .translation import TranslationError
-from .translation.errors import stream_error
+from extproc.client_formats import StreamWriter
+from extproc.sse import SSEParser
+from extproc.translation import TranslationError
+from extproc.translation.errors import stream_error
 
 log = logging.getLogger(__name__)
 

@@ -35,15 +35,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .catalog import iter_connection_managers
-from .decisions import CLIENT_DISCONNECTED
-from .errors import clipped
-from .metrics import semconv_provider
+from extproc.catalog import iter_connection_managers
+from extproc.decisions import CLIENT_DISCONNECTED
+from extproc.errors import clipped
+from extproc.metrics import semconv_provider
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
-    from .context import RequestContext
+    from extproc.context import RequestContext
 
 log = logging.getLogger(__name__)
 

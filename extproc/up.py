@@ -8,13 +8,13 @@ import signal
 import time
 from pathlib import Path
 
-from .config import build_stores, read_config
-from .keys import FileKeyStore, generate_key, new_record
-from .launcher import LaunchError, Stack, StackOptions
-from .cache.policy import load_cache_policies
-from .redaction.policy import load_privacy
-from .settings import Settings, load_settings
-from .tracing import with_tracing
+from extproc.config import build_stores, read_config
+from extproc.keys import FileKeyStore, generate_key, new_record
+from extproc.launcher import LaunchError, Stack, StackOptions
+from extproc.cache.policy import load_cache_policies
+from extproc.redaction.policy import load_privacy
+from extproc.settings import Settings, load_settings
+from extproc.tracing import with_tracing
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from typing import Any
 
 import orjson
 
-from . import attempts, client_formats
-from .attempts import Attempt
-from .attributes import gateway_metadata
-from .catalog import Catalog, Endpoint
-from .credentials import Credentials
-from .decisions import Changes, Reply
-from .errors import GatewayError
-from .provider_request import CHAT_PATH, EMBEDDINGS_PATH, for_endpoint
-from .translation import ProviderTranslator
+from extproc import attempts, client_formats
+from extproc.attempts import Attempt
+from extproc.attributes import gateway_metadata
+from extproc.catalog import Catalog, Endpoint
+from extproc.credentials import Credentials
+from extproc.decisions import Changes, Reply
+from extproc.errors import GatewayError
+from extproc.provider_request import CHAT_PATH, EMBEDDINGS_PATH, for_endpoint
+from extproc.translation import ProviderTranslator
 
 log = logging.getLogger(__name__)
 

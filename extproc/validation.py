@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from .errors import GatewayError, clipped, shown
+from extproc.errors import GatewayError, clipped, shown
 
 # How deeply a request body may nest arrays and objects (the body itself is level 1).
 # The gateway re-encodes bodies with orjson, which refuses more than 254 levels, and

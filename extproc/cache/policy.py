@@ -31,11 +31,11 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..catalog import iter_routes
-from ..settings import SettingsError, mapping_of, only_keys, tenancy_metadata
+from extproc.catalog import iter_routes
+from extproc.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
 
-from .guards import GUARDS
-from .labels import COMPARISONS
+from extproc.cache.guards import GUARDS
+from extproc.cache.labels import COMPARISONS
 
 MODES = ("off", "exact", "semantic")
 SEMANTIC_STORES = ("memory", "pgvector")

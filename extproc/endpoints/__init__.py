@@ -8,15 +8,15 @@ described by an `EndpointSpec`. Paths not in the registry are refused with a
 
 from __future__ import annotations
 
-from .base import EndpointSpec, LocalEndpoint, ParsedRequest
-from .cache_purge import CachePurge
-from .chat_completions import ChatCompletions
-from .cost_estimate import CostEstimate
-from .embeddings import Embeddings
-from .messages import Messages
-from .metrics import MetricsEndpoint
-from .models import ModelsList
-from .tenant_limits import TenantLimits
+from extproc.endpoints.base import EndpointSpec, LocalEndpoint, ParsedRequest
+from extproc.endpoints.cache_purge import CachePurge
+from extproc.endpoints.chat_completions import ChatCompletions
+from extproc.endpoints.cost_estimate import CostEstimate
+from extproc.endpoints.embeddings import Embeddings
+from extproc.endpoints.messages import Messages
+from extproc.endpoints.metrics import MetricsEndpoint
+from extproc.endpoints.models import ModelsList
+from extproc.endpoints.tenant_limits import TenantLimits
 
 __all__ = ["EndpointSpec", "LocalEndpoint", "ParsedRequest", "Registry", "default_registry"]
 

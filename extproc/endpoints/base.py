@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..client_formats import ClientFormat
-from ..usage import Usage
+from extproc.client_formats import ClientFormat
+from extproc.usage import Usage
 
 if TYPE_CHECKING:
-    from ..auth import Access
-    from ..context import RequestContext
-    from ..processor import Gateway
+    from extproc.auth import Access
+    from extproc.context import RequestContext
+    from extproc.processor import Gateway
 
 
 @dataclass(slots=True)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from ..auth import Access
+from extproc.auth import Access
 
 if TYPE_CHECKING:
-    from ..context import RequestContext
-    from ..processor import Gateway
+    from extproc.context import RequestContext
+    from extproc.processor import Gateway
 
 
 class CachePurge:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client_formats import OPENAI
-from ..usage import Usage, usage_from_openai
-from ..errors import shown
-from ..validation import check_depth, check_int, check_number, invalid, require_model
-from .base import ParsedRequest
+from extproc.client_formats import OPENAI
+from extproc.usage import Usage, usage_from_openai
+from extproc.errors import shown
+from extproc.validation import check_depth, check_int, check_number, invalid, require_model
+from extproc.endpoints.base import ParsedRequest
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _MAX_N = 128

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client_formats import ANTHROPIC
-from ..translation import anthropic_messages
-from ..usage import Usage, usage_from_openai
-from ..validation import check_depth
-from .base import ParsedRequest
-from .chat_completions import ChatCompletions
+from extproc.client_formats import ANTHROPIC
+from extproc.translation import anthropic_messages
+from extproc.usage import Usage, usage_from_openai
+from extproc.validation import check_depth
+from extproc.endpoints.base import ParsedRequest
+from extproc.endpoints.chat_completions import ChatCompletions
 
 
 class Messages:

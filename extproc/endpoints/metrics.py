@@ -19,8 +19,8 @@ import logging
 
 import aiohttp
 
-from .. import metrics
-from ..auth import Access
+from extproc import metrics
+from extproc.auth import Access
 
 log = logging.getLogger(__name__)
 

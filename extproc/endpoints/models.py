@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..auth import Access
-from ..catalog import Catalog
+from extproc.auth import Access
+from extproc.catalog import Catalog
 
 if TYPE_CHECKING:
-    from ..processor import Gateway
+    from extproc.processor import Gateway
 
 # OpenAI's list carries a creation time per model; configuration has none, so
 # every entry reports the same fixed epoch rather than a changing clock.

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from ..auth import Access
-from ..errors import GatewayError
-from ..store_errors import StoreUnavailable
+from extproc.auth import Access
+from extproc.errors import GatewayError
+from extproc.store_errors import StoreUnavailable
 
 if TYPE_CHECKING:
-    from ..context import RequestContext
-    from ..processor import Gateway
+    from extproc.context import RequestContext
+    from extproc.processor import Gateway
 
 
 class TenantLimits:

@@ -10,7 +10,7 @@ atomic step, `settle` gives back, charges and releases in one.
 
 from __future__ import annotations
 
-from .base import (
+from extproc.limits.base import (
     DAY,
     DEFAULT_HOLD_TTL_S,
     MONTH,
@@ -26,9 +26,9 @@ from .base import (
     Spend,
     bucket_key,
 )
-from .memory import MemoryLimits
-from .redis import RedisLimits
-from .sqlite import SqliteLimits
+from extproc.limits.memory import MemoryLimits
+from extproc.limits.redis import RedisLimits
+from extproc.limits.sqlite import SqliteLimits
 
 __all__ = [
     "DAY",

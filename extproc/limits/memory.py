@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, periods, refilled, refusal
+from extproc.limits.base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, periods, refilled, refusal
 
 # Drop the counters of past periods once there are this many (tenants times periods).
 _MAX_SPEND_ENTRIES = 100_000

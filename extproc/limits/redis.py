@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..store_errors import store_call
-from .base import DAY, MONTH, PREFIX, Admission, Bucket, Charge, Hold, Level, Spend, periods
+from extproc.store_errors import store_call
+from extproc.limits.base import DAY, MONTH, PREFIX, Admission, Bucket, Charge, Hold, Level, Spend, periods
 
 _DAY_TTL_S = 3 * 86400
 _MONTH_TTL_S = 33 * 86400

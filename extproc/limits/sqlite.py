@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from ..store_errors import store_call
-from .base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, periods, refilled, refusal
+from extproc.store_errors import store_call
+from extproc.limits.base import Admission, Bucket, Charge, Hold, Level, Spend, levels_of, periods, refilled, refusal
 
 _T = TypeVar("_T")
 

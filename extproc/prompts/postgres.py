@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ..store_errors import StoreUnavailable
-from .model import PromptHead, PromptTemplate, PromptVersion
-from .store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
+from extproc.store_errors import StoreUnavailable
+from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
+from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS llm_gateway_prompts (namespace text NOT NULL, name text NOT NULL, "

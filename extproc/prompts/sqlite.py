@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from ..store_errors import store_call
-from .model import PromptHead, PromptTemplate, PromptVersion
-from .store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
+from extproc.store_errors import store_call
+from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
+from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
 
 _T = TypeVar("_T")
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from .model import PromptHead, PromptTemplate, PromptVersion, canonical_json, template_from_document
+from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion, canonical_json, template_from_document
 
 STORE_KINDS = ("memory", "sqlite", "redis", "postgres")
 # How many versions `versions()` lists at most (the most recent).
@@ -166,19 +166,19 @@ def open_prompt_store(
     if kind == "sqlite":
         if not sqlite_path:
             raise ValueError("prompts store sqlite needs a path")
-        from .sqlite import SqlitePromptStore  # noqa: PLC0415 - each backend loads only when chosen
+        from extproc.prompts.sqlite import SqlitePromptStore  # noqa: PLC0415 - each backend loads only when chosen
 
         return SqlitePromptStore(sqlite_path, **options)
     if kind == "redis":
         if not redis_url:
             raise ValueError("prompts store redis needs a redis_url")
-        from .redis import RedisPromptStore  # noqa: PLC0415
+        from extproc.prompts.redis import RedisPromptStore  # noqa: PLC0415
 
         return RedisPromptStore(redis_url, **options)
     if kind == "postgres":
         if not postgres_url:
             raise ValueError("prompts store postgres needs a postgres_url")
-        from .postgres import PostgresPromptStore  # noqa: PLC0415
+        from extproc.prompts.postgres import PostgresPromptStore  # noqa: PLC0415
 
         return PostgresPromptStore(postgres_url, **options)
     raise ValueError(f"prompts store kind {kind!r} is not one of {', '.join(STORE_KINDS)}")

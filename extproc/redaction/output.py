@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .detector import Detector, Finding
-from .placeholders import MAX_PLACEHOLDER, Placeholders
+from extproc.redaction.detector import Detector, Finding
+from extproc.redaction.placeholders import MAX_PLACEHOLDER, Placeholders
 
 
 class OutputGuard:

@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import iter_routes
-from ..settings import SettingsError, mapping_of, only_keys, tenancy_metadata
-from .entities import ENTITIES
+from extproc.catalog import iter_routes
+from extproc.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
+from extproc.redaction.entities import ENTITIES
 
 REQUEST_MODES = ("off", "mask", "block", "restore")
 RESPONSE_MODES = ("off", "mask", "block")

@@ -7,9 +7,9 @@ known. Both reach the access log through the response metadata.
 
 from __future__ import annotations
 
-from ..context import RequestContext
-from ..decisions import Reply
-from ..pricing import Pricing
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.pricing import Pricing
 
 PROMPT_TOKENS_HEADER = "x-gateway-prompt-tokens"
 COMPLETION_TOKENS_HEADER = "x-gateway-completion-tokens"

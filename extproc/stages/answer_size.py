@@ -10,9 +10,9 @@ before the limits stage reserves anything. Chat answers are bounded by
 
 from __future__ import annotations
 
-from ..context import RequestContext
-from ..decisions import Reply
-from ..endpoints.embeddings import check_answer_fits
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.endpoints.embeddings import check_answer_fits
 
 
 class AnswerSizeStage:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..context import RequestContext
-from ..decisions import Reply
+from extproc.context import RequestContext
+from extproc.decisions import Reply
 
 
 class Stage(Protocol):

@@ -20,20 +20,20 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from .. import metrics
-from ..cache.budget import RouteBudget
-from ..cache.exploration import Exploration, Explorer
-from ..cache.keys import exact_key
-from ..cache.guards import refusals
-from ..cache.learned import Calibration, decide
-from ..cache.policy import DEFAULT_TEMPERATURE, CachePolicies, CachePolicy
-from ..cache.semantic import Candidate, SemanticIndex, last_user_text, scope_key
-from ..cache.store import CacheStore, Entry
-from ..context import RequestContext
-from ..decisions import Reply
+from extproc import metrics
+from extproc.cache.budget import RouteBudget
+from extproc.cache.exploration import Exploration, Explorer
+from extproc.cache.keys import exact_key
+from extproc.cache.guards import refusals
+from extproc.cache.learned import Calibration, decide
+from extproc.cache.policy import DEFAULT_TEMPERATURE, CachePolicies, CachePolicy
+from extproc.cache.semantic import Candidate, SemanticIndex, last_user_text, scope_key
+from extproc.cache.store import CacheStore, Entry
+from extproc.context import RequestContext
+from extproc.decisions import Reply
 
 if TYPE_CHECKING:
-    from ..cache.embeddings import Embedder
+    from extproc.cache.embeddings import Embedder
 
 CACHE_HEADER = "x-gateway-cache"
 AGE_HEADER = "x-gateway-cache-age"

@@ -21,12 +21,12 @@ from typing import Any
 
 import orjson
 
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError
-from ..catalog import ModelRoute
-from ..estimate import Estimate, Estimator
-from .accounting import format_usd
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.errors import GatewayError
+from extproc.catalog import ModelRoute
+from extproc.estimate import Estimate, Estimator
+from extproc.stages.accounting import format_usd
 
 DRY_RUN_HEADER = "llm-gateway-dry-run"
 MAX_COST_HEADER = "llm-gateway-max-cost-usd"

@@ -25,14 +25,14 @@ import logging
 import math
 from datetime import datetime, timedelta, timezone
 
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError
-from ..estimate import Estimator
-from ..limits import DAY, REQUESTS, TOKENS, Admission, Bucket, Charge, Hold, Level, Limits, Reservation, bucket_key
-from ..settings import Budget, Rates, Settings
-from ..store_errors import StoreUnavailable
-from .accounting import format_usd
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.errors import GatewayError
+from extproc.estimate import Estimator
+from extproc.limits import DAY, REQUESTS, TOKENS, Admission, Bucket, Charge, Hold, Level, Limits, Reservation, bucket_key
+from extproc.settings import Budget, Rates, Settings
+from extproc.store_errors import StoreUnavailable
+from extproc.stages.accounting import format_usd
 
 log = logging.getLogger(__name__)
 

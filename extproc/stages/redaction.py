@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import logging
 
-from .. import metrics
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError
-from ..redaction.detector import Detector, detector_for
-from ..redaction.output import OutputGuard
-from ..redaction.placeholders import Placeholders
-from ..redaction.policy import PrivacyPolicies, RequestPolicy
-from ..redaction.pool import ScanBusy, ScanPool, default_pool
-from ..redaction.request_scan import RequestScan, scan_job
+from extproc import metrics
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.errors import GatewayError
+from extproc.redaction.detector import Detector, detector_for
+from extproc.redaction.output import OutputGuard
+from extproc.redaction.placeholders import Placeholders
+from extproc.redaction.policy import PrivacyPolicies, RequestPolicy
+from extproc.redaction.pool import ScanBusy, ScanPool, default_pool
+from extproc.redaction.request_scan import RequestScan, scan_job
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..catalog import MODEL_HEADER, Catalog
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError, shown
+from extproc.catalog import MODEL_HEADER, Catalog
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.errors import GatewayError, shown
 
 # Listing hundreds of names in an error helps nobody.
 _MAX_NAMES_IN_ERROR = 20

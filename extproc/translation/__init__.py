@@ -3,8 +3,8 @@
 Importing this package imports LiteLLM (about 3 s): do it once, at start-up.
 """
 
-from .errors import TranslationError
-from .providers import ProviderTranslator, UpstreamRequest
-from .streams import StreamTranslator
+from extproc.translation.errors import TranslationError
+from extproc.translation.providers import ProviderTranslator, UpstreamRequest
+from extproc.translation.streams import StreamTranslator
 
 __all__ = ["ProviderTranslator", "StreamTranslator", "TranslationError", "UpstreamRequest"]

@@ -48,8 +48,8 @@ from litellm.llms.anthropic.pass_through.adapters.transformation import (
 from litellm.llms.anthropic.pass_through.messages.utils import refusal_stop_details
 from litellm.types.utils import ModelResponse
 
-from ..errors import GatewayError, shown
-from ..validation import check_int, check_number, invalid
+from extproc.errors import GatewayError, shown
+from extproc.validation import check_int, check_number, invalid
 
 _ADAPTER = LiteLLMAnthropicMessagesAdapter()  # type: ignore[no-untyped-call]
 

@@ -21,9 +21,9 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from . import _litellm, shapes
-from .errors import TranslationError, error_message, error_type
-from .streams import BufferedStream, GeminiStream, NDJSONStream, OpenAIStream, ParsedStream, StreamTranslator
+from extproc.translation import _litellm, shapes
+from extproc.translation.errors import TranslationError, error_message, error_type
+from extproc.translation.streams import BufferedStream, GeminiStream, NDJSONStream, OpenAIStream, ParsedStream, StreamTranslator
 
 # Headers that carry a provider credential (lower case).
 _CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})

@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEParser
-from . import shapes
-from .errors import TranslationError, stream_error
+from extproc.sse import SSEParser
+from extproc.translation import shapes
+from extproc.translation.errors import TranslationError, stream_error
 
 _DONE = b"[DONE]"
 
