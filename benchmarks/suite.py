@@ -75,10 +75,10 @@ from benchmarks.harness import (
     _with_tenancy,
     parse_wrk,
 )
-from extproc.keys import FileKeyStore, RedisKeyStore, new_record
-from extproc.envoy_config import ServiceAddress, render
-from extproc.launcher import Child, free_port, terminate, wait_grpc_health, wait_http
-from extproc.litellm_proxy import LITELLM, litellm_proxy
+from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, new_record
+from extproc.ops.envoy_config import ServiceAddress, render
+from extproc.ops.launcher import Child, free_port, terminate, wait_grpc_health, wait_http
+from extproc.ops.litellm_proxy import LITELLM, litellm_proxy
 
 PROMPT = "Say hello"
 PARAPHRASE = "Please say hello"

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from extproc import metrics
+from extproc.telemetry import metrics
 from extproc.cache.labels import answer_text, same_answer
 from extproc.cache.learned import Label
 from extproc.cache.semantic import SemanticIndex

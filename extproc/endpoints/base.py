@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from extproc.client_formats import ClientFormat
-from extproc.usage import Usage
+from extproc.formats import ClientFormat
+from extproc.cost.usage import Usage
 
 if TYPE_CHECKING:
-    from extproc.auth import Access
+    from extproc.tenancy.auth import Access
     from extproc.context import RequestContext
-    from extproc.processor import Gateway
 
 
 @dataclass(slots=True)
@@ -63,6 +62,6 @@ class LocalEndpoint(Protocol):
     # Who it answers: any tenant's key, or admin keys only (operators' data).
     access: "Access"
 
-    async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
+    async def answer(self, ctx: "RequestContext") -> bytes:
         """The body of the answer to the (authenticated) caller in `ctx`."""
         ...

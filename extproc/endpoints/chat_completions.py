@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from extproc.client_formats import OPENAI
-from extproc.usage import Usage, usage_from_openai
+from extproc.formats import OPENAI
+from extproc.cost.usage import Usage, usage_from_openai
 from extproc.errors import shown
-from extproc.validation import check_depth, check_int, check_number, invalid, require_model
+from extproc.formats.validation import check_depth, check_int, check_number, invalid, require_model
 from extproc.endpoints.base import ParsedRequest
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})

@@ -14,14 +14,14 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from extproc.client_formats import OPENAI
-from extproc.usage import Usage, usage_from_openai
+from extproc.formats import OPENAI
+from extproc.cost.usage import Usage, usage_from_openai
 from extproc.errors import GatewayError, shown
-from extproc.validation import check_depth, invalid, require_model
+from extproc.formats.validation import check_depth, invalid, require_model
 from extproc.endpoints.base import ParsedRequest
 
 if TYPE_CHECKING:
-    from extproc.catalog import ModelRoute
+    from extproc.config.catalog import ModelRoute
 
 _ENCODINGS = ("float", "base64")
 # OpenAI's limit on the number of inputs in one request.
@@ -134,7 +134,7 @@ def check_answer_fits(body: dict[str, Any], route: ModelRoute) -> None:
 @lru_cache(maxsize=64)
 def _default_dimensions(model: str) -> int | None:
     """The vector size LiteLLM's cost map gives the model (`output_vector_size`), if any."""
-    from extproc import litellm_offline  # noqa: F401, PLC0415 - before litellm
+    from extproc.translation import litellm_offline  # noqa: F401, PLC0415 - before litellm
     import litellm  # noqa: PLC0415 - loaded at start-up already, by pricing
 
     for name in (model, model.split("/", 1)[-1]):

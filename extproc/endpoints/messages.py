@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from extproc.client_formats import ANTHROPIC
+from extproc.formats import ANTHROPIC
 from extproc.translation import anthropic_messages
-from extproc.usage import Usage, usage_from_openai
-from extproc.validation import check_depth
+from extproc.cost.usage import Usage, usage_from_openai
+from extproc.formats.validation import check_depth
 from extproc.endpoints.base import ParsedRequest
 from extproc.endpoints.chat_completions import ChatCompletions
 

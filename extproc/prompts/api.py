@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from extproc.auth import Identity
+from extproc.tenancy.auth import Identity
 from extproc.errors import GatewayError
 from extproc.prompts.files import validate_document
 from extproc.prompts.model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, PromptInvalid, PromptVersion, check_label, namespace_label

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from extproc.store_errors import StoreUnavailable
+from extproc.errors import StoreUnavailable
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
 from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
 

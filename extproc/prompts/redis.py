@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from extproc.store_errors import store_call
+from extproc.stores import store_call
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
 from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from extproc.store_errors import store_call
+from extproc.stores import store_call
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
 from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
 

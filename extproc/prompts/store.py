@@ -9,7 +9,7 @@ Every store makes the same promises (docs/adr/0009-where-prompts-are-stored.md):
 - `set_label` moves a label only to a version that exists, in one step.
 - Versions never change once written, so readers may cache them for ever;
   heads (latest version and labels) change, so readers cache them briefly.
-- A backend that cannot answer raises `extproc.store_errors.StoreUnavailable`.
+- A backend that cannot answer raises `extproc.stores.StoreUnavailable`.
 
 Backends: `MemoryPromptStore` (here), `SqlitePromptStore` (the embedded
 default: one file for every service process of a host), `RedisPromptStore`

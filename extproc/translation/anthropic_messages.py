@@ -49,7 +49,7 @@ from litellm.llms.anthropic.pass_through.messages.utils import refusal_stop_deta
 from litellm.types.utils import ModelResponse
 
 from extproc.errors import GatewayError, shown
-from extproc.validation import check_int, check_number, invalid
+from extproc.formats.validation import check_int, check_number, invalid
 
 _ADAPTER = LiteLLMAnthropicMessagesAdapter()  # type: ignore[no-untyped-call]
 

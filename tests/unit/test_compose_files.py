@@ -22,7 +22,7 @@ def _exported_series() -> set[str]:
     """Every series name the gateway's /metrics can carry."""
     from prometheus_client import CollectorRegistry
 
-    from extproc.metrics import _Metrics
+    from extproc.telemetry.metrics import _Metrics
 
     registry = CollectorRegistry()
     _Metrics(registry)

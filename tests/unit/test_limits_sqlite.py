@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from extproc.limits import REQUESTS, Bucket, Charge, Hold, SqliteLimits, bucket_key
-from extproc.limits import sqlite as sqlite_store
-from extproc.store_errors import StoreUnavailable
+from extproc.tenancy.limits import REQUESTS, Bucket, Charge, Hold, SqliteLimits, bucket_key
+from extproc.tenancy.limits import sqlite as sqlite_store
+from extproc.errors import StoreUnavailable
 
 BUCKET = Bucket(bucket_key("tenant", "acme", "all", REQUESTS), 40, REQUESTS, "tenant")
 
@@ -20,7 +20,7 @@ BUCKET = Bucket(bucket_key("tenant", "acme", "all", REQUESTS), 40, REQUESTS, "te
 _WORKER = textwrap.dedent(
     """
     import asyncio, sys
-    from extproc.limits import REQUESTS, Bucket, Hold, SqliteLimits, bucket_key
+    from extproc.tenancy.limits import REQUESTS, Bucket, Hold, SqliteLimits, bucket_key
 
     async def main() -> None:
         store = SqliteLimits(sys.argv[1])

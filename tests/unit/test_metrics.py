@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from extproc import metrics
+from extproc.telemetry import metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -35,7 +35,7 @@ from extproc.fake_provider import FakeConfig
 from extproc.fake_provider import tokens as fake_tokens
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
-from extproc.sse import SSEParser
+from extproc.formats.sse import SSEParser
 from extproc.translation import anthropic_messages as am
 
 CLAUDE = "claude-haiku-4-5"

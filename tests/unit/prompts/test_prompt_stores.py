@@ -21,7 +21,7 @@ from extproc.prompts.postgres import PostgresPromptStore
 from extproc.prompts.redis import RedisPromptStore
 from extproc.prompts.sqlite import SqlitePromptStore
 from extproc.prompts.store import MemoryPromptStore, PromptStore, open_prompt_store
-from extproc.store_errors import StoreUnavailable
+from extproc.errors import StoreUnavailable
 from tests.postgres_server import postgres_server
 from tests.redis_server import redis_server
 
