@@ -16,14 +16,12 @@ import logging
 import time
 from typing import Any, Protocol
 
-import orjson
-
 from extproc.config.catalog import Catalog, Endpoint
 from extproc.context import RequestContext
-from extproc.decisions import CLIENT_DISCONNECTED, PROVIDER_HEADER, REQUEST_ID_HEADER, SERVED_MODEL_HEADER, Changes, Reply
+from extproc.decisions import CLIENT_DISCONNECTED, REQUEST_ID_HEADER, Changes, Reply
 from extproc.endpoints import EndpointSpec, ParsedRequest, Registry
-from extproc.errors import GatewayError, clipped, shown
-from extproc.formats import OPENAI, ClientFormat, error_reply, for_path
+from extproc.errors import GatewayError
+from extproc.formats import ClientFormat, error_reply, for_path
 from extproc.phases import (
     REQUEST_BODY,
     REQUEST_HEADERS,
@@ -34,17 +32,16 @@ from extproc.phases import (
     Message,
 )
 from extproc.router import access_log, answers
-from extproc.router.streaming import PassthroughStream, TranslatedStream
+from extproc.router.request import endpoint_for, read_body, read_headers, upstream_changes
+from extproc.router.served import note_response
+from extproc.router.streaming import PassthroughStream, TranslatedStream, open_stream, stream_piece
 from extproc.stages.base import Stage
 from extproc.stages.pipeline import Pipeline
 from extproc.telemetry import metrics
 from extproc.telemetry.tracing import NO_TRACE, NoTrace
 from extproc.tenancy.auth import Access
 from extproc.translation import ProviderTranslator
-from extproc.translation.streams import OpenAIStream
-from extproc.upstream import attempts
 from extproc.upstream.credentials import Credentials
-from extproc.upstream.provider_request import for_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +91,7 @@ class RouterProcessor:
             elif message.phase == REQUEST_BODY:
                 result = await self.request_body(message.body)
             elif message.phase == RESPONSE_HEADERS:
-                result = await self.response_headers(
-                    message.headers, message.end_of_stream, message.attributes, message.metadata
-                )
+                result = await self.response_headers(message.headers, message.end_of_stream, message.attributes, message.metadata)
             elif message.phase == RESPONSE_BODY:
                 result = await self.response_body(message.body, message.end_of_stream)
             else:
@@ -115,17 +110,8 @@ class RouterProcessor:
     ) -> Reply | Changes:
         """Authenticate; answer locally served and unknown paths; pick the endpoint spec by path."""
         ctx = self.ctx
-        ctx.headers = headers
-        ctx.method = headers.get(":method", "")
-        ctx.path = headers.get(":path", "")
-        ctx.request_id = headers.get("x-request-id", "")
-        ctx.peer = (attributes or {}).get(SOURCE_ADDRESS, "")
         registry = self._gateway.registry
-        path = ctx.path
-        ctx.lane = self._gateway.catalog.lane_for(path)
-        if ctx.lane is not None:
-            path = path[len(ctx.lane.prefix):]
-            ctx.decisions.append(f"lane:{ctx.lane.prefix}")
+        path = read_headers(ctx, headers, (attributes or {}).get(SOURCE_ADDRESS, ""), self._gateway.catalog)
         local = registry.local(ctx.method, path)
         ctx.access = local.access if local is not None else Access.TENANT
         reply = await self._run(self._gateway.pipeline.at_headers)
@@ -137,91 +123,37 @@ class RouterProcessor:
             except GatewayError as error:
                 reply = self._reject(error)
         if reply is None:
-            reply = self._choose_endpoint(path, end_of_stream, headers)
+            try:
+                self._spec = endpoint_for(ctx, registry, path, end_of_stream)
+            except GatewayError as error:
+                reply = self._reject(error)
         if reply is not None:
             await self._settle()
             return reply
         return Changes()
-
-    def _choose_endpoint(self, path: str, end_of_stream: bool, headers: dict[str, str]) -> Reply | None:
-        spec = self._gateway.registry.forwarded(self.ctx.method, path)
-        if spec is None:
-            return self._reject(self._unknown_endpoint())
-        self._spec = spec
-        if end_of_stream:
-            return self._reject(GatewayError(400, "The request body is missing.", code="invalid_request"))
-        content_type = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
-        if content_type not in ("application/json", ""):
-            message = f"Content-Type must be application/json, not {shown(content_type)}."
-            return self._reject(GatewayError(415, message, code="unsupported_media_type"))
-        return None
 
     async def request_body(self, body: bytes) -> Reply | Changes:
         """Validate the body, run the request stages, and route."""
         spec = self._spec
         if spec is None:  # headers were answered already; Envoy should not send a body
             return Changes()
-        result = self._read_body(spec, body)
+        result: Reply | Changes | None = None
+        try:
+            self._parsed = read_body(self.ctx, spec, body)
+        except GatewayError as error:
+            result = self._reject(error)
         if result is None:
             result = await self._run(self._gateway.pipeline.at_body)
-        if result is None:
-            result = self._forward(spec)
+        if result is None and self._parsed is not None:
+            try:
+                result = upstream_changes(self.ctx, spec, self._parsed, self._gateway.translators, self._gateway.credentials)
+                result.metadata = self._request_metadata()
+                self._forwarded = True
+            except GatewayError as error:
+                result = self._reject(error)
         if isinstance(result, Reply):
             await self._settle()
         return result
-
-    def _read_body(self, spec: EndpointSpec, body: bytes) -> Reply | None:
-        """The body decoded, validated and in the canonical format on the context; a 400 when it is not."""
-        ctx = self.ctx
-        ctx.body_size = len(body)
-        try:
-            decoded = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return self._reject(GatewayError(400, f"The request body is not valid JSON: {exc}.", code="invalid_json"))
-        try:
-            options = _pop_gateway_options(decoded)
-            canonical = spec.to_canonical(decoded)
-            parsed = spec.parse(canonical)
-        except GatewayError as error:
-            return self._reject(error)
-        ctx.gateway_options, ctx.client_body, ctx.body, ctx.kind = options, decoded, canonical, spec.kind
-        ctx.requested_model, ctx.stream, ctx.dry_run = parsed.model, parsed.stream, parsed.dry_run
-        ctx.client_wants_stream_usage = parsed.stream_usage
-        ctx.body_changed = bool(options) or canonical is not decoded
-        self._parsed = parsed
-        return None
-
-    def _forward(self, spec: EndpointSpec) -> Reply | Changes:
-        """The request for Envoy's router: the model header, the path, and the body when it changed."""
-        ctx = self.ctx
-        assert ctx.body is not None and self._parsed is not None
-        changes = Changes(set_headers=ctx.upstream_headers, clear_route_cache=True, metadata=self._request_metadata())
-        body_changed = spec.prepare_upstream(ctx.body, self._parsed) or ctx.body_changed
-        if spec.upstream_path != ctx.path:
-            changes.set_headers[":path"] = spec.upstream_path
-        route = ctx.route
-        if route is not None and not route.per_attempt and route.endpoints:
-            # No upstream filter on this cluster: prepare the request for its only endpoint here.
-            endpoint = route.endpoints[0]
-            try:
-                prepared = for_endpoint(
-                    self._gateway.translators[endpoint],
-                    endpoint,
-                    spec.upstream_path,
-                    ctx.body,
-                    self._gateway.credentials.api_key(endpoint),
-                    # The router still reads x-envoy-* after this filter (x-envoy-max-retries...).
-                    [name for name in ctx.headers if not name.startswith("x-envoy-")],
-                )
-            except GatewayError as error:
-                return self._reject(error)
-            changes.set_headers.update(prepared.headers)
-            changes.remove_headers.extend(prepared.remove_headers)
-            changes.body = prepared.body
-        elif body_changed:
-            changes.replace_body(orjson.dumps(ctx.body))
-        self._forwarded = True
-        return changes
 
     async def _run(self, stages: tuple[Stage, ...]) -> Reply | None:
         """The stages' request side in order, until one answers (a cache hit answers too) or refuses."""
@@ -251,18 +183,15 @@ class RouterProcessor:
     ) -> Reply | Changes:
         """Note status, serving endpoint and attempts; switch event streams to chunk-by-chunk processing."""
         ctx = self.ctx
-        ctx.response_headers = headers
-        ctx.status = _status(headers)
-        ctx.endpoint = self._serving_endpoint(attributes.get(UPSTREAM_HOST_METADATA) or {})
-        self._set_identity_headers()
-        self._set_attempt_headers(headers, metadata or {})
+        ctx.client_headers.update(self._id_header())
+        note_response(ctx, headers, attributes.get(UPSTREAM_HOST_METADATA) or {}, metadata or {})
         spec = self._spec
         if spec is None:
             return Changes(set_headers=dict(ctx.client_headers))
         self._translator = self._gateway.translators.get(ctx.endpoint) if ctx.endpoint else None
         is_sse = headers.get("content-type", "").startswith("text/event-stream")
         if is_sse and ctx.status == 200 and not end_of_stream:
-            self._start_stream(spec)
+            self._stream = open_stream(ctx, spec, self._translator, self._back())
             ctx.decisions.append("stream")
             # The stream is rewritten on the fly: its length is no longer known.
             return Changes(
@@ -303,43 +232,18 @@ class RouterProcessor:
         x-envoy-upstream-service-time on every answer that came from a provider, never on these."""
         return access_log.UPSTREAM_SERVICE_TIME_HEADER not in self.ctx.response_headers
 
-    def _start_stream(self, spec: EndpointSpec) -> None:
-        ctx = self.ctx
-        native = self._translator is None or self._translator.openai_compatible
-        if native and spec.client_format is OPENAI and not ctx.stream_inspected:
-            self._stream = PassthroughStream(self._on_chunk, ctx.client_wants_stream_usage)
-            return
-        source = OpenAIStream() if native else self._translator.chat_stream(ctx.body or {})  # type: ignore[union-attr]
-        writer = spec.client_format.stream_writer(ctx.requested_model or "", ctx.client_wants_stream_usage, ctx.client_body)
-        self._stream = TranslatedStream(source, writer, self._on_chunk)
-
     async def _stream_chunk(self, chunk: bytes, end_of_stream: bool) -> Changes:
-        ctx = self.ctx
-        stream = self._stream
-        assert stream is not None
-        out = stream.feed(chunk, end_of_stream, self._closing_chunks)
-        sent = chunk if out is None else out  # None: Envoy forwards the piece as it came
-        if ctx.first_output_at is None and sent:
-            ctx.first_output_at = time.monotonic()
+        assert self._stream is not None
+        failed = self.ctx.error is not None
+        out = stream_piece(self.ctx, self._stream, chunk, end_of_stream, self._back())
         changes = Changes(body=out) if out is not None else Changes()
-        if stream.failure is not None and ctx.error is None:
-            ctx.error = stream.failure
-            ctx.decisions.append("stream_failed")
-            log.warning("request %s: the provider's stream failed mid-way: %s", ctx.request_id, stream.failure)
-            # With the piece that carries the error event: an SDK raises on that event and may hang
-            # up before the stream's end reaches this filter, and the log line must still say why.
-            changes.metadata = self._response_metadata()
         if end_of_stream:
             await self._finish()
+        if end_of_stream or (self.ctx.error is not None and not failed):
+            # With the piece that carries a failure's error event too: an SDK raises on that event and
+            # may hang up before the stream's end reaches this filter, and the log line must say why.
             changes.metadata = self._response_metadata()
         return changes
-
-    def _on_chunk(self, chunk: dict[str, Any]) -> None:
-        for stage in self._back():
-            stage.on_chunk(self.ctx, chunk)
-
-    def _closing_chunks(self) -> list[dict[str, Any]]:
-        return [chunk for stage in self._back() for chunk in stage.closing_chunks(self.ctx)]
 
     def _back(self) -> list[Stage]:
         """The stages that saw the request, nearest the provider first: the answer's way back."""
@@ -443,43 +347,8 @@ class RouterProcessor:
         metrics.record_rejection(reason=error.code or "error", status=error.status)
         return error_reply(self.client_format, error, self._id_header())
 
-    def _unknown_endpoint(self) -> GatewayError:
-        ctx = self.ctx
-        path = ctx.path.split("?", 1)[0]
-        lane_prefix = ctx.lane.prefix if ctx.lane is not None else ""
-        where = f"{clipped(ctx.method, 16)} {clipped(path)}"
-        if self._gateway.registry.knows_path(path[len(lane_prefix):]):
-            return GatewayError(405, f"Method {clipped(ctx.method, 16)} is not allowed on {clipped(path)}.", code="method_not_allowed")
-        return GatewayError(404, f"Unknown endpoint {where}.", code="unknown_endpoint")
-
     def _id_header(self) -> dict[str, str]:
         return {REQUEST_ID_HEADER: self.ctx.request_id} if self.ctx.request_id else {}
-
-    def _serving_endpoint(self, host: dict[str, Any]) -> Endpoint | None:
-        route = self.ctx.route
-        if route is None or not route.endpoints:
-            return None
-        model = host.get("model")
-        return next((endpoint for endpoint in route.endpoints if endpoint.model == model), route.endpoints[0])
-
-    def _set_identity_headers(self) -> None:
-        ctx = self.ctx
-        ctx.client_headers.update(self._id_header())
-        if ctx.endpoint is not None:
-            ctx.client_headers[SERVED_MODEL_HEADER] = ctx.endpoint.upstream_model
-            ctx.client_headers[PROVIDER_HEADER] = ctx.endpoint.provider
-
-    def _set_attempt_headers(self, headers: dict[str, str], metadata: dict[str, Any]) -> None:
-        """Which attempt answered, and the log of all of them when the upstream filter kept one."""
-        ctx = self.ctx
-        made = attempts.from_metadata(metadata, attempts.envoy_count(headers))
-        ctx.unanswered = [(a.provider, a.model) for a in attempts.unanswered(made)]
-        if made:
-            ctx.client_headers.update(attempts.client_headers(made))
-            if len(made) > 1:
-                ctx.decisions.append(f"attempts:{made[-1].number}")
-        elif attempts.ATTEMPT_COUNT_HEADER in headers:  # no upstream filter: Envoy's count only
-            ctx.client_headers[attempts.ATTEMPT_HEADER] = headers[attempts.ATTEMPT_COUNT_HEADER]
 
     def _request_metadata(self) -> dict[str, object]:
         return access_log.request_metadata(self.ctx, self._format_name)
@@ -487,19 +356,3 @@ class RouterProcessor:
     def _response_metadata(self) -> dict[str, object]:
         return access_log.response_metadata(self.ctx, self._format_name)
 
-
-def _status(headers: dict[str, str]) -> int | None:
-    try:
-        return int(headers.get(":status", ""))
-    except ValueError:
-        return None
-
-
-def _pop_gateway_options(body: Any) -> dict[str, Any]:
-    """Remove the `x_gateway` extension object from a request body; the provider never sees it."""
-    if not isinstance(body, dict) or "x_gateway" not in body:
-        return {}
-    options = body.pop("x_gateway")
-    if not isinstance(options, dict):
-        raise GatewayError(400, "`x_gateway` must be an object.", code="invalid_request", param="x_gateway")
-    return options

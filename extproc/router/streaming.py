@@ -15,16 +15,20 @@ stream. Two rewriters:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
 
-from extproc.formats import StreamWriter
+from extproc.context import RequestContext
+from extproc.endpoints import EndpointSpec
+from extproc.formats import OPENAI, StreamWriter
 from extproc.formats.sse import SSEParser
-from extproc.translation import TranslationError
+from extproc.stages.base import Stage
+from extproc.translation import ProviderTranslator, TranslationError
 from extproc.translation.errors import stream_error
-from extproc.translation.streams import BROKEN, read_event
+from extproc.translation.streams import BROKEN, OpenAIStream, read_event
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,37 @@ OPENAI_ERROR_EVENT = b"data: " + orjson.dumps(
     {"error": {"message": "The model provider failed mid-stream: it sent a malformed stream event.",
                "type": BROKEN, "param": None, "code": None}}
 ) + b"\n\n"  # fmt: skip
+
+
+def open_stream(
+    ctx: RequestContext, spec: EndpointSpec, translator: ProviderTranslator | None, back: Sequence[Stage]
+) -> PassthroughStream | TranslatedStream:
+    """The rewriter of one streamed answer, whose chunks go through the stages on their way back."""
+
+    def on_chunk(chunk: dict[str, Any]) -> None:
+        for stage in back:
+            stage.on_chunk(ctx, chunk)
+
+    native = translator is None or translator.openai_compatible
+    if native and spec.client_format is OPENAI and not ctx.stream_inspected:
+        return PassthroughStream(on_chunk, ctx.client_wants_stream_usage)
+    source = OpenAIStream() if native else translator.chat_stream(ctx.body or {})  # type: ignore[union-attr]
+    writer = spec.client_format.stream_writer(ctx.requested_model or "", ctx.client_wants_stream_usage, ctx.client_body)
+    return TranslatedStream(source, writer, on_chunk)
+
+
+def stream_piece(
+    ctx: RequestContext, stream: PassthroughStream | TranslatedStream, piece: bytes, end: bool, back: Sequence[Stage]
+) -> bytes | None:
+    """The client's bytes for one piece (None: the piece itself); notes the first output and a failure."""
+    out = stream.feed(piece, end, lambda: [chunk for stage in back for chunk in stage.closing_chunks(ctx)])
+    if ctx.first_output_at is None and (piece if out is None else out):
+        ctx.first_output_at = time.monotonic()
+    if stream.failure is not None and ctx.error is None:
+        ctx.error = stream.failure
+        ctx.decisions.append("stream_failed")
+        log.warning("request %s: the provider's stream failed mid-way: %s", ctx.request_id, stream.failure)
+    return out
 
 
 class ChunkSource(Protocol):
