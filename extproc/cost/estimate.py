@@ -13,10 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from extproc.translation import litellm_offline  # noqa: F401 - before litellm
 from extproc.config.catalog import Endpoint, ModelRoute
 from extproc.cost.pricing import Pricing
-from extproc.translation._litellm import counting_model
+from extproc.translation import model_map
 from extproc.cost.usage import Usage
 
 
@@ -81,9 +80,6 @@ class Estimator:
     """Estimates requests with LiteLLM's token counter and the gateway's prices."""
 
     def __init__(self, pricing: Pricing) -> None:
-        import litellm  # noqa: PLC0415 - slow import, done once at start-up
-
-        self._litellm = litellm
         self._pricing = pricing
         self._max_output: dict[str, int | None] = {}
 
@@ -102,26 +98,22 @@ class Estimator:
 
     def prompt_tokens(self, model: str, body: dict[str, Any], kind: str) -> int:
         """Prompt tokens of a canonical chat or embeddings body, counted for `model`."""
-        model = counting_model(model)
         try:
             if kind == "embeddings":
                 inputs = body.get("input")
                 texts = [inputs] if isinstance(inputs, str) else inputs or []
                 if texts and not isinstance(texts[0], str):  # token ids: already counted
                     return sum(len(t) if isinstance(t, list) else 1 for t in texts)
-                return sum(self._litellm.token_counter(model=model, text=t) for t in texts)
-            return int(
-                self._litellm.token_counter(model=model, messages=body.get("messages") or [], tools=body.get("tools"))
-            )
+                return sum(model_map.count_text(model, t) for t in texts)
+            return model_map.count_messages(model, body.get("messages") or [], body.get("tools"))
         except Exception as exc:  # the counter chokes on content it does not know (audio parts, ...)
             log.warning("token counter failed for %s: %s", model, type(exc).__name__)
             return 0
 
     def completion_tokens(self, model: str, text: str) -> int:
         """Tokens of a completion's text, counted for `model` (usage estimates)."""
-        model = counting_model(model)
         try:
-            return int(self._litellm.token_counter(model=model, text=text, count_response_tokens=True))
+            return model_map.count_text(model, text, completion=True)
         except Exception as exc:
             log.warning("token counter failed for %s: %s", model, type(exc).__name__)
             return 0
@@ -164,7 +156,7 @@ class Estimator:
         """The most tokens `model` may answer with, from LiteLLM's model map (None: unknown)."""
         if model not in self._max_output:
             try:
-                info = self._litellm.get_model_info(model)
+                info = model_map.model_info(model)
                 value = info.get("max_output_tokens") or info.get("max_tokens")
             except Exception:
                 value = None

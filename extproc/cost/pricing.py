@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from extproc.translation import litellm_offline  # noqa: F401 - before litellm
+from extproc.translation import model_map
 from extproc.config.catalog import Endpoint
 from extproc.cost.usage import Usage
 
@@ -36,10 +36,6 @@ class Pricing:
     """Cost in USD of a usage on an endpoint, from LiteLLM's cost map."""
 
     def __init__(self) -> None:
-        import litellm  # noqa: PLC0415 - slow import (about 3 s), done once at start-up
-
-        litellm.suppress_debug_info = True
-        self._litellm = litellm
         # model -> linear rates, or None when the model needs LiteLLM on every call
         # (tiered prices) or has no price at all (see `_unpriced`).
         self._rates: dict[str, _Rates | None] = {}
@@ -63,11 +59,8 @@ class Pricing:
     def litellm_cost(self, model: str, usage: Usage) -> float | None:
         """The cost as LiteLLM computes it (the slow path, and the reference)."""
         try:
-            prompt, completion = self._litellm.cost_per_token(
-                model=model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cache_read_input_tokens=usage.cached_tokens,
+            prompt, completion = model_map.cost_per_token(
+                model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
             )
         except Exception as exc:  # LiteLLM raises several types for unmapped models
             if model not in self._unpriced:
@@ -92,7 +85,7 @@ class Pricing:
 
     def _model_info(self, model: str) -> dict[str, Any] | None:
         try:
-            return dict(self._litellm.get_model_info(model))
+            return model_map.model_info(model)
         except Exception:
             self._unpriced.add(model)
             log.warning("no price for model %s in LiteLLM's cost map", model)

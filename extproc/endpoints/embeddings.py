@@ -134,14 +134,9 @@ def check_answer_fits(body: dict[str, Any], route: ModelRoute) -> None:
 @lru_cache(maxsize=64)
 def _default_dimensions(model: str) -> int | None:
     """The vector size LiteLLM's cost map gives the model (`output_vector_size`), if any."""
-    from extproc.translation import litellm_offline  # noqa: F401, PLC0415 - before litellm
-    import litellm  # noqa: PLC0415 - loaded at start-up already, by pricing
+    from extproc.translation import model_map  # noqa: PLC0415 - LiteLLM (seconds to import) loads with the service
 
-    for name in (model, model.split("/", 1)[-1]):
-        size = (litellm.model_cost.get(name) or {}).get("output_vector_size")
-        if isinstance(size, int) and size > 0:
-            return size
-    return None
+    return model_map.vector_size(model)
 
 
 def _valid_input(value: Any) -> bool:

@@ -16,6 +16,7 @@ from extproc.decisions import Reply
 from extproc.errors import GatewayError
 from extproc.errors import error_body as openai_error_body
 from extproc.translation import anthropic_messages
+from extproc.translation.anthropic_stream import StreamToAnthropic
 
 # An extension object on the stream's usage chunk (OpenAI) or message_delta
 # event (Anthropic): what the gateway served and what it cost. SDKs keep unknown
@@ -121,7 +122,7 @@ class AnthropicStreamWriter:
     """Canonical chunks to Anthropic SSE events."""
 
     def __init__(self, requested_model: str, tool_names: dict[str, str] | None = None) -> None:
-        self._events = anthropic_messages.StreamToAnthropic(requested_model, tool_names)
+        self._events = StreamToAnthropic(requested_model, tool_names)
 
     def feed(self, chunk: dict[str, Any]) -> bytes:
         """Zero or more events for one canonical chunk."""

@@ -207,8 +207,8 @@ def _render_command(args: argparse.Namespace) -> str:
 def _shipped_config() -> str:
     from pathlib import Path
 
-    # As extproc.app.DEFAULT_CONFIG, without importing that module.
-    return str(Path(__file__).resolve().parent.parent / "envoy" / "envoy.yaml")
+    # As extproc.config.envoy_yaml.DEFAULT_CONFIG, without importing that module (PyYAML).
+    return str(Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml")
 
 
 def _render(args: argparse.Namespace) -> int:

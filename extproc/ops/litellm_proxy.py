@@ -20,7 +20,7 @@ import yaml
 
 from extproc.ops.launcher import Child, free_port, terminate, wait_http
 
-ROOT = Path(__file__).resolve().parent.parent  # a source checkout
+ROOT = Path(__file__).resolve().parents[2]  # a source checkout
 LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
 # Its start-up imports a lot: about 10 s on these machines.
 _START_TIMEOUT_S = 90.0
