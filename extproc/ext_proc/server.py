@@ -26,7 +26,7 @@ from extproc.ext_proc import codec
 from extproc.ext_proc.health import DrainingHealthServicer
 from extproc.phases import Processor
 from extproc.router.processor import RouterProcessor
-from extproc.telemetry import metrics, tracing
+from extproc.telemetry import metrics_http, tracing
 from extproc.upstream.processor import UpstreamProcessor, canonical_paths, endpoints_by_cluster
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0, drain_seco
     log.info("ext_proc service listening on %s", listen.uds or f"{listen.host}:{port}")
     metrics_server = None
     if listen.metrics_port is not None:
-        metrics_server = await metrics.start_http_server(listen.host, listen.metrics_port, reuse_port=True)
+        metrics_server = await metrics_http.start_http_server(listen.host, listen.metrics_port, reuse_port=True)
         log.info("metrics on http://%s:%d/metrics", listen.host, metrics_server.port)
     stop = asyncio.Event()
     received: list[signal.Signals] = []
