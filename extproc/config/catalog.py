@@ -26,6 +26,8 @@ from extproc.config.envoy_yaml import (
 
 MODEL_HEADER = "x-gateway-model"
 ROUTE_KINDS = ("chat", "embeddings")
+# An endpoint's price override in envoy.yaml, in LiteLLM's own key names (USD per token).
+PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
 
 
 class CatalogError(ValueError):
@@ -328,7 +330,7 @@ def _usd(model: str, meta: dict[str, Any], key: str) -> float | None:
 
 def _prices(cluster: str, meta: dict[str, Any]) -> Prices | None:
     """The `input_cost_per_token` / `output_cost_per_token` override of an endpoint, if any."""
-    keys = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
+    keys = PRICE_KEYS
     if not any(key in meta for key in keys):
         return None
     values: list[float] = []

@@ -8,6 +8,7 @@ bootstrap's static resources.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,12 @@ def envoy_admin_url(config: dict[str, Any]) -> str | None:
         return None
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+def is_ip_address(host: str) -> bool:
+    """True for an IP address, False for a DNS name (a cluster of names is STRICT_DNS, of addresses STATIC)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from extproc.formats import ClientFormat
-from extproc.cost.usage import Usage
+from extproc.formats import OPENAI, ClientFormat
 
 if TYPE_CHECKING:
     from extproc.tenancy.auth import Access
@@ -48,9 +47,20 @@ class EndpointSpec(Protocol):
         """Adjust the body before it goes upstream; True when it changed."""
         ...
 
-    def usage(self, payload: dict[str, Any]) -> Usage | None:
-        """Usage in a decoded response body or stream event."""
-        ...
+
+class OpenAIEndpoint:
+    """An endpoint whose requests are already canonical (OpenAI's own API), answered in OpenAI's format."""
+
+    method = "POST"
+    client_format: ClientFormat = OPENAI
+
+    def to_canonical(self, body: Any) -> Any:
+        """Already canonical."""
+        return body
+
+    def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
+        """Nothing to add."""
+        return False
 
 
 class LocalEndpoint(Protocol):

@@ -14,11 +14,10 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from extproc.formats import OPENAI
 from extproc.cost.usage import Usage, usage_from_openai
 from extproc.errors import GatewayError, shown
 from extproc.formats.validation import check_depth, invalid, require_model
-from extproc.endpoints.base import ParsedRequest
+from extproc.endpoints.base import OpenAIEndpoint, ParsedRequest
 
 if TYPE_CHECKING:
     from extproc.config.catalog import ModelRoute
@@ -37,18 +36,12 @@ _ANSWER_OVERHEAD = 1024
 _TAIL_BYTES = 4096
 
 
-class Embeddings:
+class Embeddings(OpenAIEndpoint):
     """The OpenAI embeddings endpoint."""
 
-    method = "POST"
     path = "/v1/embeddings"
     kind = "embeddings"
     upstream_path = "/v1/embeddings"
-    client_format = OPENAI
-
-    def to_canonical(self, body: Any) -> Any:
-        """Already canonical."""
-        return body
 
     def parse(self, body: Any) -> ParsedRequest:
         """Check the model, the input and the options the gateway can judge."""
@@ -73,13 +66,6 @@ class Embeddings:
             raise invalid("Embeddings cannot be streamed.", "stream")
         return ParsedRequest(model=model)
 
-    def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
-        """Nothing to add."""
-        return False
-
-    def usage(self, payload: dict[str, Any]) -> Usage | None:
-        """Usage of an embeddings answer (prompt tokens only)."""
-        return usage_from_openai(payload)
 
 
 def answer_bytes(inputs: int, dimensions: int, encoding: str) -> int:

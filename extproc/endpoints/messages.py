@@ -12,7 +12,6 @@ from typing import Any
 
 from extproc.formats import ANTHROPIC
 from extproc.translation import anthropic_messages
-from extproc.cost.usage import Usage, usage_from_openai
 from extproc.formats.validation import check_depth
 from extproc.endpoints.base import ParsedRequest
 from extproc.endpoints.chat_completions import ChatCompletions
@@ -46,7 +45,3 @@ class Messages:
     def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
         """Nothing to add: `to_openai` already asks streams for their usage."""
         return False
-
-    def usage(self, payload: dict[str, Any]) -> Usage | None:
-        """Usage of a canonical answer or usage chunk."""
-        return usage_from_openai(payload)

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+from extproc.errors import StoreUnavailable
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `cache` subcommands."""
@@ -39,11 +41,9 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await client.aclose()
 
-    import redis.exceptions  # noqa: PLC0415
-
     try:
         deleted = asyncio.run(purge())
-    except (OSError, redis.exceptions.RedisError) as exc:
+    except StoreUnavailable as exc:
         print(f"problem: the store cannot be reached: {exc}", file=sys.stderr)
         return 1
     print(f"purged {deleted} cached answers of tenant {args.tenant!r}")

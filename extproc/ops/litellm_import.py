@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from extproc.config.catalog import MODEL_HEADER, provider_of
+from extproc.config.catalog import MODEL_HEADER, PRICE_KEYS, provider_of
 from extproc.config.envoy_yaml import METADATA_NAMESPACE, gateway_section, iter_routes
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from extproc.cache.policy import load_cache_policies
@@ -43,7 +43,6 @@ DEFAULT_API_BASES = {
 }
 # Providers whose wire format is OpenAI's: a single-model cluster of these needs no upstream filter.
 OPENAI_WIRE = ("openai", "hosted_vllm", "groq", "together_ai")
-PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
 ENV_PREFIX = "os.environ/"
 
 

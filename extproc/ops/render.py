@@ -13,13 +13,12 @@ operator wrote it. Ports are rewritten by the same code `up` uses
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from extproc.cache.policy import MODES, SEMANTIC_STORES
-from extproc.config.envoy_yaml import gateway_section
+from extproc.config.envoy_yaml import gateway_section, is_ip_address
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, fake_provider_endpoints, render
 from extproc.tenancy.settings import STORE_KINDS, tenancy_metadata
 from extproc.telemetry.tracing import with_tracing
@@ -126,7 +125,7 @@ def _move_fake_provider(cluster: dict[str, Any], where: HostPort) -> None:
     endpoints = fake_provider_endpoints(cluster)
     if not endpoints:
         return
-    if not _is_ip(where.host) and cluster.get("type", "STATIC") == "STATIC":
+    if not is_ip_address(where.host) and cluster.get("type", "STATIC") == "STATIC":
         cluster["type"] = "STRICT_DNS"
         cluster["dns_lookup_family"] = "V4_PREFERRED"
     for lb_endpoint in endpoints:
@@ -153,9 +152,3 @@ def _switch_stores(config: dict[str, Any], deployment: Deployment) -> None:
         meta.setdefault("cache", {})["semantic_store"] = deployment.semantic_store
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

@@ -98,6 +98,16 @@ class StoredVersion:
         return to_version(namespace, number, self.document, self.created_at, self.created_by)
 
 
+def next_version(
+    stored: StoredVersion, latest: int, previous: tuple[str, str, float, str | None] | None
+) -> tuple[StoredVersion, int, bool]:
+    """(the version kept, its number, whether it is new): the same document as the latest version is
+    that version again, not a new one. `previous` is the latest's (document, digest, created_at, created_by)."""
+    if previous is not None and previous[1] == stored.digest:
+        return StoredVersion(previous[0].encode(), previous[1], previous[2], previous[3]), latest, False
+    return stored, latest + 1, True
+
+
 def to_version(namespace: str, number: int, document: bytes | str, created_at: float, created_by: str | None) -> PromptVersion:
     """A PromptVersion from a stored row (the document was validated before it was stored)."""
     return PromptVersion(namespace, number, template_from_document(orjson.loads(document)), created_at, created_by)

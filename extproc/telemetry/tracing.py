@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import ipaddress
 import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from extproc.config.envoy_yaml import iter_connection_managers
+from extproc.config.envoy_yaml import is_ip_address, iter_connection_managers
 from extproc.decisions import CLIENT_DISCONNECTED
 from extproc.errors import clipped
 from extproc.telemetry.metrics import semconv_provider
@@ -108,7 +107,7 @@ def with_tracing(config: dict[str, Any], collector: str, sampling_percent: float
     clusters.append(
         {
             "name": COLLECTOR_CLUSTER,
-            "type": "STRICT_DNS" if not _is_ip(host) else "STATIC",
+            "type": "STRICT_DNS" if not is_ip_address(host) else "STATIC",
             "connect_timeout": "1s",
             "typed_extension_protocol_options": {
                 "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
@@ -152,12 +151,6 @@ def _cluster_address(config: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # --- the process's tracer ------------------------------------------------------

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from extproc import stores
 from extproc.tenancy.limits import REQUESTS, Bucket, Charge, Hold, SqliteLimits, bucket_key
-from extproc.tenancy.limits import sqlite as sqlite_store
 from extproc.errors import StoreUnavailable
 
 BUCKET = Bucket(bucket_key("tenant", "acme", "all", REQUESTS), 40, REQUESTS, "tenant")
@@ -72,7 +72,7 @@ async def test_spend_starts_over_on_a_new_day(tmp_path: Path) -> None:
 
 
 async def test_a_database_locked_past_the_timeout_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(stores, "SQLITE_BUSY_TIMEOUT_S", 0.1)
     path = tmp_path / "limits.sqlite3"
     store = SqliteLimits(path)
     await store.spend("acme")  # creates the database

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from extproc.stores import store_call
+from extproc.stores import in_transaction, open_sqlite, store_call
 from extproc.tenancy.limits.base import (
     Admission,
     Bucket,
@@ -42,8 +42,6 @@ from extproc.tenancy.limits.base import (
 
 _T = TypeVar("_T")
 
-# How long a transaction waits for another process's before the store counts as unavailable.
-_BUSY_TIMEOUT_MS = 2000
 # How often each process sweeps out full buckets, expired holds and old spend counters.
 _SWEEP_EVERY_S = 60.0
 # Spend counters not written for this long belong to past periods.
@@ -102,31 +100,15 @@ class SqliteLimits:
             return await loop.run_in_executor(self._executor, self._in_transaction, operation, write)
 
     def _in_transaction(self, operation: Callable[[sqlite3.Connection], _T], write: bool) -> _T:
-        """`operation` in one transaction; a writing one takes the write lock first (IMMEDIATE)."""
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            result = operation(db)
-            now = self._clock()
-            if write and now - self._swept > _SWEEP_EVERY_S:
-                self._sweep(db, now)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return result
-
-    def _connection(self) -> sqlite3.Connection:
+        """`operation` in one transaction; a writing one sweeps expired rows now and then."""
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
-            db.execute("PRAGMA journal_mode=WAL")
-            # Durable across a process crash; the last transactions may be lost to a power cut.
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        return self._db
+            self._db = open_sqlite(self.path, _SCHEMA)
+        return in_transaction(self._db, operation, write, self._maybe_sweep if write else None)
+
+    def _maybe_sweep(self, db: sqlite3.Connection) -> None:
+        now = self._clock()
+        if now - self._swept > _SWEEP_EVERY_S:
+            self._sweep(db, now)
 
     def _take(self, db: sqlite3.Connection, costs: list[tuple[Bucket, float]], hold: Hold | None) -> Admission:
         now = self._clock()
