@@ -346,7 +346,7 @@
     ["x-gateway-cache-match", "Cache match"],
     ["x-gateway-cache-similarity", "Cache similarity"],
     ["x-gateway-cache-age", "Cache age (s)"],
-    ["x-gateway-cache-explore", "Cache explored at similarity"],
+    ["x-gateway-cache-explore", "Near-miss similarity"],
     ["x-gateway-redactions", "Redactions"],
   ];
   const LIST_HEADERS = new Set(["x-gateway-attempts", "x-gateway-redactions"]);
@@ -361,7 +361,9 @@
   function decisionsFromHeaders(headers) {
     for (const [name, label] of HEADER_ROWS) {
       const value = headers.get(name);
-      if (value !== null && value !== "") decisions.set(label, LIST_HEADERS.has(name) ? value.split(/,\s*/) : value);
+      if (value === null || value === "") continue;
+      if (name === "x-gateway-attempts") decisions.set(label, value.split(/,\s*/).map(attemptText));
+      else decisions.set(label, LIST_HEADERS.has(name) ? value.split(/,\s*/) : value);
     }
     for (const unit of ["requests", "tokens"]) {
       const remaining = headers.get(`x-ratelimit-remaining-${unit}`);
@@ -379,6 +381,15 @@
       if (name.startsWith("x-gateway-") && !KNOWN.has(name)) decisions.set(name, value);
     }
     renderDecisions();
+  }
+
+  /** `openai/gpt-4o-mini;status=503;ms=12` (extproc/attempts.py) as `openai/gpt-4o-mini: 503 in 12 ms`. */
+  function attemptText(item) {
+    const [where, ...fields] = item.split(";");
+    const facts = Object.fromEntries(fields.map((f) => f.split("=", 2)));
+    if (!facts.status) return item;
+    if (facts.status === "none") return `${where}: no answer`;
+    return facts.ms ? `${where}: ${facts.status} in ${facts.ms} ms` : `${where}: ${facts.status}`;
   }
 
   function decisionsFromUsage(usage, figures) {
