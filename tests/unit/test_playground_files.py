@@ -10,7 +10,7 @@ import pytest
 
 from extproc.playground.files import CONTENT_SECURITY_POLICY, StaticFiles
 
-SHIPPED = ("index.html", "playground.css", "playground.js")
+SHIPPED = ("index.html", "playground.css", "playground.js", "chat.js", "decisions.js", "gateway.js", "recent.js")
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,11 @@ def test_the_page_itself_has_no_inline_script_or_style(shipped: StaticFiles) -> 
     page = shipped.answer("GET", "/playground/").body.decode()
     assert "<style" not in page and " style=" not in page
     assert "<script>" not in page and " on" + "click=" not in page
-    script = shipped.answer("GET", "/playground/playground.js").body.decode()
-    for sink in (".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval("):
-        assert sink not in script
+    scripts = [name for name in shipped.names() if name.endswith(".js")]
+    for name in scripts:
+        script = shipped.answer("GET", "/playground/" + name).body.decode()
+        for sink in (".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "eval(", "console."):
+            assert sink not in script, f"{name} uses {sink}"
 
 
 @pytest.mark.parametrize(
