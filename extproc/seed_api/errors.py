@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import clipped
+from ..errors import MAX_MESSAGE_CHARS, clipped
 
 # The `type` of each status, as the gateway's OpenAI errors name them.
 _TYPE_BY_STATUS = {
@@ -33,7 +33,7 @@ def seed_error(
     kind = _TYPE_BY_STATUS.get(status, "server_error" if status >= 500 else "invalid_request")
     return {
         "status": "error",
-        "error": {"type": kind, "code": code, "message": clipped(message, 2048), "field": field},
+        "error": {"type": kind, "code": code, "message": clipped(message, MAX_MESSAGE_CHARS), "field": field},
         "request_id": request_id,
     }
 
