@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.containers, pytest.mark.timeout(1800)
 
 CONTAINERS = Path(__file__).resolve().parent / "containers"
 # What a user's checkout needs for `docker compose build` and `up`, copied so the wheelhouse can sit beside it.
-CHECKOUT = ["Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "extproc", "envoy", "compose", "deploy/constraints.txt"]
+CHECKOUT = ["Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "LICENSE", "extproc", "envoy", "compose", "deploy/constraints.txt"]
 TEST_IMAGES = {"envoy": "e2e/envoy:test", "redis": "e2e/redis:test", "postgres": "e2e/postgres:test"}
 RENDERED = "/etc/llm-gateway/envoy.yaml"
 SECRET = "hunter2-not-for-logs"
