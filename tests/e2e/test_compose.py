@@ -32,8 +32,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.launcher import free_port
-from tests.container_engine import REPO, Engine, build_base_image, docker_engine, download_wheelhouse
-from tests.sdk_clients import anthropic_client, openai_client
+from tests.support.container_engine import REPO, Engine, build_base_image, docker_engine, download_wheelhouse
+from tests.support.sdk_clients import anthropic_client, openai_client
 
 # Cold builds take minutes, and removing the engine's data root at the end takes more on a busy disk.
 pytestmark = [pytest.mark.e2e, pytest.mark.containers, pytest.mark.timeout(1800)]
