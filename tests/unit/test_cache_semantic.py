@@ -26,7 +26,7 @@ from extproc.decisions import Changes, Reply
 from extproc.processor import Gateway, RouterProcessor
 from extproc.redaction.policy import PrivacyPolicies
 from extproc.settings import Settings
-from tests.postgres_server import postgres_server
+from tests.support.postgres_server import postgres_server
 
 EMBEDDER = Embedder()
 

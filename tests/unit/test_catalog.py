@@ -12,7 +12,7 @@ import yaml
 
 from extproc.catalog import Catalog, CatalogError, Endpoint, iter_connection_managers, iter_routes, load_catalog
 from extproc.launcher import envoy_binary
-from tests.lanes import htpasswd_line, with_example_lane
+from tests.support.lanes import htpasswd_line, with_example_lane
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 UPSTREAM_EXT_PROC = {

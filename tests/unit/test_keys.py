@@ -14,7 +14,7 @@ import redis.asyncio
 
 from extproc.keys import REVOCATION_SECONDS, FileKeyStore, KeyStoreError, RedisKeyStore, digest, generate_key, new_record
 from extproc.store_errors import StoreUnavailable
-from tests.redis_server import redis_server
+from tests.support.redis_server import redis_server
 
 
 def test_keys_are_random_and_recognisable() -> None:

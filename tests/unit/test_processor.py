@@ -18,7 +18,7 @@ from extproc import processor as processor_module
 from extproc.processor import Gateway, RouterProcessor
 from extproc.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
-from tests.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
+from tests.support.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")

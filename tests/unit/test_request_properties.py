@@ -38,7 +38,7 @@ from extproc.errors import GatewayError
 from extproc.processor import Gateway, RouterProcessor
 from extproc.provider_request import for_endpoint
 from extproc.validation import MAX_JSON_DEPTH
-from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
+from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
 from extproc.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
 

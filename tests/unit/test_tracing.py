@@ -17,7 +17,7 @@ from extproc.config import DEFAULT_CONFIG
 from extproc.context import RequestContext
 from extproc.launcher import envoy_binary
 from extproc.usage import Usage
-from tests.otlp_collector import Collector, ReceivedSpan, otlp_collector
+from tests.support.otlp_collector import Collector, ReceivedSpan, otlp_collector
 
 
 def shipped() -> dict:
