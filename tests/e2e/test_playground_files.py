@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from extproc.playground.files import CONTENT_SECURITY_POLICY, StaticFiles
-from tests.browser import PHONE, BrowserPage, browser_page
+from tests.support.browser import PHONE, BrowserPage, browser_page
 
 GOOD_KEY = "sk-playground-good-0123456789"
 WRONG_KEY = "sk-playground-wrong-9876543210"
