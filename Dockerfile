@@ -24,7 +24,7 @@ RUN set -eu; \
     fi
 
 FROM dependencies AS wheel
-COPY pyproject.toml README.md /build/src/
+COPY pyproject.toml README.md LICENSE /build/src/
 COPY extproc /build/src/extproc
 RUN set -eu; \
     offline=""; \

@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> list[Row]:
 
 
 def _redis_case(tmp: Path, args: argparse.Namespace) -> Row:
-    from tests.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+    from tests.support.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
 
     with redis_server(tmp) as url:
         attacker = new_record(ATTACKER_KEY, "attacker")

@@ -166,7 +166,7 @@ def _gateway(
 
 def _with_shared_limits(source: dict[str, Any], tmp: Path, workers: int, args: argparse.Namespace) -> Result:
     """The `fast` route with keys, stacked limits and budgets in one Redis shared by the processes."""
-    from tests.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+    from tests.support.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
 
     with redis_server(tmp) as url:
         client = redis.asyncio.Redis.from_url(url, decode_responses=True)

@@ -215,7 +215,7 @@ def _traced(config: Path, tmp: Path, keys_file: Path, args: argparse.Namespace) 
 
 
 def _full_policy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
-    from tests.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+    from tests.support.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
 
     with redis_server(tmp) as url:
         client = redis.Redis.from_url(url)

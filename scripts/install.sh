@@ -49,6 +49,8 @@ if [ "${1:-}" = "test" ]; then
     .venv/bin/python -m pip install --quiet -c deploy/constraints.txt -e '.[test]'
     # Real Redis for the shared key store, buckets and spend (tests start their own on free ports).
     apt_install redis-server
+    # The playground's browser tests drive Debian's Chromium headless through Playwright.
+    apt_install chromium
     # wrk drives the benchmarks.
     apt_install wrk || echo "install: wrk not installed; benchmarks will not run" >&2
     # The compose stack's e2e test: a Docker engine it starts itself, mmdebstrap for a base

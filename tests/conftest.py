@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.sdk_clients import close_all
+from tests.support.sdk_clients import close_all
 
 # LiteLLM must never try to fetch its cost map: these machines have no internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -16,6 +16,6 @@ os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
 @pytest.fixture(autouse=True)
 def _close_sdk_clients() -> Iterator[None]:
-    """Close the SDK clients a test made through tests.sdk_clients."""
+    """Close the SDK clients a test made through tests.support.sdk_clients."""
     yield
     close_all()

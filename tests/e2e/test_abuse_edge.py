@@ -17,7 +17,7 @@ from extproc.fake_provider.recording import fingerprint
 from extproc.ops.launcher import Stack
 
 from .conftest import access_log_entry, fake_requests, shipped_config, start_stack
-from tests.sdk_clients import AUTH, openai_client
+from tests.support.sdk_clients import AUTH, openai_client
 
 pytestmark = pytest.mark.e2e
 

@@ -36,7 +36,7 @@ from extproc.config.envoy_yaml import iter_routes
 from extproc.tenancy.keys import FileKeyStore, new_record
 from extproc.ops.launcher import Stack
 from tests.e2e.conftest import shipped_config, start_stack
-from tests.sdk_clients import AUTH, TEST_API_KEY
+from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 

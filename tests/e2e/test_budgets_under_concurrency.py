@@ -20,8 +20,8 @@ import pytest
 
 from extproc.ops.launcher import Stack
 from extproc.tenancy.settings import tenancy_metadata
-from tests.redis_server import redis_server
-from tests.sdk_clients import TEST_API_KEY
+from tests.support.redis_server import redis_server
+from tests.support.sdk_clients import TEST_API_KEY
 
 from .conftest import shipped_config, start_stack
 

@@ -20,8 +20,8 @@ from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
 from extproc.ops.launcher import Stack
 from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack
-from tests.redis_server import redis_server
-from tests.sdk_clients import ADMIN_AUTH, TEST_ADMIN_KEY, openai_client
+from tests.support.redis_server import redis_server
+from tests.support.sdk_clients import ADMIN_AUTH, TEST_ADMIN_KEY, openai_client
 
 pytestmark = pytest.mark.e2e
 CHAT = "/v1/chat/completions"

@@ -17,7 +17,7 @@ from extproc.ops.launcher import Stack
 from extproc.ops.litellm_import import import_litellm
 from tests.e2e.conftest import start_stack
 from extproc.ops.litellm_proxy import LiteLLMProxy, litellm_proxy
-from tests.sdk_clients import AUTH, TEST_API_KEY
+from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
 
 def _litellm_config(fake_port: int) -> dict[str, Any]:

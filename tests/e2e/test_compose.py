@@ -32,15 +32,15 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.ops.launcher import free_port
-from tests.container_engine import REPO, Engine, build_base_image, docker_engine, download_wheelhouse
-from tests.sdk_clients import anthropic_client, openai_client
+from tests.support.container_engine import REPO, Engine, build_base_image, docker_engine, download_wheelhouse
+from tests.support.sdk_clients import anthropic_client, openai_client
 
 # Cold builds take minutes, and removing the engine's data root at the end takes more on a busy disk.
 pytestmark = [pytest.mark.e2e, pytest.mark.containers, pytest.mark.timeout(1800)]
 
 CONTAINERS = Path(__file__).resolve().parent / "containers"
 # What a user's checkout needs for `docker compose build` and `up`, copied so the wheelhouse can sit beside it.
-CHECKOUT = ["Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "extproc", "envoy", "compose", "deploy/constraints.txt"]
+CHECKOUT = ["Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "LICENSE", "extproc", "envoy", "compose", "deploy/constraints.txt"]
 TEST_IMAGES = {"envoy": "e2e/envoy:test", "redis": "e2e/redis:test", "postgres": "e2e/postgres:test"}
 RENDERED = "/etc/llm-gateway/envoy.yaml"
 SECRET = "hunter2-not-for-logs"

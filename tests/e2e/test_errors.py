@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from extproc.ops.launcher import Stack
-from tests.sdk_clients import openai_client
+from tests.support.sdk_clients import openai_client
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ import pytest
 
 from extproc.ops.launcher import Stack
 from tests.e2e.conftest import fake_requests, wait_until
-from tests.sdk_clients import ADMIN_AUTH, AUTH, TEST_ADMIN_KEY, TEST_API_KEY
+from tests.support.sdk_clients import ADMIN_AUTH, AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,7 +27,7 @@ import pytest
 from extproc.ops.launcher import Stack
 from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
-from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
+from tests.support.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 CHAT = "/v1/chat/completions"
 LLAMA, CLAUDE, GPT4O = "llama-3.1-8b", "claude-haiku-4-5", "gpt-4o"  # the chain's levels

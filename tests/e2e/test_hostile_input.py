@@ -41,10 +41,10 @@ import httpx
 import pytest
 
 from extproc.ops.launcher import Stack
-from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
+from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
 
 from .conftest import fake_requests
-from tests.sdk_clients import AUTH, TEST_API_KEY
+from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import httpx
 import yaml
 
 from tests.e2e.conftest import start_stack
-from tests.sdk_clients import AUTH
+from tests.support.sdk_clients import AUTH
 
 LITELLM_CONFIG = {
     "model_list": [

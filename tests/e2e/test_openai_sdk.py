@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from extproc.ops.launcher import Stack
-from tests.sdk_clients import TEST_API_KEY, openai_client
+from tests.support.sdk_clients import TEST_API_KEY, openai_client
 
 from .conftest import access_log_entry, fake_requests
 

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import Stack
-from tests.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
+from tests.support.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
 
 from .conftest import access_log_entry, fake_requests
 

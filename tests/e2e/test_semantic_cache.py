@@ -31,9 +31,9 @@ from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
 from extproc.ops.launcher import Stack
 from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
-from tests.postgres_server import postgres_server
-from tests.redis_server import redis_server
-from tests.sdk_clients import ADMIN_AUTH, TEST_ADMIN_KEY, openai_client
+from tests.support.postgres_server import postgres_server
+from tests.support.redis_server import redis_server
+from tests.support.sdk_clients import ADMIN_AUTH, TEST_ADMIN_KEY, openai_client
 
 pytestmark = pytest.mark.e2e
 

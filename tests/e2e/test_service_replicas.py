@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import shipped_config, start_stack, wait_until
-from tests.sdk_clients import AUTH
+from tests.support.sdk_clients import AUTH
 
 CHAT = "/v1/chat/completions"
 # Each answer takes 50 ms at the provider, so every client always has a request in flight.

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.ops.launcher import Stack
 from tests.e2e.conftest import access_log_entry, fake_requests, wait_until
-from tests.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
+from tests.support.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 MESSAGES = [{"role": "user", "content": "a long answer that will break half way through"}]
 FAIL_AFTER_3 = {"x-fake-error-after-chunks": "3"}

@@ -20,8 +20,8 @@ import redis.asyncio
 from extproc.tenancy.keys import REVOCATION_SECONDS, RedisKeyStore, generate_key, new_record
 from extproc.ops.launcher import Stack
 from extproc.tenancy.settings import tenancy_metadata
-from tests.redis_server import redis_server
-from tests.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
+from tests.support.redis_server import redis_server
+from tests.support.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
 
 from .conftest import fake_requests, shipped_config, start_stack, wait_until
 

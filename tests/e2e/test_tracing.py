@@ -16,8 +16,8 @@ import pytest
 
 from extproc.ops.launcher import Stack
 from tests.e2e.conftest import access_log_entry, shipped_config, start_stack
-from tests.otlp_collector import Collector, ReceivedSpan, otlp_collector
-from tests.sdk_clients import TEST_API_KEY, openai_client
+from tests.support.otlp_collector import Collector, ReceivedSpan, otlp_collector
+from tests.support.sdk_clients import TEST_API_KEY, openai_client
 
 ENVOY, SERVICE = "llm-gateway-envoy", "llm-gateway-extproc"
 PROMPT = "Tell me about the secret lighthouse of Ardnamurchan"

@@ -65,5 +65,5 @@ def test_the_pair_sets_are_what_their_generators_write(script: str) -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, str(root / "scripts" / script), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(root / "tests" / "data" / script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

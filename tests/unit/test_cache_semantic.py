@@ -28,7 +28,7 @@ from extproc.app import Gateway
 from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import PrivacyPolicies
 from extproc.tenancy.settings import Settings
-from tests.postgres_server import postgres_server
+from tests.support.postgres_server import postgres_server
 
 EMBEDDER = Embedder()
 

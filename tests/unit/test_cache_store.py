@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio
 
 from extproc.cache.store import CacheStore, Entry, MemoryCache, RedisCache
-from tests.redis_server import redis_server
+from tests.support.redis_server import redis_server
 
 
 @pytest.fixture(scope="module")

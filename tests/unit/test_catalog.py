@@ -13,7 +13,7 @@ import yaml
 from extproc.config.catalog import Catalog, CatalogError, Endpoint, load_catalog
 from extproc.config.envoy_yaml import iter_connection_managers, iter_routes
 from extproc.ops.launcher import envoy_binary
-from tests.lanes import htpasswd_line, with_example_lane
+from tests.support.lanes import htpasswd_line, with_example_lane
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 UPSTREAM_EXT_PROC = {

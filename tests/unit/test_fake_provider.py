@@ -15,7 +15,7 @@ from extproc.fake_provider import tokens as fake_tokens
 from extproc.fake_provider.recording import fingerprint
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
-from tests.sdk_clients import openai_client
+from tests.support.sdk_clients import openai_client
 
 MODEL = "gpt-4o-mini"
 WEATHER = {

@@ -12,7 +12,7 @@ from extproc.fake_provider import FakeConfig
 from extproc.fake_provider import tokens as fake_tokens
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
-from tests.sdk_clients import anthropic_client
+from tests.support.sdk_clients import anthropic_client
 
 MODEL = "claude-haiku-4-5"
 WEATHER = {

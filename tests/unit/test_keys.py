@@ -22,7 +22,7 @@ from extproc.tenancy.keys import (
     new_record,
 )
 from extproc.errors import StoreUnavailable
-from tests.redis_server import redis_server
+from tests.support.redis_server import redis_server
 
 
 def test_keys_are_random_and_recognisable() -> None:

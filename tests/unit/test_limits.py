@@ -23,7 +23,7 @@ from extproc.tenancy.limits import (
     SqliteLimits,
     bucket_key,
 )
-from tests.redis_server import redis_server
+from tests.support.redis_server import redis_server
 
 
 @pytest.fixture(scope="module")

@@ -28,5 +28,5 @@ def test_targets_are_met_on_the_corpus(name: str) -> None:
 
 @pytest.mark.parametrize("script", ["make_pii_corpus.py", "make_pii_holdout.py"])
 def test_the_corpora_are_what_their_generators_write(script: str) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / script), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "data" / script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -40,7 +40,7 @@ from extproc.app import Gateway
 from extproc.router.processor import RouterProcessor
 from extproc.upstream.provider_request import for_endpoint
 from extproc.formats.validation import MAX_JSON_DEPTH
-from tests.anthropic_errors import ANTHROPIC_ERROR_TYPES
+from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
 from extproc.tenancy.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
 

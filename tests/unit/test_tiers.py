@@ -29,7 +29,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_tier_files_are_what_make_tiers_writes() -> None:
-    result = _run("scripts/make_tiers.py", "--check")
+    result = _run("envoy/tiers/make_tiers.py", "--check")
     assert result.returncode == 0, result.stderr or result.stdout
 
 

@@ -18,7 +18,7 @@ from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.context import RequestContext
 from extproc.ops.launcher import envoy_binary
 from extproc.cost.usage import Usage
-from tests.otlp_collector import Collector, ReceivedSpan, otlp_collector
+from tests.support.otlp_collector import Collector, ReceivedSpan, otlp_collector
 
 
 def shipped() -> dict:

@@ -22,8 +22,8 @@ from extproc.prompts.redis import RedisPromptStore
 from extproc.prompts.sqlite import SqlitePromptStore
 from extproc.prompts.store import MemoryPromptStore, PromptStore, open_prompt_store
 from extproc.errors import StoreUnavailable
-from tests.postgres_server import postgres_server
-from tests.redis_server import redis_server
+from tests.support.postgres_server import postgres_server
+from tests.support.redis_server import redis_server
 
 KINDS = ["memory", "sqlite", "redis", "postgres"]
 

@@ -17,7 +17,7 @@ from extproc.redaction.policy import PrivacyPolicies
 from extproc.router.processor import RouterProcessor
 from extproc.tenancy.settings import Rates, Settings, TenantPolicy
 from extproc.upstream.credentials import Credentials
-from tests.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
+from tests.support.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")

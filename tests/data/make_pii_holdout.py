@@ -32,8 +32,8 @@ Labelling conventions:
   region). The script therefore imports the third-party ``phonenumbers``
   package and must be run with the project's virtualenv::
 
-      .venv/bin/python scripts/make_pii_holdout.py           # write the file
-      .venv/bin/python scripts/make_pii_holdout.py --check   # exit 1 if stale
+      .venv/bin/python tests/data/make_pii_holdout.py           # write the file
+      .venv/bin/python tests/data/make_pii_holdout.py --check   # exit 1 if stale
 
   Everything else is the standard library; the output is fully determined by
   the fixed seed below.
@@ -63,7 +63,7 @@ from pathlib import Path
 import phonenumbers
 
 SEED = 20240917
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "pii_holdout.jsonl"
+OUT = Path(__file__).resolve().parent / "pii_holdout.jsonl"
 
 TYPES = (
     "EMAIL_ADDRESS",

@@ -33,8 +33,8 @@ checks it (counts per kind, 3-60 words per prompt, no empty prompts,
 cached != query, no duplicate pairs, unique ids). Standard library only, no
 randomness, so the output is reproducible::
 
-    python scripts/make_semantic_pairs.py           # rewrite the file
-    python scripts/make_semantic_pairs.py --check   # exit 1 if it is out of date
+    python tests/data/make_semantic_pairs.py           # rewrite the file
+    python tests/data/make_semantic_pairs.py --check   # exit 1 if it is out of date
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "semantic_cache_pairs.jsonl"
+OUT = Path(__file__).resolve().parent / "semantic_cache_pairs.jsonl"
 
 # kind -> (id prefix, should_hit, minimum number of pairs)
 KINDS: dict[str, tuple[str, bool, int]] = {

@@ -6,8 +6,8 @@ were written independently of the cache's tuning data and guard code (neither
 was looked at while writing it). All content is hand-written below; nothing is
 sampled, so the output is fully deterministic. Standard library only::
 
-    python scripts/make_semantic_holdout.py           # write the file
-    python scripts/make_semantic_holdout.py --check   # exit 1 if stale
+    python tests/data/make_semantic_holdout.py           # write the file
+    python tests/data/make_semantic_holdout.py --check   # exit 1 if stale
 
 Each line is one JSON object::
 
@@ -56,7 +56,7 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "semantic_cache_holdout.jsonl"
+OUT = Path(__file__).resolve().parent / "semantic_cache_holdout.jsonl"
 
 # kind -> (id prefix, should_hit, minimum count)
 KINDS = {

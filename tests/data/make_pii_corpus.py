@@ -22,8 +22,8 @@ length for their country, SSNs respect the SSA rules, phone numbers use real
 numbering plans. Everything comes from a fixed seed and the standard library,
 so the file is reproducible:
 
-    python scripts/make_pii_corpus.py           # rewrite the corpus
-    python scripts/make_pii_corpus.py --check   # exit 1 if it is out of date
+    python tests/data/make_pii_corpus.py           # rewrite the corpus
+    python tests/data/make_pii_corpus.py --check   # exit 1 if it is out of date
 
 The generator asserts its own labelling: every value occurs exactly once in its
 text, checksums hold, split invariants hold, and a scan of each text with the
@@ -45,7 +45,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "data" / "pii_corpus.jsonl"
 SEED = 20261123
 
@@ -1476,7 +1476,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = OUT.read_text(encoding="utf-8") if OUT.exists() else None
         if current != content:
-            print(f"{rel} is out of date; run python scripts/make_pii_corpus.py", file=sys.stderr)
+            print(f"{rel} is out of date; run python tests/data/make_pii_corpus.py", file=sys.stderr)
             return 1
         print(f"{rel} is up to date ({len(records)} texts)")
         return 0

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "local/debian:bookworm"
 # Everything the test images need, so that no image build needs the network: Python for
 # the gateway, Envoy and pgserver; Debian's redis-server for the Redis image.

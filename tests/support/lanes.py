@@ -12,7 +12,7 @@ import yaml
 
 from extproc.config.envoy_yaml import iter_connection_managers
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fail-open-lane.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fail-open-lane.yaml"
 LANE_KEY_ENV = "LOCAL_VLLM_API_KEY"
 LANE_CREDENTIAL_HEADER = "llm-gateway-lane-authorization"
 
