@@ -11,7 +11,7 @@ import yaml
 from extproc.ops.checks import Report, check_config
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
 
-SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
+SHIPPED = Path(__file__).resolve().parents[3] / "envoy" / "envoy.yaml"
 
 
 @pytest.fixture

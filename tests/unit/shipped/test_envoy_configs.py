@@ -10,7 +10,7 @@ import yaml
 
 from extproc.ops.launcher import envoy_binary
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BOOTSTRAPS = sorted(
     path
     for folder in ("envoy", "benchmarks")

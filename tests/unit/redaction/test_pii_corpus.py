@@ -15,7 +15,7 @@ from benchmarks.pii_eval import CORPUS, evaluate, load_corpus, report
 from extproc.redaction.detector import Detector
 from extproc.redaction.entities import ENTITIES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("name", ["pii_corpus.jsonl", "pii_holdout.jsonl"])

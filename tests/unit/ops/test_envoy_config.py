@@ -12,7 +12,7 @@ import yaml
 from extproc.config.catalog import load_catalog
 from extproc.ops.envoy_config import ServiceAddress, render, uses_fake_provider
 
-SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
+SHIPPED = Path(__file__).resolve().parents[3] / "envoy" / "envoy.yaml"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import yaml
 from extproc.config.catalog import load_catalog
 from extproc.tenancy.settings import Budget, Rates, load_settings, tenancy_metadata
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TIERS = ("free", "premium")
 
 
@@ -33,7 +33,7 @@ def test_the_tier_files_are_what_make_tiers_writes() -> None:
     assert result.returncode == 0, result.stderr or result.stdout
 
 
-# Envoy's own validation of each tier runs in test_shipped_configs.py (every bootstrap under envoy/).
+# Envoy's own validation of each tier runs in shipped/test_envoy_configs.py (every bootstrap under envoy/).
 @pytest.mark.parametrize("tier", TIERS)
 def test_llm_gateway_check_passes(tier: str) -> None:
     result = _run("-m", "extproc", "check", "--config", str(_path(tier)))

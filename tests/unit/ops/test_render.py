@@ -15,7 +15,7 @@ from extproc.ops.launcher import free_port
 from extproc.ops.preflight import problems, service_problems, without_password
 from extproc.ops.render import Deployment, HostPort, RenderError, deployable
 
-SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
+SHIPPED = Path(__file__).resolve().parents[3] / "envoy" / "envoy.yaml"
 COMPOSE = Deployment(
     listen=HostPort("0.0.0.0", 8080),
     admin=HostPort("127.0.0.1", 9901),

@@ -64,6 +64,6 @@ def test_the_pair_sets_are_what_their_generators_write(script: str) -> None:
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     result = subprocess.run([sys.executable, str(root / "tests" / "data" / script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

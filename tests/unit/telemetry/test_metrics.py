@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.telemetry import metrics, metrics_http
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # One answer as the processor would report it; tests override what they look at.
 ANSWER: dict[str, Any] = dict(

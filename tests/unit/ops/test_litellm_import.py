@@ -15,7 +15,7 @@ from extproc.cache.policy import load_cache_policies
 from extproc.ops.litellm_import import LiteLLMImportError, import_litellm
 from extproc.tenancy.settings import load_settings, tenancy_metadata
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "litellm_config.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "litellm_config.yaml"
 TEMPLATE = yaml.safe_load(DEFAULT_CONFIG.read_text())
 
 

@@ -17,7 +17,7 @@ import yaml
 from extproc.ops.launcher import envoy_binary
 from extproc.ops.render import Deployment, HostPort, deployable
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 # Each kustomization, and the envoy.yaml its ConfigMap carries: rendered from which source, with which choices.
 LAYERS = {

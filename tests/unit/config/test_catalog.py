@@ -15,7 +15,7 @@ from extproc.config.envoy_yaml import iter_connection_managers, iter_routes
 from extproc.ops.launcher import envoy_binary
 from tests.support.lanes import htpasswd_line, with_example_lane
 
-SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
+SHIPPED = Path(__file__).resolve().parents[3] / "envoy" / "envoy.yaml"
 UPSTREAM_EXT_PROC = {
     "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
         "http_filters": [{"name": "envoy.filters.http.ext_proc"}, {"name": "envoy.filters.http.upstream_codec"}]
