@@ -13,14 +13,13 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-import yaml
 
 from extproc.cache.embeddings import Embedder
 from extproc.cache.learned import MAX_LABELS, Calibration, Label
 from extproc.cache.policy import DEFAULT_THRESHOLD, CachePolicies, CachePolicy
 from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex, last_user_text, scope_key
 from extproc.cache.store import Entry
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
@@ -178,7 +177,7 @@ def test_scope_is_everything_but_the_last_user_message() -> None:
 
 def gateway(policy: CachePolicy = CachePolicy(mode="semantic", threshold=DEFAULT_THRESHOLD)) -> Gateway:
     return build_gateway(
-        yaml.safe_load(DEFAULT_CONFIG.read_text()),
+        gateway_config("gpt-4o-mini"),
         credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
         settings=Settings(auth_mode="none"),
         privacy=PrivacyPolicies(),

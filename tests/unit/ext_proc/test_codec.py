@@ -209,14 +209,14 @@ def _failing(kind: str, path: str = "/v1/chat/completions") -> Any:
     """A real processor of `kind` that has seen `path` and whose body phase then fails."""
     import yaml  # noqa: PLC0415
 
-    from extproc.config.envoy_yaml import DEFAULT_CONFIG  # noqa: PLC0415
+    from tests.support.gateway_config import gateway_config  # noqa: PLC0415
     from extproc.app import build_gateway  # noqa: PLC0415
     from extproc.router.processor import RouterProcessor  # noqa: PLC0415
     from extproc.upstream.processor import UpstreamProcessor  # noqa: PLC0415
 
     from extproc.tenancy.settings import Settings  # noqa: PLC0415
 
-    gateway = build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()), settings=Settings(auth_mode="none"))
+    gateway = build_gateway(gateway_config("gpt-4o"), settings=Settings(auth_mode="none"))
     if kind == "router":
         processor: Any = RouterProcessor(gateway)
         processor.ctx.path = path

@@ -10,13 +10,12 @@ from pathlib import Path
 import grpc
 import orjson
 import pytest
-import yaml
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy
 from extproc.ext_proc.server import MAX_MESSAGE_BYTES, Listen, start
@@ -28,7 +27,7 @@ BIG = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES), ("grpc.max_receive_m
 
 @pytest.fixture(scope="module")
 def gateway():  # noqa: ANN201
-    return build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    return build_gateway(gateway_config("gpt-4o-mini"))
 
 
 async def _check(channel: grpc.aio.Channel) -> int:
@@ -81,7 +80,7 @@ DENSE = "call 212-736-5000 mail a.b@example.com card 4111 1111 1111 1111 "
 def _patient_gateway():  # noqa: ANN202
     """The shipped config, masking prompts with a budget far larger than any test waits for."""
     policies = PrivacyPolicies(default=Privacy(RequestPolicy("mask", max_scan_bytes=1 << 30, max_scan_seconds=3600)))
-    return build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()), settings=Settings(auth_mode="none"), privacy=policies)
+    return build_gateway(gateway_config("gpt-4o-mini"), settings=Settings(auth_mode="none"), privacy=policies)
 
 
 async def _heavy_stream(channel: grpc.aio.Channel):  # noqa: ANN202

@@ -26,12 +26,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
@@ -71,7 +70,7 @@ PROPERTY_SETTINGS = settings(
 
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = gateway_config()
     return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": KEY}), settings=NO_AUTH, privacy=NO_PRIVACY)
 
 

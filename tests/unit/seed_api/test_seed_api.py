@@ -7,10 +7,9 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from extproc.config.catalog import load_catalog
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.seed_api import (
     TASK_TYPES,
     ConfiguredModel,
@@ -105,7 +104,7 @@ def test_provider_names_and_versions_pick_a_configured_model(model: str | None, 
 
 
 def test_the_shipped_catalog_maps_each_seed_provider() -> None:
-    choices = ModelChoices.from_catalog(load_catalog(yaml.safe_load(DEFAULT_CONFIG.read_text())))
+    choices = ModelChoices.from_catalog(load_catalog(gateway_config()))
     assert choices.resolve("openai", None) == ("gpt-4o-mini", "openai")
     assert choices.resolve("claude", None) == ("claude-haiku-4-5", "claude")
     assert choices.resolve("gemini", None) == ("gemini-2.5-flash", "gemini")

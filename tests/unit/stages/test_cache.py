@@ -6,10 +6,9 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from extproc.cache.policy import CachePolicies, CachePolicy
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
@@ -18,7 +17,7 @@ from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy, ResponsePolicy
 from extproc.tenancy.settings import Settings
 
-CONFIG = yaml.safe_load(DEFAULT_CONFIG.read_text())
+CONFIG = gateway_config("gpt-4o-mini")
 JSON_200 = {":status": "200", "content-type": "application/json", "x-envoy-upstream-service-time": "3"}
 SSE_200 = {":status": "200", "content-type": "text/event-stream", "x-envoy-upstream-service-time": "3"}
 USER = [{"role": "user", "content": "Say hello"}]

@@ -6,12 +6,11 @@ from typing import Any, Iterator
 
 import orjson
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from extproc.telemetry import metrics
 from extproc.cache.policy import CachePolicies, CachePolicy
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
@@ -39,7 +38,7 @@ def _fresh_metrics() -> Iterator[None]:
 @pytest.fixture
 def gateway() -> Gateway:
     return build_gateway(
-        yaml.safe_load(DEFAULT_CONFIG.read_text()),
+        gateway_config("gpt-4o-mini"),
         credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
         settings=Settings(auth_mode="none"),
         privacy=PrivacyPolicies(),

@@ -6,9 +6,8 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
@@ -27,7 +26,7 @@ USER = [{"role": "user", "content": "Tell me about lighthouses."}]
 
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = gateway_config()
     return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=NO_AUTH, privacy=NO_PRIVACY)
 
 

@@ -8,9 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
@@ -20,7 +19,7 @@ from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy, Re
 from extproc.tenancy.settings import Settings
 from extproc.stages.redaction import RedactionStage
 
-CONFIG = yaml.safe_load(DEFAULT_CONFIG.read_text())
+CONFIG = gateway_config()
 EMAIL, CARD = "bob@example.com", "4111 1111 1111 1111"
 PROMPT = f"Email {EMAIL} about card {CARD}, key sk-proj-Abc123def456ghi789jkl012mno345."
 JSON_200 = {":status": "200", "content-type": "application/json", "x-envoy-upstream-service-time": "3"}

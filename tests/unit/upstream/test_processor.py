@@ -6,13 +6,12 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 from envoy.config.core.v3 import base_pb2
 from google.protobuf import text_format
 
 from extproc.ext_proc.codec import gateway_metadata
 from extproc.config.catalog import load_catalog
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from tests.support.gateway_config import gateway_config
 from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
 from extproc.translation import ProviderTranslator
@@ -42,7 +41,7 @@ def _processor(credentials: Credentials, endpoints: dict[tuple[str, str], Any]) 
 
 @pytest.fixture(scope="module")
 def shipped_endpoints() -> dict[tuple[str, str], Any]:
-    return endpoints_by_cluster(load_catalog(yaml.safe_load(DEFAULT_CONFIG.read_text())))
+    return endpoints_by_cluster(load_catalog(gateway_config()))
 
 
 @pytest.fixture
@@ -193,7 +192,7 @@ async def test_query_string_does_not_hide_the_endpoint(processor: UpstreamProces
 
 
 def _shipped_paths() -> dict[str, str]:
-    return canonical_paths(load_catalog(yaml.safe_load(DEFAULT_CONFIG.read_text())))
+    return canonical_paths(load_catalog(gateway_config()))
 
 
 async def test_a_fallback_attempt_undoes_what_the_previous_attempt_set(
