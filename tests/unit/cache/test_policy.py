@@ -9,8 +9,7 @@ import pytest
 import yaml
 
 from extproc.cache.policy import load_cache_policies
-from extproc.config.envoy_yaml import iter_routes
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_routes
 from extproc.tenancy.settings import SettingsError, tenancy_metadata
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG.read_text())

@@ -14,19 +14,18 @@ import numpy as np
 import orjson
 import pytest
 
+from extproc.app import Gateway, build_gateway
 from extproc.cache.embeddings import Embedder
 from extproc.cache.learned import MAX_LABELS, Calibration, Label
 from extproc.cache.policy import DEFAULT_THRESHOLD, CachePolicies, CachePolicy
 from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex, last_user_text, scope_key
 from extproc.cache.store import Entry
-from tests.support.gateway_config import gateway_config
-from extproc.app import build_gateway
-from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
-from extproc.app import Gateway
-from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import PrivacyPolicies
+from extproc.router.processor import RouterProcessor
 from extproc.tenancy.settings import Settings
+from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 from tests.support.postgres_server import postgres_server
 
 EMBEDDER = Embedder()
@@ -175,7 +174,7 @@ def test_scope_is_everything_but_the_last_user_message() -> None:
 # --- through the processor ---------------------------------------------------------
 
 
-def gateway(policy: CachePolicy = CachePolicy(mode="semantic", threshold=DEFAULT_THRESHOLD)) -> Gateway:
+def gateway(policy: CachePolicy = CachePolicy(mode="semantic", threshold=DEFAULT_THRESHOLD)) -> Gateway:  # noqa: B008  # frozen value
     return build_gateway(
         gateway_config("gpt-4o-mini"),
         credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),

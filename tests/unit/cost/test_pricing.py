@@ -112,4 +112,4 @@ def test_unknown_model_has_no_price_and_does_not_raise(pricing: Pricing, caplog:
 def test_a_cache_duration_price_does_not_force_the_slow_path(pricing: Pricing) -> None:
     # claude-haiku-4-5 has `cache_creation_input_token_cost_above_1hr`: a cache duration, not a size tier.
     pricing.cost_usd(_endpoint("anthropic/claude-haiku-4-5"), Usage(prompt_tokens=10, completion_tokens=5))
-    assert pricing._rates["anthropic/claude-haiku-4-5"] is not None  # noqa: SLF001 - the fast path's cache
+    assert pricing._rates["anthropic/claude-haiku-4-5"] is not None  # the fast path's cache

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from extproc.cost.usage import usage_from_openai
 from extproc.endpoints.base import ParsedRequest
 from extproc.endpoints.chat_completions import ChatCompletions
-from extproc.cost.usage import usage_from_openai
 from extproc.errors import GatewayError
 
 SPEC = ChatCompletions()

@@ -207,14 +207,12 @@ async def _boom(*args: object) -> Changes:
 
 def _failing(kind: str, path: str = "/v1/chat/completions") -> Any:
     """A real processor of `kind` that has seen `path` and whose body phase then fails."""
-    import yaml  # noqa: PLC0415
 
-    from tests.support.gateway_config import gateway_config  # noqa: PLC0415
-    from extproc.app import build_gateway  # noqa: PLC0415
-    from extproc.router.processor import RouterProcessor  # noqa: PLC0415
-    from extproc.upstream.processor import UpstreamProcessor  # noqa: PLC0415
-
-    from extproc.tenancy.settings import Settings  # noqa: PLC0415
+    from extproc.app import build_gateway
+    from extproc.router.processor import RouterProcessor
+    from extproc.tenancy.settings import Settings
+    from extproc.upstream.processor import UpstreamProcessor
+    from tests.support.gateway_config import gateway_config
 
     gateway = build_gateway(gateway_config("gpt-4o"), settings=Settings(auth_mode="none"))
     if kind == "router":

@@ -9,9 +9,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
 from extproc.ext_proc.server import Listen, start
+from tests.support.gateway_config import gateway_config
 
 # What Envoy's active health checker sends as its user agent (gRPC checks included).
 ENVOY_HC = [("grpc.primary_user_agent", "Envoy/HC")]

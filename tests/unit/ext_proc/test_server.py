@@ -15,12 +15,12 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.gateway_config import gateway_config
 from extproc.app import build_gateway
-from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy
 from extproc.ext_proc.server import MAX_MESSAGE_BYTES, Listen, start
-from extproc.tenancy.settings import Settings
+from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy
 from extproc.stages.redaction import RedactionStage
+from extproc.tenancy.settings import Settings
+from tests.support.gateway_config import gateway_config
 
 BIG = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
 

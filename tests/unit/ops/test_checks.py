@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
 
-from extproc.ops.checks import Report, check_config
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.ops.checks import Report, check_config
 
 SHIPPED = Path(__file__).resolve().parents[3] / "envoy" / "envoy.yaml"
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.config.catalog import load_catalog
-from extproc.ops.checks import check_config
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.cache.policy import load_cache_policies
+from extproc.config.catalog import load_catalog
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.ops.checks import check_config
 from extproc.ops.litellm_import import LiteLLMImportError, import_litellm
 from extproc.tenancy.settings import load_settings, tenancy_metadata
 

@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 import pytest
 
-from extproc.tenancy.auth import Identity
+from extproc.errors import StoreUnavailable
 from extproc.prompts.api import ApiRequest, PromptApi, handles
 from extproc.prompts.model import GLOBAL
 from extproc.prompts.resolver import PromptResolver
 from extproc.prompts.store import MemoryPromptStore
-from extproc.errors import StoreUnavailable
+from extproc.tenancy.auth import Identity
 
 ADMIN = Identity("ops", "key-admin", admin=True)
 ACME = Identity("acme", "key-acme")

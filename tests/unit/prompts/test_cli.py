@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from extproc.tenancy.auth import Identity
 from extproc.ops.cli import main
 from extproc.ops.launcher import free_port
 from extproc.prompts.api import ApiRequest, PromptApi
 from extproc.prompts.model import GLOBAL
 from extproc.prompts.resolver import PromptResolver
 from extproc.prompts.store import MemoryPromptStore
+from extproc.tenancy.auth import Identity
 
 ROOT = Path(__file__).resolve().parents[3]
 ADMIN_KEY, TENANT_KEY = "sk-admin", "sk-acme"
@@ -59,7 +59,7 @@ class StandIn:
         self._ready.set()
         self.loop.run_forever()
 
-    def start(self) -> "StandIn":
+    def start(self) -> StandIn:
         self._thread.start()
         self._ready.wait(10)
         return self

@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
-from extproc.errors import GatewayError
+from extproc.errors import GatewayError, StoreUnavailable
 from extproc.prompts.files import validate_document
 from extproc.prompts.model import GLOBAL
 from extproc.prompts.resolver import PromptResolver, RenderedPrompt, parse_reference
 from extproc.prompts.store import MemoryPromptStore
-from extproc.errors import StoreUnavailable
 
 
 def doc(content: str, name: str = "support", **fields: Any) -> Any:

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from extproc import stores
+from extproc.errors import StoreUnavailable
 from extproc.prompts.files import validate_document
 from extproc.prompts.model import GLOBAL, PromptTemplate
 from extproc.prompts.postgres import PostgresPromptStore
 from extproc.prompts.redis import RedisPromptStore
 from extproc.prompts.sqlite import SqlitePromptStore
 from extproc.prompts.store import MemoryPromptStore, PromptStore, open_prompt_store
-from extproc.errors import StoreUnavailable
 from tests.support.postgres_server import postgres_server
 from tests.support.redis_server import redis_server
 

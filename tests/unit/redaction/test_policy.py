@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.config.envoy_yaml import iter_routes
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_routes
 from extproc.redaction.entities import ENTITIES
 from extproc.redaction.policy import load_privacy
 from extproc.tenancy.settings import SettingsError, tenancy_metadata

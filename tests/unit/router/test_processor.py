@@ -10,12 +10,12 @@ import orjson
 import pytest
 
 from extproc.app import Gateway, build_gateway
-from tests.support.gateway_config import gateway_config
 from extproc.decisions import Changes, Reply
 from extproc.redaction.policy import PrivacyPolicies
 from extproc.router.processor import RouterProcessor
 from extproc.tenancy.settings import Rates, Settings, TenantPolicy
 from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 from tests.support.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.

@@ -30,18 +30,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from tests.support.gateway_config import gateway_config
-from extproc.app import build_gateway
-from extproc.upstream.credentials import Credentials
+from extproc.app import Gateway, build_gateway
 from extproc.decisions import Changes, Reply
 from extproc.errors import GatewayError
-from extproc.app import Gateway
-from extproc.router.processor import RouterProcessor
-from extproc.upstream.provider_request import for_endpoint
 from extproc.formats.validation import MAX_JSON_DEPTH
-from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
-from extproc.tenancy.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
+from extproc.router.processor import RouterProcessor
+from extproc.tenancy.settings import Settings
+from extproc.upstream.credentials import Credentials
+from extproc.upstream.provider_request import for_endpoint
+from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
+from tests.support.gateway_config import gateway_config
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 
 from extproc.formats import OpenAIStreamWriter
-from extproc.translation.streams import OpenAIStream
 from extproc.router.streaming import PassthroughStream, TranslatedStream
+from extproc.translation.streams import OpenAIStream
 
 
 def _event(payload: dict[str, Any]) -> bytes:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from extproc.routing.classifier import MODEL_FILE, SETTINGS_FILE, Classifier
+from extproc.routing.classifier import SETTINGS_FILE, Classifier
 from extproc.routing.features import FeatureSettings
 from extproc.routing.text import request_text
 from extproc.routing.train import CHOSEN, FOLDS, PROBES, TRAINING_SET, fit_examples, load_examples, softmax, train

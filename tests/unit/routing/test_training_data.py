@@ -17,7 +17,7 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "routing"
 DISTINCTIVE_CHARS = 80
 
 
-def _make_train():
+def _make_train():  # noqa: ANN202
     spec = importlib.util.spec_from_file_location("make_train", DATA_DIR / "make_train.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is made

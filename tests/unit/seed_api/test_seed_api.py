@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from extproc.config.catalog import load_catalog
-from tests.support.gateway_config import gateway_config
+from extproc.cost.usage import Usage
 from extproc.seed_api import (
     TASK_TYPES,
     ConfiguredModel,
@@ -24,7 +24,7 @@ from extproc.seed_api import (
     status_response,
 )
 from extproc.seed_api.errors import from_openai_error
-from extproc.cost.usage import Usage
+from tests.support.gateway_config import gateway_config
 
 MODELS = ModelChoices(
     [

@@ -7,15 +7,14 @@ from typing import Any
 import orjson
 import pytest
 
+from extproc.app import Gateway, build_gateway
 from extproc.cache.policy import CachePolicies, CachePolicy
-from tests.support.gateway_config import gateway_config
-from extproc.app import build_gateway
-from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
-from extproc.app import Gateway
-from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy, ResponsePolicy
+from extproc.router.processor import RouterProcessor
 from extproc.tenancy.settings import Settings
+from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 
 CONFIG = gateway_config("gpt-4o-mini")
 JSON_200 = {":status": "200", "content-type": "application/json", "x-envoy-upstream-service-time": "3"}

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from extproc.telemetry import metrics
+from extproc.app import Gateway, build_gateway
 from extproc.cache.policy import CachePolicies, CachePolicy
-from tests.support.gateway_config import gateway_config
-from extproc.app import build_gateway
-from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
-from extproc.app import Gateway
-from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import PrivacyPolicies
+from extproc.router.processor import RouterProcessor
+from extproc.telemetry import metrics
 from extproc.tenancy.settings import Settings
+from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 
 JSON_200 = {":status": "200", "content-type": "application/json", "x-envoy-upstream-service-time": "3"}
 USER = [{"role": "user", "content": "Say hello"}]

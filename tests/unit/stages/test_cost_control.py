@@ -7,14 +7,13 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.support.gateway_config import gateway_config
-from extproc.app import build_gateway
-from extproc.upstream.credentials import Credentials
+from extproc.app import Gateway, build_gateway
 from extproc.decisions import Changes, Reply
-from extproc.app import Gateway
+from extproc.redaction.policy import PrivacyPolicies
 from extproc.router.processor import RouterProcessor
 from extproc.tenancy.settings import Settings
-from extproc.redaction.policy import PrivacyPolicies
+from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
 NO_AUTH = Settings(auth_mode="none")

@@ -8,14 +8,13 @@ import pytest
 
 from extproc.config.catalog import Endpoint, ModelRoute
 from extproc.context import RequestContext
-from extproc.errors import GatewayError
 from extproc.cost.estimate import Estimator
-from extproc.tenancy.limits import MemoryLimits
-from extproc.errors import StoreUnavailable
 from extproc.cost.pricing import Pricing
-from extproc.tenancy.settings import Budget, Rates, Settings, TenantPolicy
-from extproc.stages.limits import LimitsStage, duration
 from extproc.cost.usage import Usage
+from extproc.errors import GatewayError, StoreUnavailable
+from extproc.stages.limits import LimitsStage, duration
+from extproc.tenancy.limits import MemoryLimits
+from extproc.tenancy.settings import Budget, Rates, Settings, TenantPolicy
 
 ROUTE = ModelRoute(name="gpt-4o-mini", cluster="c", endpoints=(Endpoint(model="openai/gpt-4o-mini", cluster="c", address="a", priority=0, provider="openai"),))
 
@@ -109,7 +108,7 @@ async def test_spend_counts_against_the_budget(estimator: Estimator) -> None:
 
 
 class _DownStore(MemoryLimits):
-    async def take(self, costs, hold=None):  # noqa: ANN001, ANN201
+    async def take(self, costs, hold=None):  # noqa: ANN001, ANN202
         raise StoreUnavailable("redis limits: ConnectionError")
 
 
@@ -131,7 +130,7 @@ def test_reset_times_read_like_openais(seconds: float, text: str) -> None:
 
 
 async def test_a_prompt_cost_control_counted_is_not_counted_again(estimator: Estimator) -> None:
-    from extproc.cost.estimate import Estimate, EndpointEstimate  # noqa: PLC0415
+    from extproc.cost.estimate import EndpointEstimate, Estimate
 
     stage = _stage(estimator, TenantPolicy(per_tenant=Rates(tokens_per_minute=10_000)))
     ctx = _ctx(max_tokens=100)
@@ -212,7 +211,7 @@ async def test_a_failed_or_abandoned_request_releases_its_hold_and_is_settled_on
 
 
 async def test_a_cache_hit_takes_a_request_but_no_tokens_and_no_spend(estimator: Estimator) -> None:
-    from extproc.cache.store import Entry  # noqa: PLC0415
+    from extproc.cache.store import Entry
 
     store = MemoryLimits()
     policy = TenantPolicy(per_tenant=Rates(requests_per_minute=2, tokens_per_minute=10_000), budget=Budget(usd_per_day=1.0))
@@ -230,7 +229,7 @@ async def test_a_cache_hit_takes_a_request_but_no_tokens_and_no_spend(estimator:
 
 async def test_a_store_that_fails_to_settle_is_logged_not_raised(estimator: Estimator, caplog: pytest.LogCaptureFixture) -> None:
     class _SettleFails(MemoryLimits):
-        async def settle(self, changes, charge=None):  # noqa: ANN001, ANN201
+        async def settle(self, changes, charge=None):  # noqa: ANN001, ANN202
             raise StoreUnavailable("sqlite limits var/limits.sqlite3: OperationalError")
 
     stage = _budgeted(estimator, usd_per_day=1.0, store=_SettleFails())

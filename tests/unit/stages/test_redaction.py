@@ -9,15 +9,14 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.support.gateway_config import gateway_config
-from extproc.app import build_gateway
-from extproc.upstream.credentials import Credentials
+from extproc.app import Gateway, build_gateway
 from extproc.decisions import Changes, Reply
-from extproc.app import Gateway
-from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy, ResponsePolicy
-from extproc.tenancy.settings import Settings
+from extproc.router.processor import RouterProcessor
 from extproc.stages.redaction import RedactionStage
+from extproc.tenancy.settings import Settings
+from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 
 CONFIG = gateway_config()
 EMAIL, CARD = "bob@example.com", "4111 1111 1111 1111"

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extproc.telemetry import tracing
 from extproc.config.catalog import Endpoint, ModelRoute
-from extproc.config.envoy_yaml import iter_connection_managers
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_connection_managers
 from extproc.context import RequestContext
-from extproc.ops.launcher import envoy_binary
 from extproc.cost.usage import Usage
+from extproc.ops.launcher import envoy_binary
+from extproc.telemetry import tracing
 from tests.support.otlp_collector import Collector, ReceivedSpan, otlp_collector
 
 

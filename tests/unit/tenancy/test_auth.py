@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from extproc.errors import GatewayError, StoreUnavailable
 from extproc.tenancy.auth import Access, Authenticator, Identity, peer_is_loopback
-from extproc.errors import GatewayError
 from extproc.tenancy.keys import FileKeyStore, KeyRecord, generate_key, new_record
-from extproc.errors import StoreUnavailable
 
 
 @pytest.fixture

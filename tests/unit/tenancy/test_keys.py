@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
+from extproc.errors import StoreUnavailable
 from extproc.tenancy.keys import (
     REVOCATION_SECONDS,
     FileKeyStore,
@@ -21,7 +22,6 @@ from extproc.tenancy.keys import (
     generate_key,
     new_record,
 )
-from extproc.errors import StoreUnavailable
 from tests.support.redis_server import redis_server
 
 

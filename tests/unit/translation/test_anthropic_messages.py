@@ -631,12 +631,11 @@ def usage_chunk(prompt: int, completion_tokens: int, cached: int = 0) -> dict[st
 
 def stream_through_sdk(raw: bytes) -> tuple[list[str], Message]:
     """The real SDK's view of our bytes: the raw event types and the accumulated message."""
-    with sdk(serve_bytes(raw)) as client:
-        with client.messages.stream(model=CLAUDE, max_tokens=200, messages=user("x")) as stream:  # type: ignore[arg-type]
-            kinds = [
-                event.type for event in stream if event.type not in ("text", "input_json", "thinking", "signature")
-            ]
-            final = stream.get_final_message()
+    with sdk(serve_bytes(raw)) as client, client.messages.stream(model=CLAUDE, max_tokens=200, messages=user("x")) as stream:  # type: ignore[arg-type]
+        kinds = [
+            event.type for event in stream if event.type not in ("text", "input_json", "thinking", "signature")
+        ]
+        final = stream.get_final_message()
     return kinds, final
 
 

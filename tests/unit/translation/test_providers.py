@@ -784,7 +784,7 @@ class OllamaServer:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 recorder.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 lines = ollama_answer(tools=bool(body.get("tools")), stream=bool(body.get("stream")))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from extproc.config.catalog import Endpoint
-from extproc.upstream.credentials import Credentials
 from extproc.errors import GatewayError
+from extproc.upstream.credentials import Credentials
 
 SECRET = "sk-live-0123456789abcdef"
 

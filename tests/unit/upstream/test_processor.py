@@ -9,13 +9,13 @@ import pytest
 from envoy.config.core.v3 import base_pb2
 from google.protobuf import text_format
 
-from extproc.ext_proc.codec import gateway_metadata
 from extproc.config.catalog import load_catalog
-from tests.support.gateway_config import gateway_config
-from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
+from extproc.ext_proc.codec import gateway_metadata
 from extproc.translation import ProviderTranslator
+from extproc.upstream.credentials import Credentials
 from extproc.upstream.processor import UpstreamProcessor, canonical_paths, endpoints_by_cluster
+from tests.support.gateway_config import gateway_config
 
 CHAT = "/v1/chat/completions"
 BODY = {"model": "smart", "messages": [{"role": "user", "content": "hi"}], "stream": True,
@@ -262,7 +262,7 @@ async def test_a_refused_attempt_answers_in_the_clients_format(processor: Upstre
 
 
 def test_attempts_envoy_counted_but_no_filter_saw_are_reported_as_unconnected() -> None:
-    from extproc.upstream import attempts  # noqa: PLC0415
+    from extproc.upstream import attempts
 
     fields = {"attempt_2": "anthropic claude-haiku-4-5 200 5", "tenant": "t"}
     log = attempts.from_metadata(fields, attempts.envoy_count({"x-envoy-attempt-count": "2"}))

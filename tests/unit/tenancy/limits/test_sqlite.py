@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from extproc import stores
-from extproc.tenancy.limits import REQUESTS, Bucket, Charge, Hold, SqliteLimits, bucket_key
 from extproc.errors import StoreUnavailable
+from extproc.tenancy.limits import REQUESTS, Bucket, Charge, Hold, SqliteLimits, bucket_key
 
 BUCKET = Bucket(bucket_key("tenant", "acme", "all", REQUESTS), 40, REQUESTS, "tenant")
 
