@@ -17,7 +17,7 @@ from ..errors import shown
 from .errors import SeedApiError
 
 if TYPE_CHECKING:
-    from ..catalog import Catalog
+    from ..config.catalog import Catalog
 
 AUTO = "auto"
 # The seed's provider names, and the LiteLLM providers each covers.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..usage import Usage, usage_from_openai
+from ..cost.usage import Usage, usage_from_openai
 from .requests import SeedQuery
 
 CURRENCY = "USD"
