@@ -60,7 +60,7 @@ FAMILIES = {
 # A service process: configure, record `count` answers for `tenant`, one rejection, exit.
 CHILD = """
 import sys
-from extproc import metrics
+from extproc.telemetry import metrics
 directory, tenant, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 metrics.configure(directory)
 for _ in range(count):
