@@ -38,11 +38,11 @@ from typing import Any
 import httpx
 import yaml
 
-from extproc.catalog import iter_routes
-from extproc.config import DEFAULT_CONFIG
-from extproc.keys import FileKeyStore, RedisKeyStore, new_record
-from extproc.launcher import Stack, StackOptions
-from extproc.settings import STORE_PATH_ENV, tenancy_metadata
+from extproc.config.envoy_yaml import iter_routes
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, new_record
+from extproc.ops.launcher import Stack, StackOptions
+from extproc.tenancy.settings import STORE_PATH_ENV, tenancy_metadata
 
 from .abuse_cases import ATTACKER_BUDGET_USD, ATTACKER_KEY, CACHER_KEY, CASES, CHAT, SPENDER_KEY, VICTIM_BODY, VICTIM_KEY
 from .abuse_cases import auth as _auth

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import orjson
 
-from extproc.keys import RedisKeyStore, generate_key
-from extproc.launcher import Stack
+from extproc.tenancy.keys import RedisKeyStore, generate_key
+from extproc.ops.launcher import Stack
 
 VICTIM_KEY, ATTACKER_KEY = generate_key(), generate_key()
 # Tenants of their own for the cases that exhaust a limit, so that no case spoils the next.

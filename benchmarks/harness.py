@@ -30,13 +30,13 @@ import httpx
 import redis.asyncio
 import yaml
 
-from extproc.catalog import iter_routes
-from extproc.config import DEFAULT_CONFIG
-from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV, render
-from extproc.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
-from extproc.launcher import Child, Stack, StackOptions, envoy_binary, free_port, terminate
-from extproc.litellm_proxy import LITELLM, litellm_proxy
-from extproc.settings import tenancy_metadata
+from extproc.config.envoy_yaml import iter_routes
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV, render
+from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
+from extproc.ops.launcher import Child, Stack, StackOptions, envoy_binary, free_port, terminate
+from extproc.ops.litellm_proxy import LITELLM, litellm_proxy
+from extproc.tenancy.settings import tenancy_metadata
 
 HERE = Path(__file__).resolve().parent
 BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'

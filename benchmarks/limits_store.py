@@ -24,7 +24,18 @@ from pathlib import Path
 
 import redis.asyncio
 
-from extproc.limits import REQUESTS, TOKENS, Bucket, Charge, Hold, Limits, MemoryLimits, RedisLimits, SqliteLimits, bucket_key
+from extproc.tenancy.limits import (
+    REQUESTS,
+    TOKENS,
+    Bucket,
+    Charge,
+    Hold,
+    Limits,
+    MemoryLimits,
+    RedisLimits,
+    SqliteLimits,
+    bucket_key,
+)
 
 # Large enough that nothing is refused: the figure is the store's work, not a refusal.
 _BUCKETS = [
@@ -89,7 +100,7 @@ async def run(args: argparse.Namespace, tmp: Path, redis_url: str, concurrency: 
 def _second_process(path: Path, requests: int, concurrency: int) -> subprocess.Popen[bytes]:
     """Another process taking and settling on the same file meanwhile (a second service process)."""
     code = (
-        "import asyncio, sys; from benchmarks.limits_store import measure; from extproc.limits import SqliteLimits\n"
+        "import asyncio, sys; from benchmarks.limits_store import measure; from extproc.tenancy.limits import SqliteLimits\n"
         f"asyncio.run(measure(SqliteLimits(sys.argv[1]), {requests}, {concurrency}))"
     )
     return subprocess.Popen([sys.executable, "-c", code, str(path)])

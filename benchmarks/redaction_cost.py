@@ -50,8 +50,8 @@ from benchmarks.harness import (  # the harness's own set-up, shared rather than
     _with_tenancy,
 )
 from benchmarks.pii_eval import load_corpus
-from extproc.keys import FileKeyStore, new_record
-from extproc.launcher import free_port
+from extproc.tenancy.keys import FileKeyStore, new_record
+from extproc.ops.launcher import free_port
 from extproc.redaction.detector import Detector
 from extproc.redaction.entities import ENTITIES
 

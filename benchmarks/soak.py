@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from extproc.config import DEFAULT_CONFIG
-from extproc.launcher import Stack, StackOptions
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.ops.launcher import Stack, StackOptions
 
 # (path, body, headers): what one request of the mix sends.
 MIX: list[tuple[str, dict[str, object], dict[str, str]]] = [

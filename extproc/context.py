@@ -11,12 +11,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Endpoint, Lane, ModelRoute
-from .estimate import Estimate
-from .cache.store import Entry
-from .limits import Reservation
-from .redaction.output import OutputGuard
-from .usage import Usage
+from extproc.config.catalog import Endpoint, Lane, ModelRoute
+from extproc.cost.estimate import Estimate
+from extproc.cache.replay import StreamAssembler
+from extproc.cache.store import Entry
+from extproc.tenancy.limits import Reservation
+from extproc.redaction.output import OutputGuard
+from extproc.tenancy.auth import Access
+from extproc.cost.usage import Usage
 
 
 @dataclass(slots=True)
@@ -28,10 +30,12 @@ class RequestContext:
     method: str = ""
     path: str = ""
     headers: dict[str, str] = field(default_factory=dict)
-    attributes: dict[str, Any] = field(default_factory=dict)
+    # Envoy's `source.address` of the client ("ip:port"), and who the endpoint answers.
+    peer: str = ""
+    access: Access = Access.TENANT
 
-    # Request, once the body is read.
-    raw_body: bytes = b""
+    # Request, once the body is read: its size as sent.
+    body_size: int = 0
     # The decoded body as the client sent it, and in the canonical (OpenAI) format.
     client_body: Any = None
     body: dict[str, Any] | None = None
@@ -62,6 +66,8 @@ class RequestContext:
     redactions: dict[str, int] = field(default_factory=dict)
     # The output policy and restore mode for the answer, when the route has either.
     output_guard: OutputGuard | None = None
+    # Some stage must see every chunk of a streamed answer (the output guard, the cache's assembler).
+    stream_inspected: bool = False
     # The route lets the log line carry the (redacted) prompt and completion.
     log_text: bool = False
     # Cache: "hit", "miss" or "bypass" (None: the route does not cache); the entry a hit
@@ -71,6 +77,10 @@ class RequestContext:
     cache_key: str | None = None
     cache_ttl: int = 0
     cache_answer: dict[str, Any] | None = None
+    # A streamed miss's answer, put back together as it streams.
+    cache_assembler: StreamAssembler | None = None
+    # What the answer a hit replays cost when it was first served (None: unknown).
+    cache_saved_usd: float | None = None
     # A semantic route's (scope, embedding, prompt text) of this request, to index its answer.
     cache_semantic: tuple[str, Any, str] | None = None
     # A learned semantic route's explored candidate (cache.exploration.Exploration), to label
@@ -85,6 +95,12 @@ class RequestContext:
     # True when the provider reported no usage and the gateway counted it.
     usage_estimated: bool = False
     cost_usd: float | None = None
+    # The answer's text as the model wrote it, kept when usage must be counted or the log carries it.
+    completion_text: list[str] = field(default_factory=list)
+    # Attempts that reached a provider and ended unanswered, as (provider, model): charged once.
+    unanswered: list[tuple[str, str]] = field(default_factory=list)
+    # The client left while the provider was answering: what was sent so far is charged.
+    partial_answer: bool = False
     # When the first streamed bytes went to the client (monotonic), for time to first token.
     first_output_at: float | None = None
     # Why the answer failed after it started (a provider error mid-stream), for the access log.

@@ -1,7 +1,7 @@
 """What a stage may decide, as plain values.
 
 Stages never build protobuf messages: they return a `Reply` (answer the client
-now) or record changes on the request context. `responses.py` alone turns
+now) or record changes on the request context. `ext_proc/codec.py` alone turns
 these into ext_proc `ProcessingResponse`s.
 """
 
@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import GatewayError
+from extproc.errors import GatewayError
+
+# Headers on every answer: Envoy's request id, and which model and provider served it.
+REQUEST_ID_HEADER = "x-gateway-request-id"
+SERVED_MODEL_HEADER = "x-gateway-served-model"
+PROVIDER_HEADER = "x-gateway-provider"
 
 # A request's `error` when its client went away before the answer's end: the client's doing,
 # not a failure of the gateway or the provider.
@@ -24,6 +29,8 @@ class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    # Dynamic metadata for the access log (namespace llm_gateway).
+    metadata: dict[str, object] | None = None
 
     @classmethod
     def from_error(cls, error: GatewayError, headers: dict[str, str] | None = None, body: bytes | None = None) -> "Reply":

@@ -61,6 +61,13 @@ _TYPE_BY_STATUS = {
 }
 
 
+class StoreUnavailable(Exception):
+    """A store could not be read or written right now (its backend is down, hung, locked or broken).
+
+    Every store raises this for its backend's failure (`extproc.stores.store_call`); policy code
+    catches it, never a backend's own error."""
+
+
 @dataclass(slots=True)
 class GatewayError(Exception):
     """An error answered to the client in OpenAI error JSON."""

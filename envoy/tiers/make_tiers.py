@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from extproc.catalog import iter_virtual_hosts
+from extproc.config.envoy_yaml import iter_virtual_hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "envoy" / "envoy.yaml"

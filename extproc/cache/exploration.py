@@ -14,16 +14,16 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import metrics
-from .labels import answer_text, same_answer
-from .learned import Label
-from .semantic import SemanticIndex
-from .store import Entry
+from extproc.telemetry import metrics
+from extproc.cache.labels import answer_text, same_answer
+from extproc.cache.learned import Label
+from extproc.cache.semantic import SemanticIndex
+from extproc.cache.store import Entry
 
 if TYPE_CHECKING:
-    from ..context import RequestContext
-    from .embeddings import Embedder
-    from .policy import CachePolicy
+    from extproc.context import RequestContext
+    from extproc.cache.embeddings import Embedder
+    from extproc.cache.policy import CachePolicy
 
 log = logging.getLogger(__name__)
 

@@ -31,11 +31,11 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..catalog import iter_routes
-from ..settings import SettingsError, mapping_of, only_keys, tenancy_metadata
+from extproc.config.envoy_yaml import gateway_section, iter_routes
+from extproc.tenancy.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
 
-from .guards import GUARDS
-from .labels import COMPARISONS
+from extproc.cache.guards import GUARDS
+from extproc.cache.labels import COMPARISONS
 
 MODES = ("off", "exact", "semantic")
 SEMANTIC_STORES = ("memory", "pgvector")
@@ -112,7 +112,7 @@ def load_cache_policies(config: dict[str, Any]) -> CachePolicies:
         raise SettingsError(f"cache.semantic_store is pgvector: set cache.postgres_url or {POSTGRES_URL_ENV}")
     by_model = {}
     for route in iter_routes(config):
-        meta = ((route.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway") or {}
+        meta = gateway_section(route) or {}
         if "model" in meta and meta.get("cache") is not None:
             where = f"model {meta['model']!r} cache"
             raw = mapping_of(meta["cache"], where)

@@ -28,9 +28,9 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 
-from .keys import OUTPUT_NEUTRAL, normalised_message
-from .learned import BINS, MAX_LABELS, Calibration, Label
-from .store import Entry
+from extproc.cache.keys import OUTPUT_NEUTRAL, normalised_message
+from extproc.cache.learned import BINS, MAX_LABELS, Calibration, Label
+from extproc.cache.store import Entry
 
 log = logging.getLogger(__name__)
 TABLE = "llm_gateway_semantic_cache"

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from extproc.stores import store_call
+
 log = logging.getLogger(__name__)
 PREFIX = "llm_gateway:cache"
 
@@ -109,10 +111,12 @@ class RedisCache:
         except Exception as exc:
             log.warning("cache store unavailable, answer not cached: %s", type(exc).__name__)
 
-    async def purge(self, tenant: str) -> int:  # noqa: D102
+    async def purge(self, tenant: str) -> int:
+        """Forget every entry of `tenant`; StoreUnavailable when Redis does not answer."""
         count = 0
-        async for name in self._redis.scan_iter(match=f"{PREFIX}:{{{_escaped(tenant)}}}:*", count=500):
-            count += await self._redis.unlink(name)
+        with store_call("redis cache"):
+            async for name in self._redis.scan_iter(match=f"{PREFIX}:{{{_escaped(tenant)}}}:*", count=500):
+                count += await self._redis.unlink(name)
         return count
 
 

@@ -8,15 +8,18 @@ described by an `EndpointSpec`. Paths not in the registry are refused with a
 
 from __future__ import annotations
 
-from .base import EndpointSpec, LocalEndpoint, ParsedRequest
-from .cache_purge import CachePurge
-from .chat_completions import ChatCompletions
-from .cost_estimate import CostEstimate
-from .embeddings import Embeddings
-from .messages import Messages
-from .metrics import MetricsEndpoint
-from .models import ModelsList
-from .tenant_limits import TenantLimits
+from extproc.config.catalog import Catalog
+from extproc.tenancy.limits import Limits
+from extproc.tenancy.settings import Settings
+from extproc.endpoints.base import EndpointSpec, LocalEndpoint, ParsedRequest
+from extproc.endpoints.cache_purge import CachePurge, Purger
+from extproc.endpoints.chat_completions import ChatCompletions
+from extproc.endpoints.cost_estimate import CostEstimate
+from extproc.endpoints.embeddings import Embeddings
+from extproc.endpoints.messages import Messages
+from extproc.endpoints.metrics import MetricsEndpoint
+from extproc.endpoints.models import ModelsList
+from extproc.endpoints.tenant_limits import TenantLimits
 
 __all__ = ["EndpointSpec", "LocalEndpoint", "ParsedRequest", "Registry", "default_registry"]
 
@@ -42,6 +45,11 @@ class Registry:
         return path.split("?", 1)[0] in self._paths
 
 
-def default_registry() -> Registry:
-    """Every endpoint this build serves."""
-    return Registry(forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()], local=[ModelsList(), TenantLimits(), CachePurge(), MetricsEndpoint()])
+def default_registry(
+    catalog: Catalog, settings: Settings, limits: Limits, cache: Purger | None, envoy_admin_url: str | None
+) -> Registry:
+    """Every endpoint this build serves; the local ones answer from what they are given here."""
+    return Registry(
+        forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()],
+        local=[ModelsList(catalog), TenantLimits(settings, limits), CachePurge(cache), MetricsEndpoint(envoy_admin_url)],
+    )

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..client_formats import ClientFormat
-from ..usage import Usage
+from extproc.formats import OPENAI, ClientFormat
 
 if TYPE_CHECKING:
-    from ..auth import Access
-    from ..context import RequestContext
-    from ..processor import Gateway
+    from extproc.tenancy.auth import Access
+    from extproc.context import RequestContext
 
 
 @dataclass(slots=True)
@@ -49,9 +47,20 @@ class EndpointSpec(Protocol):
         """Adjust the body before it goes upstream; True when it changed."""
         ...
 
-    def usage(self, payload: dict[str, Any]) -> Usage | None:
-        """Usage in a decoded response body or stream event."""
-        ...
+
+class OpenAIEndpoint:
+    """An endpoint whose requests are already canonical (OpenAI's own API), answered in OpenAI's format."""
+
+    method = "POST"
+    client_format: ClientFormat = OPENAI
+
+    def to_canonical(self, body: Any) -> Any:
+        """Already canonical."""
+        return body
+
+    def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
+        """Nothing to add."""
+        return False
 
 
 class LocalEndpoint(Protocol):
@@ -63,6 +72,6 @@ class LocalEndpoint(Protocol):
     # Who it answers: any tenant's key, or admin keys only (operators' data).
     access: "Access"
 
-    async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
+    async def answer(self, ctx: "RequestContext") -> bytes:
         """The body of the answer to the (authenticated) caller in `ctx`."""
         ...

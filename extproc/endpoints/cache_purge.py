@@ -7,15 +7,20 @@ A tenant purges its own entries only. Operators purge any tenant's with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import orjson
 
-from ..auth import Access
+from extproc.context import RequestContext
+from extproc.tenancy.auth import Access
 
-if TYPE_CHECKING:
-    from ..context import RequestContext
-    from ..processor import Gateway
+
+class Purger(Protocol):
+    """What forgets a tenant's cached answers (the cache stage)."""
+
+    async def purge(self, tenant: str) -> int:
+        """Forget every entry of `tenant`; how many there were."""
+        ...
 
 
 class CachePurge:
@@ -26,8 +31,11 @@ class CachePurge:
     content_type = "application/json"
     access = Access.TENANT
 
-    async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
+    def __init__(self, cache: Purger | None) -> None:
+        self._cache = cache
+
+    async def answer(self, ctx: RequestContext) -> bytes:
         """How many entries were forgotten (0 when no route caches). With the in-process store,
         only the service process that took the request forgets its own."""
-        deleted = await gateway.cache.purge(ctx.tenant) if gateway.cache is not None else 0
+        deleted = await self._cache.purge(ctx.tenant) if self._cache is not None else 0
         return orjson.dumps({"object": "gateway.cache.purge", "tenant": ctx.tenant, "deleted": deleted})

@@ -9,28 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client_formats import OPENAI
-from ..usage import Usage, usage_from_openai
-from ..errors import shown
-from ..validation import check_depth, check_int, check_number, invalid, require_model
-from .base import ParsedRequest
+from extproc.errors import shown
+from extproc.formats.validation import check_depth, check_int, check_number, invalid, require_model
+from extproc.endpoints.base import OpenAIEndpoint, ParsedRequest
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _MAX_N = 128
 
 
-class ChatCompletions:
+class ChatCompletions(OpenAIEndpoint):
     """The OpenAI chat completions endpoint."""
 
-    method = "POST"
     path = "/v1/chat/completions"
     kind = "chat"
     upstream_path = "/v1/chat/completions"
-    client_format = OPENAI
-
-    def to_canonical(self, body: Any) -> Any:
-        """Already canonical."""
-        return body
 
     def parse(self, body: Any) -> ParsedRequest:
         """Check the fields the gateway and any provider rely on."""
@@ -72,10 +64,6 @@ class ChatCompletions:
             body["stream_options"] = {**options, "include_usage": True}
             return True
         return False
-
-    def usage(self, payload: dict[str, Any]) -> Usage | None:
-        """Usage of a completion or of a stream's usage chunk."""
-        return usage_from_openai(payload)
 
 
 def _check_messages(messages: Any) -> None:

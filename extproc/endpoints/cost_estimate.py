@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ParsedRequest
-from .chat_completions import ChatCompletions
+from extproc.endpoints.base import ParsedRequest
+from extproc.endpoints.chat_completions import ChatCompletions
 
 
 class CostEstimate(ChatCompletions):

@@ -14,14 +14,13 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from ..client_formats import OPENAI
-from ..usage import Usage, usage_from_openai
-from ..errors import GatewayError, shown
-from ..validation import check_depth, invalid, require_model
-from .base import ParsedRequest
+from extproc.cost.usage import Usage, usage_from_openai
+from extproc.errors import GatewayError, shown
+from extproc.formats.validation import check_depth, invalid, require_model
+from extproc.endpoints.base import OpenAIEndpoint, ParsedRequest
 
 if TYPE_CHECKING:
-    from ..catalog import ModelRoute
+    from extproc.config.catalog import ModelRoute
 
 _ENCODINGS = ("float", "base64")
 # OpenAI's limit on the number of inputs in one request.
@@ -37,18 +36,12 @@ _ANSWER_OVERHEAD = 1024
 _TAIL_BYTES = 4096
 
 
-class Embeddings:
+class Embeddings(OpenAIEndpoint):
     """The OpenAI embeddings endpoint."""
 
-    method = "POST"
     path = "/v1/embeddings"
     kind = "embeddings"
     upstream_path = "/v1/embeddings"
-    client_format = OPENAI
-
-    def to_canonical(self, body: Any) -> Any:
-        """Already canonical."""
-        return body
 
     def parse(self, body: Any) -> ParsedRequest:
         """Check the model, the input and the options the gateway can judge."""
@@ -73,13 +66,6 @@ class Embeddings:
             raise invalid("Embeddings cannot be streamed.", "stream")
         return ParsedRequest(model=model)
 
-    def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
-        """Nothing to add."""
-        return False
-
-    def usage(self, payload: dict[str, Any]) -> Usage | None:
-        """Usage of an embeddings answer (prompt tokens only)."""
-        return usage_from_openai(payload)
 
 
 def answer_bytes(inputs: int, dimensions: int, encoding: str) -> int:
@@ -134,14 +120,9 @@ def check_answer_fits(body: dict[str, Any], route: ModelRoute) -> None:
 @lru_cache(maxsize=64)
 def _default_dimensions(model: str) -> int | None:
     """The vector size LiteLLM's cost map gives the model (`output_vector_size`), if any."""
-    from .. import litellm_offline  # noqa: F401, PLC0415 - before litellm
-    import litellm  # noqa: PLC0415 - loaded at start-up already, by pricing
+    from extproc.translation import model_map  # noqa: PLC0415 - LiteLLM (seconds to import) loads with the service
 
-    for name in (model, model.split("/", 1)[-1]):
-        size = (litellm.model_cost.get(name) or {}).get("output_vector_size")
-        if isinstance(size, int) and size > 0:
-            return size
-    return None
+    return model_map.vector_size(model)
 
 
 def _valid_input(value: Any) -> bool:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client_formats import ANTHROPIC
-from ..translation import anthropic_messages
-from ..usage import Usage, usage_from_openai
-from ..validation import check_depth
-from .base import ParsedRequest
-from .chat_completions import ChatCompletions
+from extproc.formats import ANTHROPIC
+from extproc.translation import anthropic_messages
+from extproc.formats.validation import check_depth
+from extproc.endpoints.base import ParsedRequest
+from extproc.endpoints.chat_completions import ChatCompletions
 
 
 class Messages:
@@ -46,7 +45,3 @@ class Messages:
     def prepare_upstream(self, body: dict[str, Any], parsed: ParsedRequest) -> bool:
         """Nothing to add: `to_openai` already asks streams for their usage."""
         return False
-
-    def usage(self, payload: dict[str, Any]) -> Usage | None:
-        """Usage of a canonical answer or usage chunk."""
-        return usage_from_openai(payload)

@@ -19,8 +19,9 @@ import logging
 
 import aiohttp
 
-from .. import metrics
-from ..auth import Access
+from extproc.context import RequestContext
+from extproc.telemetry import metrics
+from extproc.tenancy.auth import Access
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,15 @@ class MetricsEndpoint:
     content_type = metrics.CONTENT_TYPE
     access = Access.SCRAPE
 
-    async def answer(self, gateway: object, ctx: object) -> bytes:
+    def __init__(self, envoy_admin_url: str | None) -> None:
+        # Envoy's admin interface, whose statistics follow the service's (None: the service's only).
+        self._envoy_admin_url = envoy_admin_url
+
+    async def answer(self, ctx: RequestContext) -> bytes:
         """The current totals, summed across processes (off the event loop: many tenants' series take tens of ms)."""
         body, _ = await asyncio.to_thread(metrics.render)
-        admin = getattr(gateway, "envoy_admin_url", None)
-        if admin:
-            body += await envoy_stats(admin)
+        if self._envoy_admin_url:
+            body += await envoy_stats(self._envoy_admin_url)
         return body
 
 

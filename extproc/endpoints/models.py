@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from ..auth import Access
-from ..catalog import Catalog
-
-if TYPE_CHECKING:
-    from ..processor import Gateway
+from extproc.config.catalog import Catalog
+from extproc.context import RequestContext
+from extproc.tenancy.auth import Access
 
 # OpenAI's list carries a creation time per model; configuration has none, so
 # every entry reports the same fixed epoch rather than a changing clock.
@@ -25,9 +23,12 @@ class ModelsList:
     content_type = "application/json"
     access = Access.TENANT
 
-    async def answer(self, gateway: "Gateway", ctx: object) -> bytes:
+    def __init__(self, catalog: Catalog) -> None:
+        self._listing = listing(catalog)  # the catalog never changes while the service runs
+
+    async def answer(self, ctx: RequestContext) -> bytes:
         """The OpenAI `list` object naming every model and alias."""
-        return listing(gateway.catalog)
+        return self._listing
 
 
 def listing(catalog: Catalog) -> bytes:

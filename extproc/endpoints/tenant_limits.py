@@ -7,17 +7,15 @@ without seeing anyone else's.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
-
 import orjson
 
-from ..auth import Access
-from ..errors import GatewayError
-from ..store_errors import StoreUnavailable
+from extproc.tenancy.auth import Access
+from extproc.errors import GatewayError
+from extproc.errors import StoreUnavailable
 
-if TYPE_CHECKING:
-    from ..context import RequestContext
-    from ..processor import Gateway
+from extproc.context import RequestContext
+from extproc.tenancy.limits import Limits
+from extproc.tenancy.settings import Settings
 
 
 class TenantLimits:
@@ -28,13 +26,17 @@ class TenantLimits:
     content_type = "application/json"
     access = Access.TENANT
 
-    async def answer(self, gateway: "Gateway", ctx: "RequestContext") -> bytes:
+    def __init__(self, settings: Settings, limits: Limits) -> None:
+        self._settings = settings
+        self._limits = limits
+
+    async def answer(self, ctx: RequestContext) -> bytes:
         """Limits as configured (null: unlimited), spend in USD for the current UTC day and month, and what
         requests in flight hold."""
-        settings = gateway.settings
+        settings = self._settings
         policy = settings.policy_for(ctx.tenant)
         try:
-            spend = await gateway.limits.spend(ctx.tenant)
+            spend = await self._limits.spend(ctx.tenant)
         except StoreUnavailable:
             raise GatewayError(503, "The gateway cannot read spend right now (its store does not answer); retry shortly.", code="limits_unavailable") from None
         return orjson.dumps(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from .results import SuiteResult
+from extproc.evals.results import SuiteResult
 
 
 @dataclass(slots=True)

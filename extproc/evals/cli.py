@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..prompts.cli import add_gateway_arguments
+from extproc.prompts.cli import add_gateway_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out `eval run` (see the module docstring for the exit status)."""
-    from .command import run_command  # noqa: PLC0415 - keeps `llm-gateway --help` and `serve` start-up light
+    from extproc.evals.command import run_command  # noqa: PLC0415 - keeps `llm-gateway --help` and `serve` start-up light
 
     return run_command(args)

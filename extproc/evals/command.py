@@ -14,15 +14,15 @@ from types import FrameType
 
 import orjson
 
-from ..prompts.files import load_prompt_dir
-from ..prompts.model import PromptInvalid
-from .base import SuiteError
-from .baseline import Comparison, compare, load_baseline
-from .metrics import push, write_textfile
-from .report import summary, table, write_junit
-from .results import ERROR, FAILED, SuiteResult
-from .runner import Runner
-from .suite import Suite, load_suite
+from extproc.prompts.files import load_prompt_dir
+from extproc.prompts.model import PromptInvalid
+from extproc.evals.base import SuiteError
+from extproc.evals.baseline import Comparison, compare, load_baseline
+from extproc.evals.metrics import push, write_textfile
+from extproc.evals.report import summary, table, write_junit
+from extproc.evals.results import ERROR, FAILED, SuiteResult
+from extproc.evals.runner import Runner
+from extproc.evals.suite import Suite, load_suite
 
 log = logging.getLogger(__name__)
 

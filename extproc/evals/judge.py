@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Answer, Context, Score, Scorer, SuiteError
+from extproc.evals.base import Answer, Context, Score, Scorer, SuiteError
 
 JUDGE_SCORERS = ("judge", "pairwise")
 OUTCOMES = ("win", "tie", "loss")

@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textf
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .results import SuiteResult
+from extproc.evals.results import SuiteResult
 
 PUSH_JOB = "llm_gateway_eval"
 

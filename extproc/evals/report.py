@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .results import ERROR, FAILED, SKIPPED, SuiteResult
+from extproc.evals.results import ERROR, FAILED, SKIPPED, SuiteResult
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}
 

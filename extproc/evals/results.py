@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .base import Score
+from extproc.evals.base import Score
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 FORMAT_VERSION = 1

@@ -21,14 +21,14 @@ from typing import Any
 import httpx
 import orjson
 
-from ..errors import GatewayError
-from ..prompts.model import GLOBAL, PromptTemplate
-from ..prompts.resolver import PromptResolver, parse_reference
-from ..prompts.store import MemoryPromptStore
-from .base import PROMPT_VERSION_HEADER, Answer, Score
-from .results import ERROR, FAILED, PASSED, SKIPPED, CaseResult, SuiteResult
-from .scorers import Status
-from .suite import ENDPOINTS, Case, Suite
+from extproc.errors import GatewayError
+from extproc.prompts.model import GLOBAL, PromptTemplate
+from extproc.prompts.resolver import PromptResolver, parse_reference
+from extproc.prompts.store import MemoryPromptStore
+from extproc.evals.base import PROMPT_VERSION_HEADER, Answer, Score
+from extproc.evals.results import ERROR, FAILED, PASSED, SKIPPED, CaseResult, SuiteResult
+from extproc.evals.scorers import Status
+from extproc.evals.suite import ENDPOINTS, Case, Suite
 
 JUDGE_DEFAULTS = {"temperature": 0, "max_tokens": 1024}
 

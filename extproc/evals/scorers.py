@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator, SchemaError
 
-from .base import Answer, Context, Score, Scorer, SuiteError
-from .judge import JUDGE_SCORERS, build_judge_scorer
+from extproc.evals.base import Answer, Context, Score, Scorer, SuiteError
+from extproc.evals.judge import JUDGE_SCORERS, build_judge_scorer
 
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)

@@ -8,39 +8,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .config import FakeConfig, add_arguments, config_from_args
+from extproc.fake_provider.config import FakeConfig, add_arguments, config_from_args
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from .server import FakeServer
+    from extproc.fake_provider.server import FakeServer
 
 __all__ = ["FakeConfig", "add_arguments", "config_from_args", "create_app", "run", "serve", "start"]
 
 
 def create_app(config: FakeConfig) -> web.Application:
     """create_app builds the fake provider's aiohttp application."""
-    from .app import create_app as build
+    from extproc.fake_provider.app import create_app as build
 
     return build(config)
 
 
 async def start(config: FakeConfig, host: str = "127.0.0.1", port: int = 0) -> FakeServer:
     """start listens on host:port (0: a free port) and returns a FakeServer to `close`."""
-    from .server import start as start_server
+    from extproc.fake_provider.server import start as start_server
 
     return await start_server(config, host, port)
 
 
 async def serve(config: FakeConfig, host: str, port: int) -> None:
     """serve runs the fake provider until cancelled."""
-    from .server import serve as serve_forever
+    from extproc.fake_provider.server import serve as serve_forever
 
     await serve_forever(config, host, port)
 
 
 def run(config: FakeConfig, host: str, port: int) -> None:
     """run serves on uvloop until SIGTERM or SIGINT (blocking)."""
-    from .server import run as run_blocking
+    from extproc.fake_provider.server import run as run_blocking
 
     run_blocking(config, host, port)

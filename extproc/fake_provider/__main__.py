@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from . import add_arguments, config_from_args, run
+from extproc.fake_provider import add_arguments, config_from_args, run
 
 
 def main(argv: list[str] | None = None) -> int:

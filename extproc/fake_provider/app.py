@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import anthropic_wire, faults, gemini_wire, openai_wire, tokens
-from .config import FakeConfig
-from .recording import Recorder
-from .sending import ConnectionAborted
-from .wire import Call, Route, Wire, WireError
+from extproc.fake_provider import anthropic_wire, faults, gemini_wire, openai_wire, tokens
+from extproc.fake_provider.config import FakeConfig
+from extproc.fake_provider.recording import Recorder
+from extproc.fake_provider.sending import ConnectionAborted
+from extproc.fake_provider.wire import Call, Route, Wire, WireError
 
 WIRES: tuple[Wire, ...] = (openai_wire.WIRE, anthropic_wire.WIRE, gemini_wire.WIRE)
 # Largest request body accepted.

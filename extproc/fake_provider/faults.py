@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .config import FakeConfig
+from extproc.fake_provider.config import FakeConfig
 
 STATUS = "x-fake-status"
 FAIL_RATE = "x-fake-fail-rate"

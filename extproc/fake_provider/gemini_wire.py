@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import replies, tokens
-from .config import FakeConfig
-from .faults import RETRY_AFTER_SECONDS, retry_headers
-from .replies import Choice, Prompt, Tool
-from .sending import JSON, EventStream, json_response
-from .wire import Call, Route, Wire, WireError, new_id
+from extproc.fake_provider import replies, tokens
+from extproc.fake_provider.config import FakeConfig
+from extproc.fake_provider.faults import RETRY_AFTER_SECONDS, retry_headers
+from extproc.fake_provider.replies import Choice, Prompt, Tool
+from extproc.fake_provider.sending import JSON, EventStream, json_response
+from extproc.fake_provider.wire import Call, Route, Wire, WireError, new_id
 
 _STATUSES = {
     400: "INVALID_ARGUMENT",

@@ -12,13 +12,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import replies, tokens, vectors
-from .config import FakeConfig
-from .faults import retry_headers
-from .recording import fingerprint
-from .replies import Choice, Prompt, Tool
-from .sending import EventStream, json_response
-from .wire import Call, Route, Wire, WireError, new_id
+from extproc.fake_provider import replies, tokens, vectors
+from extproc.fake_provider.config import FakeConfig
+from extproc.fake_provider.faults import retry_headers
+from extproc.fake_provider.recording import fingerprint
+from extproc.fake_provider.replies import Choice, Prompt, Tool
+from extproc.fake_provider.sending import EventStream, json_response
+from extproc.fake_provider.wire import Call, Route, Wire, WireError, new_id
 
 FINGERPRINT = "fp_fake0000000"
 # OpenAI counts 3 tokens around every message and 3 to prime the reply.

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import orjson
 
-from . import schemas, tokens
+from extproc.fake_provider import schemas, tokens
 
 Finish = Literal["stop", "length", "tool_calls"]
 

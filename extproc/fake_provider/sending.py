@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import orjson
 from aiohttp import web
 
-from .faults import NO_FAULTS, Faults
+from extproc.fake_provider.faults import NO_FAULTS, Faults
 
 JSON = "application/json"
 SSE = "text/event-stream"

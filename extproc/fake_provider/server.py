@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .app import create_app
-from .config import FakeConfig
+from extproc.fake_provider.app import create_app
+from extproc.fake_provider.config import FakeConfig
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .config import FakeConfig
-from .server import FakeServer, start
+from extproc.fake_provider.config import FakeConfig
+from extproc.fake_provider.server import FakeServer, start
 
 
 @contextmanager

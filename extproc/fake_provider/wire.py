@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import FakeConfig
-from .faults import Faults
+from extproc.fake_provider.config import FakeConfig
+from extproc.fake_provider.faults import Faults
 
 
 class WireError(Exception):

@@ -58,6 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one `prompts` subcommand; 1 with a `problem:` line when it cannot."""
-    from .client import run_action  # noqa: PLC0415 - keeps `llm-gateway --help` and `serve` start-up light
+    from extproc.prompts.client import run_action  # noqa: PLC0415 - keeps `llm-gateway --help` and `serve` start-up light
 
     return run_action(args)

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import orjson
 
-from .diff import diff_prompts
-from .files import load_prompt_file, to_yaml, validate_document
-from .model import PromptInvalid, PromptTemplate
+from extproc.prompts.diff import diff_prompts
+from extproc.prompts.files import load_prompt_file, to_yaml, validate_document
+from extproc.prompts.model import PromptInvalid, PromptTemplate
 
 API = "/v1/gateway/prompts"
 

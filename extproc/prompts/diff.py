@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from .files import to_yaml
-from .model import PromptTemplate
+from extproc.prompts.files import to_yaml
+from extproc.prompts.model import PromptTemplate
 
 
 def diff_prompts(old: PromptTemplate, new: PromptTemplate, old_name: str = "a", new_name: str = "b") -> str:

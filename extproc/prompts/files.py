@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from .model import (
+from extproc.prompts.model import (
     MAX_DOCUMENT_BYTES,
     PARAMETERS,
     ROLES,
@@ -35,7 +35,7 @@ from .model import (
     canonical_json,
     template_from_document,
 )
-from .template import compile_prompt
+from extproc.prompts.template import compile_prompt
 
 _DOCUMENT_SCHEMA: dict[str, Any] = {
     "type": "object",

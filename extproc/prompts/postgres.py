@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ..store_errors import StoreUnavailable
-from .model import PromptHead, PromptTemplate, PromptVersion
-from .store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
+from extproc.errors import StoreUnavailable
+from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
+from extproc.prompts.store import next_version, MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS llm_gateway_prompts (namespace text NOT NULL, name text NOT NULL, "
@@ -63,11 +63,8 @@ class PostgresPromptStore:
                     (namespace, name, latest),
                 )
             ).fetchone()
-            if previous is not None and previous[1] == stored.digest:
-                number, created = latest, False
-                stored = StoredVersion(previous[0].encode(), previous[1], previous[2], previous[3])
-            else:
-                number, created = latest + 1, True
+            stored, number, created = next_version(stored, latest, previous)
+            if created:
                 await db.execute(
                     "INSERT INTO llm_gateway_prompt_versions (namespace, name, version, document, digest, created_at, "
                     "created_by) VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s)",

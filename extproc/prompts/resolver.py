@@ -31,11 +31,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GatewayError
-from ..store_errors import StoreUnavailable
-from .model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, PromptVersion, namespace_label
-from .store import PromptStore
-from .template import CompiledPrompt, RenderError, RenderTooLarge, compile_prompt, render_messages
+from extproc.errors import GatewayError
+from extproc.errors import StoreUnavailable
+from extproc.prompts.model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, PromptVersion, namespace_label
+from extproc.prompts.store import PromptStore
+from extproc.prompts.template import CompiledPrompt, RenderError, RenderTooLarge, compile_prompt, render_messages
 
 # The largest rendered prompt, when the caller does not give its own budget (the body limit is 4 MiB).
 DEFAULT_MAX_RENDERED_BYTES = 1 << 20

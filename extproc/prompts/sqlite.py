@@ -17,14 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from ..store_errors import store_call
-from .model import PromptHead, PromptTemplate, PromptVersion
-from .store import MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
+from extproc.stores import in_transaction, open_sqlite, store_call
+from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
+from extproc.prompts.store import next_version, MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
 
 _T = TypeVar("_T")
-
-# How long a transaction waits for another process's before the store counts as unavailable.
-_BUSY_TIMEOUT_MS = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompts (
@@ -112,27 +109,9 @@ class SqlitePromptStore:
             return await loop.run_in_executor(self._executor, self._in_transaction, operation, write)
 
     def _in_transaction(self, operation: Callable[[sqlite3.Connection], _T], write: bool) -> _T:
-        """`operation` in one transaction; a writing one takes the write lock first (IMMEDIATE)."""
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            result = operation(db)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return result
-
-    def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        return self._db
+            self._db = open_sqlite(self.path, _SCHEMA)
+        return in_transaction(self._db, operation, write)
 
     @staticmethod
     def _add(
@@ -145,11 +124,8 @@ class SqlitePromptStore:
             "WHERE namespace = ? AND name = ? AND version = ?",
             (namespace, name, latest),
         ).fetchone()
-        if previous is not None and previous[1] == stored.digest:
-            number, created = latest, False
-            stored = StoredVersion(previous[0].encode(), previous[1], previous[2], previous[3])
-        else:
-            number, created = latest + 1, True
+        stored, number, created = next_version(stored, latest, previous)
+        if created:
             db.execute(
                 "INSERT INTO prompt_versions (namespace, name, version, document, digest, created_at, created_by) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",

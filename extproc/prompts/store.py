@@ -9,7 +9,7 @@ Every store makes the same promises (docs/adr/0009-where-prompts-are-stored.md):
 - `set_label` moves a label only to a version that exists, in one step.
 - Versions never change once written, so readers may cache them for ever;
   heads (latest version and labels) change, so readers cache them briefly.
-- A backend that cannot answer raises `extproc.store_errors.StoreUnavailable`.
+- A backend that cannot answer raises `extproc.stores.StoreUnavailable`.
 
 Backends: `MemoryPromptStore` (here), `SqlitePromptStore` (the embedded
 default: one file for every service process of a host), `RedisPromptStore`
@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from .model import PromptHead, PromptTemplate, PromptVersion, canonical_json, template_from_document
+from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion, canonical_json, template_from_document
 
 STORE_KINDS = ("memory", "sqlite", "redis", "postgres")
 # How many versions `versions()` lists at most (the most recent).
@@ -98,6 +98,16 @@ class StoredVersion:
         return to_version(namespace, number, self.document, self.created_at, self.created_by)
 
 
+def next_version(
+    stored: StoredVersion, latest: int, previous: tuple[str, str, float, str | None] | None
+) -> tuple[StoredVersion, int, bool]:
+    """(the version kept, its number, whether it is new): the same document as the latest version is
+    that version again, not a new one. `previous` is the latest's (document, digest, created_at, created_by)."""
+    if previous is not None and previous[1] == stored.digest:
+        return StoredVersion(previous[0].encode(), previous[1], previous[2], previous[3]), latest, False
+    return stored, latest + 1, True
+
+
 def to_version(namespace: str, number: int, document: bytes | str, created_at: float, created_by: str | None) -> PromptVersion:
     """A PromptVersion from a stored row (the document was validated before it was stored)."""
     return PromptVersion(namespace, number, template_from_document(orjson.loads(document)), created_at, created_by)
@@ -166,19 +176,19 @@ def open_prompt_store(
     if kind == "sqlite":
         if not sqlite_path:
             raise ValueError("prompts store sqlite needs a path")
-        from .sqlite import SqlitePromptStore  # noqa: PLC0415 - each backend loads only when chosen
+        from extproc.prompts.sqlite import SqlitePromptStore  # noqa: PLC0415 - each backend loads only when chosen
 
         return SqlitePromptStore(sqlite_path, **options)
     if kind == "redis":
         if not redis_url:
             raise ValueError("prompts store redis needs a redis_url")
-        from .redis import RedisPromptStore  # noqa: PLC0415
+        from extproc.prompts.redis import RedisPromptStore  # noqa: PLC0415
 
         return RedisPromptStore(redis_url, **options)
     if kind == "postgres":
         if not postgres_url:
             raise ValueError("prompts store postgres needs a postgres_url")
-        from .postgres import PostgresPromptStore  # noqa: PLC0415
+        from extproc.prompts.postgres import PostgresPromptStore  # noqa: PLC0415
 
         return PostgresPromptStore(postgres_url, **options)
     raise ValueError(f"prompts store kind {kind!r} is not one of {', '.join(STORE_KINDS)}")

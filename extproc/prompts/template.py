@@ -30,7 +30,7 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, no
 from jinja2.filters import make_attrgetter
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from .model import PromptInvalid, PromptTemplate, is_variable_name
+from extproc.prompts.model import PromptInvalid, PromptTemplate, is_variable_name
 
 MAX_RANGE = 10_000
 _MAX_INT_BITS = 4096

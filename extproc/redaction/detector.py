@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import regex
 
-from . import normalize
-from .entities import DENY_LIST
+from extproc.redaction import normalize
+from extproc.redaction.entities import DENY_LIST
 
 if TYPE_CHECKING:
     from presidio_analyzer import EntityRecognizer
@@ -69,7 +69,7 @@ class Detector:
     def __init__(self, entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> None:
         # Here, not at the top: importing Presidio loads spaCy (over a second), which only
         # a gateway with a privacy policy should pay for.
-        from .recognizers import deny_list_recognizer, recognizer_for
+        from extproc.redaction.recognizers import deny_list_recognizer, recognizer_for
 
         self.entities = entities
         recognizers = [(entity, TRIGGERS.get(entity), recognizer_for(entity)) for entity in entities]
@@ -121,7 +121,7 @@ def detector_for(entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> 
 
 def warm_up() -> None:
     """Build the detector of every entity now, so that the first request does not pay for it."""
-    from .entities import ENTITIES
+    from extproc.redaction.entities import ENTITIES
 
     detector_for(ENTITIES)
 

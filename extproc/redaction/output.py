@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
-from .detector import Detector, Finding
-from .placeholders import MAX_PLACEHOLDER, Placeholders
+from extproc.redaction.detector import Detector, Finding
+from extproc.redaction.placeholders import MAX_PLACEHOLDER, Placeholders
 
 
 class OutputGuard:
@@ -34,6 +35,46 @@ class OutputGuard:
         self.phrase_words = max((len(p.split()) for p in deny_list), default=1)
         # Set when the policy blocked the answer: the entities that made it.
         self.blocked: list[str] = []
+        # A streamed answer's filter of each choice, by choice index; the choices it stopped.
+        self._choices: dict[int, GuardedStream] = {}
+        self._stopped: set[int] = set()
+
+    def answer(self, answer: dict[str, Any]) -> bool:
+        """A buffered canonical answer's texts through the guard, in place; True when any changed."""
+        changed = False
+        for choice in answer.get("choices") or ():
+            message = choice.get("message") if isinstance(choice, dict) else None
+            if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+                continue
+            text, blocked = self.whole(message["content"])
+            if blocked:
+                choice["finish_reason"] = "content_filter"
+            if text != message["content"]:
+                message["content"] = text
+                changed = True
+        return changed
+
+    def chunk(self, chunk: dict[str, Any]) -> None:
+        """A canonical stream chunk's choices through the guard, in place: held back, masked or stopped, restored."""
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                continue
+            index = choice.get("index", 0)
+            stream = self._choices.get(index)
+            if stream is None:
+                stream = self._choices[index] = self.stream()
+            text = delta.get("content")
+            out = stream.feed(text) if isinstance(text, str) else ""
+            if choice.get("finish_reason"):
+                out += stream.flush()
+            if isinstance(text, str) or out:
+                delta["content"] = out
+            if stream.stopped:
+                # Blocked: the choice ends here for the client, as OpenAI ends a filtered one; the
+                # model's later words are dropped, and so is its own finish reason.
+                choice["finish_reason"] = None if index in self._stopped else "content_filter"
+                self._stopped.add(index)
 
     @property
     def counts(self) -> Counter[str]:

@@ -7,7 +7,7 @@ from bisect import bisect_right
 from collections import Counter
 from itertools import accumulate
 
-from .detector import Finding
+from extproc.redaction.detector import Finding
 
 # `<EMAIL_ADDRESS_1>`: typed so the model still knows what stood there, numbered so that
 # two different values stay different and each can be put back.

@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog import iter_routes
-from ..settings import SettingsError, mapping_of, only_keys, tenancy_metadata
-from .entities import ENTITIES
+from extproc.config.envoy_yaml import gateway_section, iter_routes
+from extproc.tenancy.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
+from extproc.redaction.entities import ENTITIES
 
 REQUEST_MODES = ("off", "mask", "block", "restore")
 RESPONSE_MODES = ("off", "mask", "block")
@@ -104,7 +104,7 @@ def load_privacy(config: dict[str, Any]) -> PrivacyPolicies:
     default = _privacy(raw_default, Privacy(), "privacy")
     by_model = {}
     for route in iter_routes(config):
-        meta = ((route.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway") or {}
+        meta = gateway_section(route) or {}
         if "model" in meta and meta.get("privacy") is not None:
             where = f"model {meta['model']!r} privacy"
             by_model[str(meta["model"])] = _privacy(mapping_of(meta["privacy"], where), default, where)

@@ -31,7 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from .scan import Limits
+from extproc.redaction.scan import Limits
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _start_worker(flags: Any, service: int) -> None:
 
 
 def _warm_up() -> None:
-    from .detector import warm_up  # the worker's first import of Presidio (seconds), done at start-up
+    from extproc.redaction.detector import warm_up  # the worker's first import of Presidio (seconds), done at start-up
 
     warm_up()
 

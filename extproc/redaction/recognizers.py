@@ -33,7 +33,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
-from .entities import DENY_LIST
+from extproc.redaction.entities import DENY_LIST
 
 # Presidio logs an INFO line for every recognizer it builds: a screenful per service process
 # at start-up, in front of `up`'s banner. Its warnings stay.

@@ -16,10 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .detector import Detector, Finding, detector_for
-from .placeholders import Placeholders
-from .scan import Limits, ScanStopped, find_all, safe_cut
-from .texts import Pieces, TextUnit, replace, request_texts
+from extproc.redaction.detector import Detector, Finding, detector_for
+from extproc.redaction.placeholders import Placeholders
+from extproc.redaction.scan import Limits, ScanStopped, find_all, safe_cut
+from extproc.redaction.texts import Pieces, TextUnit, replace, request_texts
 
 TRUNCATED = "[...]"
 

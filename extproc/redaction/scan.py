@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .detector import Detector, Finding
+from extproc.redaction.detector import Detector, Finding
 
 CHUNK = 65536
 TAIL = 4096

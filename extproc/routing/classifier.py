@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import Featurizer, FeatureSettings
-from .text import request_text
+from extproc.routing.features import Featurizer, FeatureSettings
+from extproc.routing.text import request_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 MODEL_FILE = DATA_DIR / "classifier.npz"

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .cues import TASK_CUES, cue_counts
-from .text import RequestText
+from extproc.routing.cues import TASK_CUES, cue_counts
+from extproc.routing.text import RequestText
 
 DENSE_NAMES = (
     "log_last_chars",

@@ -28,9 +28,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.naive_bayes import ComplementNB, MultinomialNB
 
-from .classifier import COMPLEXITIES, MODEL_FILE, SETTINGS_FILE, TASKS
-from .features import Featurizer, FeatureSettings
-from .text import RequestText, request_text
+from extproc.routing.classifier import COMPLEXITIES, MODEL_FILE, SETTINGS_FILE, TASKS
+from extproc.routing.features import Featurizer, FeatureSettings
+from extproc.routing.text import RequestText, request_text
 
 TRAINING_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "routing" / "train.jsonl"
 FOLDS = 5

@@ -1,16 +1,7 @@
-"""Policy stages, in the order a request meets them.
+"""Policy stages, in the order a request meets them (`pipeline.py`), and the contract they share (`base.py`).
 
 Each stage sees the request context and either lets the request go on (after
-recording its decision on the context) or answers it with a `Reply`. Stages
-take and return plain Python values; they never touch protobuf.
+recording its decision on the context) or answers it with a `Reply`; the
+answer comes back through the stages that saw the request, in reverse order.
+Stages take and return plain Python values; they never touch protobuf.
 """
-
-from .base import Stage
-from .routing import RoutingStage
-from .accounting import AccountingStage
-from .cost_control import CostControlStage
-from .limits import LimitsStage
-from .redaction import RedactionStage
-from .cache import CacheStage
-
-__all__ = ["Stage", "RoutingStage", "RedactionStage", "CacheStage", "CostControlStage", "AccountingStage", "LimitsStage"]

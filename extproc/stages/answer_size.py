@@ -10,12 +10,13 @@ before the limits stage reserves anything. Chat answers are bounded by
 
 from __future__ import annotations
 
-from ..context import RequestContext
-from ..decisions import Reply
-from ..endpoints.embeddings import check_answer_fits
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.stages.base import Stage
+from extproc.endpoints.embeddings import check_answer_fits
 
 
-class AnswerSizeStage:
+class AnswerSizeStage(Stage):
     """400 `response_too_large` for an embeddings request whose answer could exceed its route's buffer."""
 
     name = "answer_size"
@@ -26,5 +27,3 @@ class AnswerSizeStage:
             check_answer_fits(ctx.body, ctx.route)
         return None
 
-    async def on_response(self, ctx: RequestContext) -> None:
-        """Nothing to do on the way back."""

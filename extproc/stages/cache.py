@@ -8,32 +8,40 @@ prompt of the same tenant and scope that no guard refuses. With a fixed
 learned model (`cache/learned.py`) decides, within the tenant's error and
 exploration budgets on the route (`cache/budget.py`): hit, miss, or explore
 (the provider answers, and the answer later labels the entry:
-`cache/exploration.py`). A hit is replayed by the processor in the client's
-format, buffered or as an SSE stream, through the output policy of this
-request. On the way out a miss stores the provider's answer (and its
-prompt's embedding), never an error.
+`cache/exploration.py`). A hit ends the pipeline: its stored answer is
+written in the client's format, buffered or as an SSE stream, through the
+stages that saw the request (so through this request's output policy). On
+the way back a miss takes the provider's answer as the model wrote it (a
+stream is put back together chunk by chunk), and at the end stores it, priced
+(accounting ran before it on the way back), with its prompt's embedding;
+never an error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .. import metrics
-from ..cache.budget import RouteBudget
-from ..cache.exploration import Exploration, Explorer
-from ..cache.keys import exact_key
-from ..cache.guards import refusals
-from ..cache.learned import Calibration, decide
-from ..cache.policy import DEFAULT_TEMPERATURE, CachePolicies, CachePolicy
-from ..cache.semantic import Candidate, SemanticIndex, last_user_text, scope_key
-from ..cache.store import CacheStore, Entry
-from ..context import RequestContext
-from ..decisions import Reply
+from extproc.telemetry import metrics
+from extproc.cache.budget import RouteBudget
+from extproc.cache.exploration import Exploration, Explorer
+from extproc.cache.keys import exact_key
+from extproc.cache.guards import refusals
+from extproc.cache.learned import Calibration, decide
+from extproc.cache.policy import DEFAULT_TEMPERATURE, CachePolicies, CachePolicy
+from extproc.cache.replay import StreamAssembler
+from extproc.cache.semantic import Candidate, SemanticIndex, last_user_text, scope_key
+from extproc.cache.store import CacheStore, Entry
+from extproc.context import RequestContext
+from extproc.cost.usage import usage_from_openai
+from extproc.decisions import PROVIDER_HEADER, SERVED_MODEL_HEADER, Reply
+from extproc.stages.accounting import COST_HEADER
+from extproc.stages.base import Stage
 
 if TYPE_CHECKING:
-    from ..cache.embeddings import Embedder
+    from extproc.cache.embeddings import Embedder
 
 CACHE_HEADER = "x-gateway-cache"
 AGE_HEADER = "x-gateway-cache-age"
@@ -43,7 +51,7 @@ SIMILARITY_HEADER = "x-gateway-cache-similarity"
 EXPLORE_HEADER = "x-gateway-cache-explore"
 
 
-class CacheStage:
+class CacheStage(Stage):
     """Look the request up; store its answer when it was a miss."""
 
     name = "cache"
@@ -65,20 +73,49 @@ class CacheStage:
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
         """Set `ctx.cache_hit` (the processor replays it) or `ctx.cache_key` (to store the answer)."""
+        await self._look_up(ctx)
+        entry = ctx.cache_hit
+        if entry is not None:  # answered for free; what the answer cost first is what the hit saved
+            ctx.status, ctx.usage, ctx.cost_usd, ctx.cache_saved_usd = 200, usage_from_openai(entry.payload), 0.0, entry.cost_usd
+            ctx.client_headers.update({AGE_HEADER: str(entry.age_seconds()), SERVED_MODEL_HEADER: entry.served_model,
+                                       PROVIDER_HEADER: entry.provider, COST_HEADER: "0"})  # fmt: skip
+        elif ctx.cache_key is not None and ctx.stream:
+            ctx.cache_assembler = StreamAssembler()
+            ctx.stream_inspected = True
+        return None
+
+    def replayed(self, ctx: RequestContext) -> dict[str, Any]:
+        """A copy of the answer a hit replays (the stages on the way back may change it)."""
+        assert ctx.cache_hit is not None
+        return copy.deepcopy(ctx.cache_hit.payload)
+
+    def on_answer(self, ctx: RequestContext, answer: dict[str, Any]) -> bool:
+        """A miss's buffered answer, as the model wrote it (before the output policy)."""
+        if ctx.cache_key is not None and ctx.cache_hit is None:
+            ctx.cache_answer = copy.deepcopy(answer)
+        return False
+
+    def on_chunk(self, ctx: RequestContext, chunk: dict[str, Any]) -> None:
+        """A miss's streamed answer, chunk by chunk, as the model wrote it."""
+        if ctx.cache_assembler is not None:
+            ctx.cache_assembler.feed(chunk)
+
+    async def _look_up(self, ctx: RequestContext) -> None:
+        """Hit, miss or bypass."""
         if ctx.route is None or ctx.kind != "chat" or ctx.dry_run or ctx.body is None:
-            return None
+            return
         policy = self._policies.for_model(ctx.route.name)
         if policy.mode == "off":
-            return None
+            return
         directives = {d.strip().lower() for d in ctx.headers.get("cache-control", "").split(",")}
         temperature = ctx.body.get("temperature")
         temperature = DEFAULT_TEMPERATURE if not isinstance(temperature, (int, float)) else temperature
         if "no-store" in directives:
             self._outcome(ctx, "bypass", "no-store")
-            return None
+            return
         if temperature > policy.max_temperature:
             self._outcome(ctx, "bypass", "temperature")
-            return None
+            return
         key = exact_key(ctx.tenant, ctx.route.name, ctx.body)
         semantic = policy.mode == "semantic" and self.index is not None and self._embedder is not None
         if semantic and policy.learned:
@@ -89,15 +126,15 @@ class CacheStage:
                 ctx.cache_hit = entry
                 ctx.client_headers[MATCH_HEADER] = "exact"
                 self._outcome(ctx, "hit", "exact")
-                return None
+                return
         if semantic:
             await self._semantic_lookup(ctx, policy, search="no-cache" not in directives)
             if ctx.cache_hit is not None:
-                return None
+                return
         ctx.cache_key, ctx.cache_ttl = key, policy.ttl_seconds
         why = "no-cache" if "no-cache" in directives else "explore" if ctx.cache_explored is not None else "exact"
         self._outcome(ctx, "miss", why)
-        return None
+        return
 
     async def purge(self, tenant: str) -> int:
         """Forget every exact and semantic entry of `tenant`; how many there were."""
@@ -181,6 +218,8 @@ class CacheStage:
             )
             return
         answer = ctx.cache_answer
+        if answer is None and ctx.cache_assembler is not None and ctx.error is None:
+            answer = ctx.cache_assembler.completion()
         if ctx.cache_key is None or answer is None or ctx.status != 200 or ctx.error is not None:
             if ctx.cache_explored is not None and self.explorer is not None:
                 self.explorer.settle(ctx, self._policies.for_model(ctx.route.name if ctx.route else None), None)

@@ -21,12 +21,13 @@ from typing import Any
 
 import orjson
 
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError
-from ..catalog import ModelRoute
-from ..estimate import Estimate, Estimator
-from .accounting import format_usd
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.stages.base import Stage
+from extproc.errors import GatewayError
+from extproc.config.catalog import ModelRoute
+from extproc.cost.estimate import Estimate, Estimator
+from extproc.cost.pricing import format_usd
 
 DRY_RUN_HEADER = "llm-gateway-dry-run"
 MAX_COST_HEADER = "llm-gateway-max-cost-usd"
@@ -37,7 +38,7 @@ MAX_RETRIES_HEADER = "x-envoy-max-retries"
 _TRUE = ("1", "true", "yes", "on")
 
 
-class CostControlStage:
+class CostControlStage(Stage):
     """Answer dry runs with the estimate; refuse requests whose estimate exceeds the client's maximum."""
 
     name = "cost_control"
@@ -73,9 +74,6 @@ class CostControlStage:
         if max_cost is not None:
             ctx.decisions.append("cost_checked")
         return None
-
-    async def on_response(self, ctx: RequestContext) -> None:
-        """Nothing to do on the way back."""
 
 
 def _check_primary(route: ModelRoute, estimate: Estimate, max_cost: float) -> None:

@@ -25,14 +25,27 @@ import logging
 import math
 from datetime import datetime, timedelta, timezone
 
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError
-from ..estimate import Estimator
-from ..limits import DAY, REQUESTS, TOKENS, Admission, Bucket, Charge, Hold, Level, Limits, Reservation, bucket_key
-from ..settings import Budget, Rates, Settings
-from ..store_errors import StoreUnavailable
-from .accounting import format_usd
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.stages.base import Stage
+from extproc.errors import GatewayError
+from extproc.cost.estimate import Estimator
+from extproc.tenancy.limits import (
+    DAY,
+    REQUESTS,
+    TOKENS,
+    Admission,
+    Bucket,
+    Charge,
+    Hold,
+    Level,
+    Limits,
+    Reservation,
+    bucket_key,
+)
+from extproc.tenancy.settings import Budget, Rates, Settings
+from extproc.errors import StoreUnavailable
+from extproc.cost.pricing import format_usd
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +55,7 @@ RETRY_AFTER_HEADER = "retry-after"
 IN_FLIGHT_RETRY_AFTER_S = 1
 
 
-class LimitsStage:
+class LimitsStage(Stage):
     """Admit a request within its tenant's, key's and model's limits and budget, or answer 429."""
 
     name = "limits"

@@ -4,25 +4,27 @@ On the way in, the route's request policy masks each value with a typed
 placeholder (`mask`, `restore`) or refuses the request (`block`), within the
 route's scan budget (`max_scan_bytes`, `max_scan_seconds`; beyond it,
 `over_budget`). The work runs on the event loop for a small request and in a
-worker process for a large one (`ScanPool`). On the way out, the processor runs
-the answer through the `OutputGuard` this stage prepared: the response
-policy, then restore mode's way back.
+worker process for a large one (`ScanPool`). On the way out, the answer (each
+chunk of a stream) goes through the `OutputGuard` this stage armed for the
+request: the response policy, then restore mode's way back.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from .. import metrics
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError
-from ..redaction.detector import Detector, detector_for
-from ..redaction.output import OutputGuard
-from ..redaction.placeholders import Placeholders
-from ..redaction.policy import PrivacyPolicies, RequestPolicy
-from ..redaction.pool import ScanBusy, ScanPool, default_pool
-from ..redaction.request_scan import RequestScan, scan_job
+from extproc.telemetry import metrics
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.stages.base import Stage
+from extproc.errors import GatewayError
+from extproc.redaction.detector import Detector, detector_for
+from extproc.redaction.output import OutputGuard
+from extproc.redaction.placeholders import Placeholders
+from extproc.redaction.policy import PrivacyPolicies, RequestPolicy
+from extproc.redaction.pool import ScanBusy, ScanPool, default_pool
+from extproc.redaction.request_scan import RequestScan, scan_job
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 _BUSY_RETRY_AFTER_S = 2
 
 
-class RedactionStage:
+class RedactionStage(Stage):
     """Apply the route's privacy policy to the request, and arm the output guard for its answer."""
 
     name = "redaction"
@@ -70,7 +72,19 @@ class RedactionStage:
         if (response.mode != "off" or restoring is not None) and ctx.kind == "chat":
             detector = self.detector(response.entities, response.deny_list) if response.mode != "off" else None
             ctx.output_guard = OutputGuard(detector, response.mode == "block", restoring, response.deny_list)
+            ctx.stream_inspected = True
+            if ctx.stream:
+                ctx.decisions.append("output_guarded")
         return None
+
+    def on_answer(self, ctx: RequestContext, answer: dict[str, Any]) -> bool:
+        """The output policy on a buffered answer."""
+        return ctx.output_guard is not None and ctx.output_guard.answer(answer)
+
+    def on_chunk(self, ctx: RequestContext, chunk: dict[str, Any]) -> None:
+        """The output policy on a stream, chunk by chunk."""
+        if ctx.output_guard is not None:
+            ctx.output_guard.chunk(chunk)
 
     async def on_response(self, ctx: RequestContext) -> None:
         """Count what the output policy acted on."""
@@ -85,7 +99,7 @@ class RedactionStage:
         """Run the request's detection within its budget; raise the refusal the policy calls for."""
         args = (ctx.body, ctx.kind, request.entities, placeholders, request.max_scan_bytes, request.over_budget == "truncate")
         try:
-            body, scan, used = await self.pool.run(scan_job, args, len(ctx.raw_body), request.max_scan_seconds)
+            body, scan, used = await self.pool.run(scan_job, args, ctx.body_size, request.max_scan_seconds)
         except ScanBusy:
             ctx.decisions.append("scan_busy")
             raise GatewayError(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from ..catalog import MODEL_HEADER, Catalog
-from ..context import RequestContext
-from ..decisions import Reply
-from ..errors import GatewayError, shown
+from extproc.config.catalog import MODEL_HEADER, Catalog
+from extproc.context import RequestContext
+from extproc.decisions import Reply
+from extproc.stages.base import Stage
+from extproc.errors import GatewayError, shown
 
 # Listing hundreds of names in an error helps nobody.
 _MAX_NAMES_IN_ERROR = 20
 
 
-class RoutingStage:
+class RoutingStage(Stage):
     """Resolve the requested model and tell Envoy's route table which route to take."""
 
     name = "routing"
@@ -44,9 +45,6 @@ class RoutingStage:
         ctx.upstream_headers[MODEL_HEADER] = route.name
         ctx.decisions.append(f"route:{route.name}" if route.name == requested else f"alias:{requested}->{route.name}")
         return None
-
-    async def on_response(self, ctx: RequestContext) -> None:
-        """Nothing to do on the way back."""
 
 
 def _unknown_model(requested: str, names: list[str]) -> GatewayError:

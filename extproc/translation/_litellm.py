@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-from .. import litellm_offline  # noqa: F401 - must come before litellm
+from extproc.translation import litellm_offline  # noqa: F401 - must come before litellm
 
 import httpx  # noqa: E402
 import litellm  # noqa: E402

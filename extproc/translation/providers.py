@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 
-from . import _litellm, shapes
-from .errors import TranslationError, error_message, error_type
-from .streams import BufferedStream, GeminiStream, NDJSONStream, OpenAIStream, ParsedStream, StreamTranslator
+from extproc.translation import _litellm, shapes
+from extproc.translation.errors import TranslationError, error_message, error_type
+from extproc.translation.streams import BufferedStream, OpenAIStream, ParsedStream, StreamTranslator
 
 # Headers that carry a provider credential (lower case).
 _CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
@@ -39,6 +39,20 @@ _EMBEDDINGS = frozenset({"openai", "azure", "mistral", "hosted_vllm", "together_
 _MIN_MASKED_KEY = 6
 
 _T = TypeVar("_T")
+_Translator = TypeVar("_Translator", bound="ProviderTranslator")
+# The translator class of each provider whose wire differs from LiteLLM's defaults
+# (`provider_variants.py` registers them; the rest use ProviderTranslator itself).
+_BY_PROVIDER: dict[str, type[ProviderTranslator]] = {}
+
+
+def register(provider: str) -> Callable[[type[_Translator]], type[_Translator]]:
+    """A class decorator: the translator class for `provider`."""
+
+    def add(cls: type[_Translator]) -> type[_Translator]:
+        _BY_PROVIDER[provider] = cls
+        return cls
+
+    return add
 
 
 @dataclass(slots=True, repr=False)
@@ -162,7 +176,7 @@ class ProviderTranslator:
                 400, f"{self.provider} does not offer embeddings (model {self.model!r}).", "unsupported_endpoint"
             )
         key = self._check_key(api_key)
-        inputs = _embedding_input(payload)
+        inputs = embedding_input(payload)
         model, provider, drop = self.upstream_model, self.provider, self._drop_params
         params = self._guard(key, lambda: _litellm.embedding_params(model, provider, payload, drop_params=drop))
         body = self._guard(key, lambda: self._embeddings_body(inputs, params))
@@ -325,101 +339,6 @@ class ProviderTranslator:
         )
 
 
-class _OpenAITranslator(ProviderTranslator):
-    """OpenAI itself, and any OpenAI-compatible server named `openai/...` with an api_base."""
-
-    default_api_base = "https://api.openai.com/v1"
-
-
-class _AnthropicTranslator(ProviderTranslator):
-    """Anthropic's Messages API (x-api-key and anthropic-version headers); no embeddings."""
-
-    default_api_base = "https://api.anthropic.com"
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        # litellm.completion() appends the Messages path to a bare base URL.
-        if self.api_base and not self.api_base.endswith("/v1/messages"):
-            self.api_base += "/v1/messages"
-
-    def _chat_body(self, call: _litellm.ChatCall, headers: dict[str, Any]) -> dict[str, Any]:
-        body = _litellm.chat_body(self._config, self.upstream_model, call, headers, own_params=True)
-        _litellm.filter_anthropic_beta(headers, body)
-        return body
-
-
-class _AzureTranslator(ProviderTranslator):
-    """Azure OpenAI: a deployment path, an api-version query and an api-key header."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.api_version = str(self.options.get("api_version") or _litellm.AZURE_DEFAULT_API_VERSION)
-        self.options.setdefault("api_version", self.api_version)
-
-    def _chat_target(self, call: _litellm.ChatCall, key: str | None) -> tuple[str, dict[str, Any]]:
-        return self._deployment_url("chat/completions"), self._key_headers(key)
-
-    def _embeddings_target(self, key: str | None) -> tuple[str, dict[str, Any]]:
-        return self._deployment_url("embeddings"), self._key_headers(key)
-
-    def _deployment_url(self, operation: str) -> str:
-        # The URL the openai SDK's AzureOpenAI client builds; LiteLLM sends Azure calls through it.
-        deployment = quote(self.upstream_model, safe="")
-        return f"{self._base()}/openai/deployments/{deployment}/{operation}?api-version={quote(self.api_version)}"
-
-    @staticmethod
-    def _key_headers(key: str | None) -> dict[str, Any]:
-        headers = {"content-type": "application/json"}
-        if key:
-            headers["api-key"] = key
-        return headers
-
-
-class _GeminiTranslator(ProviderTranslator):
-    """Google AI Studio: generateContent, streamGenerateContent?alt=sse, batchEmbedContents; x-goog-api-key."""
-
-    answer_needs_request_body = False
-    stream_class = GeminiStream
-
-    def _chat_target(self, call: _litellm.ChatCall, key: str | None) -> tuple[str, dict[str, Any]]:
-        url, auth = _litellm.gemini_url(self.upstream_model, key or "", call.stream, self.api_base)
-        return url, {"content-type": "application/json", **auth}
-
-    def _chat_body(self, call: _litellm.ChatCall, headers: dict[str, Any]) -> dict[str, Any]:
-        return _litellm.gemini_body(self.upstream_model, call)
-
-    def _embeddings_body(self, inputs: Any, params: dict[str, Any]) -> dict[str, Any]:
-        return _litellm.gemini_embedding_body(self.upstream_model, inputs, params)
-
-    def _embeddings_target(self, key: str | None) -> tuple[str, dict[str, Any]]:
-        url, auth = _litellm.gemini_url(self.upstream_model, key or "", False, self.api_base, mode="batch_embedding")
-        return url, {"content-type": "application/json; charset=utf-8", **auth}
-
-    def embeddings_response(self, body: bytes, request_payload: dict[str, Any]) -> dict[str, Any]:
-        """The OpenAI embeddings list for a batchEmbedContents answer."""
-        inputs = _embedding_input(request_payload)
-        try:
-            return shapes.embeddings(_litellm.gemini_embedding_response(self.upstream_model, inputs, body))
-        except Exception as exc:
-            message = f"Unreadable answer from gemini: {_litellm.error_message(exc)}"
-            raise TranslationError(502, message, "bad_upstream_response") from exc
-
-
-class _OllamaTranslator(ProviderTranslator):
-    """Ollama's /api/chat, whose streams are newline-delimited JSON; LiteLLM defaults to localhost:11434."""
-
-    stream_class = NDJSONStream
-
-
-_BY_PROVIDER: dict[str, type[ProviderTranslator]] = {
-    "openai": _OpenAITranslator,
-    "anthropic": _AnthropicTranslator,
-    "azure": _AzureTranslator,
-    "gemini": _GeminiTranslator,
-    "ollama_chat": _OllamaTranslator,
-}
-
-
 def _copy(payload: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of a JSON payload: LiteLLM edits messages in place, and a retry needs the original."""
     try:
@@ -431,7 +350,7 @@ def _copy(payload: dict[str, Any]) -> dict[str, Any]:
     return copied
 
 
-def _embedding_input(payload: dict[str, Any]) -> Any:
+def embedding_input(payload: dict[str, Any]) -> Any:
     inputs = payload.get("input")
     if inputs is None or inputs == "" or inputs == []:
         raise TranslationError(400, "'input' is required for embeddings.", "invalid_request")

@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
-from ..sse import SSEParser
-from . import shapes
-from .errors import TranslationError, stream_error
+from extproc.formats.sse import SSEParser
+from extproc.translation import shapes
+from extproc.translation.errors import TranslationError, stream_error
 
 _DONE = b"[DONE]"
 
@@ -131,7 +131,7 @@ class ParsedStream(StreamTranslator):
         except TranslationError:
             raise
         except Exception as exc:
-            raise TranslationError(502, f"Unreadable provider stream event: {exc}", "bad_upstream_stream") from exc
+            raise TranslationError(502, f"Unreadable provider stream event: {exc}", BROKEN) from exc
         if parsed is None:
             return
         if self._id is None:
@@ -304,8 +304,12 @@ def chunks_of(completion: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _event(data: bytes | None) -> dict[str, Any] | None:
-    """The JSON object of an SSE data field; None for comments, keep-alives and [DONE]."""
+BROKEN = "bad_upstream_stream"
+
+
+def read_event(data: bytes | None) -> dict[str, Any] | None:
+    """The JSON object of an SSE data field; None for comments, keep-alives and [DONE];
+    TranslationError (`bad_upstream_stream`) for data that is not a JSON object."""
     if data is None:
         return None
     data = data.strip()
@@ -314,9 +318,15 @@ def _event(data: bytes | None) -> dict[str, Any] | None:
     try:
         event = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise TranslationError(502, "The provider sent a malformed stream event.", "bad_upstream_stream") from exc
+        raise TranslationError(502, "The provider sent a malformed stream event.", BROKEN) from exc
     if not isinstance(event, dict):
-        raise TranslationError(502, "The provider sent a stream event that is not an object.", "bad_upstream_stream")
+        raise TranslationError(502, "The provider sent a stream event that is not an object.", BROKEN)
+    return event
+
+
+def _event(data: bytes | None) -> dict[str, Any] | None:
+    """`read_event`, and TranslationError for an error event the provider sent mid-stream."""
+    event = read_event(data)
     failure = stream_error(event)
     if failure is not None:
         message, kind = failure

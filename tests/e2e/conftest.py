@@ -17,10 +17,10 @@ import httpx
 import pytest
 import yaml
 
-from extproc.config import DEFAULT_CONFIG
-from extproc.keys import FileKeyStore, new_record
-from extproc.launcher import Stack, StackOptions
-from extproc.settings import STORE_PATH_ENV, tenancy_metadata
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.tenancy.keys import FileKeyStore, new_record
+from extproc.ops.launcher import Stack, StackOptions
+from extproc.tenancy.settings import STORE_PATH_ENV, tenancy_metadata
 from tests.support.sdk_clients import AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e

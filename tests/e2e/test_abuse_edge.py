@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from extproc.catalog import iter_connection_managers
+from extproc.config.envoy_yaml import iter_connection_managers
 from extproc.fake_provider.recording import fingerprint
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 
 from .conftest import access_log_entry, fake_requests, shipped_config, start_stack
 from tests.support.sdk_clients import AUTH, openai_client

@@ -32,9 +32,9 @@ import httpx
 import orjson
 import pytest
 
-from extproc.catalog import iter_routes
-from extproc.keys import FileKeyStore, new_record
-from extproc.launcher import Stack
+from extproc.config.envoy_yaml import iter_routes
+from extproc.tenancy.keys import FileKeyStore, new_record
+from extproc.ops.launcher import Stack
 from tests.e2e.conftest import shipped_config, start_stack
 from tests.support.sdk_clients import AUTH, TEST_API_KEY
 

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from extproc.launcher import Stack
-from extproc.settings import tenancy_metadata
+from extproc.ops.launcher import Stack
+from extproc.tenancy.settings import tenancy_metadata
 from tests.support.redis_server import redis_server
 from tests.support.sdk_clients import TEST_API_KEY
 
@@ -65,7 +65,7 @@ def tight(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 def _add_test_key_to_redis(url: str) -> None:
     import redis.asyncio  # noqa: PLC0415
 
-    from extproc.keys import RedisKeyStore, new_record  # noqa: PLC0415
+    from extproc.tenancy.keys import RedisKeyStore, new_record  # noqa: PLC0415
 
     async def add() -> None:
         client = redis.asyncio.Redis.from_url(url, decode_responses=True)

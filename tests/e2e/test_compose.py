@@ -31,7 +31,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from extproc.launcher import free_port
+from extproc.ops.launcher import free_port
 from tests.support.container_engine import REPO, Engine, build_base_image, docker_engine, download_wheelhouse
 from tests.support.sdk_clients import anthropic_client, openai_client
 

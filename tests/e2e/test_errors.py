@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 from tests.support.sdk_clients import openai_client
 
 pytestmark = pytest.mark.e2e

@@ -22,7 +22,7 @@ import httpx
 import orjson
 import pytest
 
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 from tests.e2e.conftest import fake_requests, wait_until
 from tests.support.sdk_clients import ADMIN_AUTH, AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from extproc.launcher import Stack
-from extproc.settings import tenancy_metadata
+from extproc.ops.launcher import Stack
+from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
 from tests.support.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
@@ -297,7 +297,7 @@ def test_a_failing_primary_is_ejected_skipped_and_brought_back(ejecting: Stack, 
 
 def test_a_refused_connection_is_in_the_attempt_log(tmp_path: Path) -> None:
     """The first level's server is down (nothing listens): Envoy counts the attempt, no filter sees it."""
-    from extproc.launcher import free_port  # noqa: PLC0415
+    from extproc.ops.launcher import free_port  # noqa: PLC0415
 
     config = _without_outlier_detection()
     chain_cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == "reliable_chain")

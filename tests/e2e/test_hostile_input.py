@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 import pytest
 
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
 
 from .conftest import fake_requests

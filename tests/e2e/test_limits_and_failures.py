@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from extproc.catalog import iter_routes
+from extproc.config.envoy_yaml import iter_routes
 from extproc.fake_provider.config import FakeConfig
 from extproc.fake_provider.recording import fingerprint
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 
 from .conftest import fake_requests, shipped_config, start_stack, wait_until
 from tests.support.lanes import LANE_CREDENTIAL_HEADER, LANE_KEY_ENV, basic, htpasswd_line, with_example_lane

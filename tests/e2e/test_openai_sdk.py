@@ -7,7 +7,7 @@ import time
 import openai
 import pytest
 
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 from tests.support.sdk_clients import TEST_API_KEY, openai_client
 
 from .conftest import access_log_entry, fake_requests

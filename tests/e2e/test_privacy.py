@@ -12,9 +12,9 @@ import httpx
 import openai
 import pytest
 
-from extproc.catalog import iter_routes
-from extproc.launcher import Stack
-from extproc.settings import tenancy_metadata
+from extproc.config.envoy_yaml import iter_routes
+from extproc.ops.launcher import Stack
+from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack
 from tests.support.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 

@@ -18,8 +18,8 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from extproc.envoy_config import FAKE_PROVIDER_KEY_ENV
-from extproc.launcher import Stack
+from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV
+from extproc.ops.launcher import Stack
 from tests.support.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
 
 from .conftest import access_log_entry, fake_requests

@@ -26,10 +26,10 @@ import openai
 import pytest
 import redis.asyncio
 
-from extproc.catalog import iter_routes
-from extproc.keys import RedisKeyStore, generate_key, new_record
-from extproc.launcher import Stack
-from extproc.settings import tenancy_metadata
+from extproc.config.envoy_yaml import iter_routes
+from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
+from extproc.ops.launcher import Stack
+from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
 from tests.support.postgres_server import postgres_server
 from tests.support.redis_server import redis_server

@@ -15,7 +15,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 from tests.e2e.conftest import access_log_entry, fake_requests, wait_until
 from tests.support.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 

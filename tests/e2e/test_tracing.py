@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from extproc.launcher import Stack
+from extproc.ops.launcher import Stack
 from tests.e2e.conftest import access_log_entry, shipped_config, start_stack
 from tests.support.otlp_collector import Collector, ReceivedSpan, otlp_collector
 from tests.support.sdk_clients import TEST_API_KEY, openai_client

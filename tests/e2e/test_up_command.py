@@ -13,7 +13,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from extproc.launcher import free_port
+from extproc.ops.launcher import free_port
 from tests.support.sdk_clients import openai_client
 
 pytestmark = pytest.mark.e2e

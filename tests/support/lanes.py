@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from extproc.catalog import iter_connection_managers
+from extproc.config.envoy_yaml import iter_connection_managers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fail-open-lane.yaml"
 LANE_KEY_ENV = "LOCAL_VLLM_API_KEY"

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from extproc.launcher import free_port
+from extproc.ops.launcher import free_port
 
 
 @dataclass(frozen=True)

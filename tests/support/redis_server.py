@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from extproc.launcher import Child, free_port, terminate
+from extproc.ops.launcher import Child, free_port, terminate
 
 
 @contextmanager

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from extproc.auth import Access, Authenticator, Identity, peer_is_loopback
+from extproc.tenancy.auth import Access, Authenticator, Identity, peer_is_loopback
 from extproc.errors import GatewayError
-from extproc.keys import FileKeyStore, KeyRecord, generate_key, new_record
-from extproc.store_errors import StoreUnavailable
+from extproc.tenancy.keys import FileKeyStore, KeyRecord, generate_key, new_record
+from extproc.errors import StoreUnavailable
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from extproc.cache.policy import load_cache_policies
-from extproc.catalog import iter_routes
-from extproc.config import DEFAULT_CONFIG
-from extproc.settings import SettingsError, tenancy_metadata
+from extproc.config.envoy_yaml import iter_routes
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.tenancy.settings import SettingsError, tenancy_metadata
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG.read_text())
 FREE = yaml.safe_load((DEFAULT_CONFIG.parent / "tiers" / "free.yaml").read_text())

@@ -20,12 +20,14 @@ from extproc.cache.learned import MAX_LABELS, Calibration, Label
 from extproc.cache.policy import DEFAULT_THRESHOLD, CachePolicies, CachePolicy
 from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex, last_user_text, scope_key
 from extproc.cache.store import Entry
-from extproc.config import DEFAULT_CONFIG, build_gateway
-from extproc.credentials import Credentials
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.app import build_gateway
+from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
-from extproc.processor import Gateway, RouterProcessor
+from extproc.app import Gateway
+from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import PrivacyPolicies
-from extproc.settings import Settings
+from extproc.tenancy.settings import Settings
 from tests.support.postgres_server import postgres_server
 
 EMBEDDER = Embedder()

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.catalog import Catalog, CatalogError, Endpoint, iter_connection_managers, iter_routes, load_catalog
-from extproc.launcher import envoy_binary
+from extproc.config.catalog import Catalog, CatalogError, Endpoint, load_catalog
+from extproc.config.envoy_yaml import iter_connection_managers, iter_routes
+from extproc.ops.launcher import envoy_binary
 from tests.support.lanes import htpasswd_line, with_example_lane
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"

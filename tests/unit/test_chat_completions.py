@@ -8,6 +8,7 @@ import pytest
 
 from extproc.endpoints.base import ParsedRequest
 from extproc.endpoints.chat_completions import ChatCompletions
+from extproc.cost.usage import usage_from_openai
 from extproc.errors import GatewayError
 
 SPEC = ChatCompletions()
@@ -148,22 +149,22 @@ def test_usage_reads_prompt_completion_and_cached_tokens() -> None:
             "prompt_tokens_details": {"cached_tokens": 100},
         },
     }
-    usage = SPEC.usage(payload)
+    usage = usage_from_openai(payload)
     assert usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (120, 7, 100)
     assert usage.total_tokens == 127 and usage.model == "gpt-4o-mini-2024-07-18"
 
 
 def test_usage_without_details_has_no_cached_tokens() -> None:
-    usage = SPEC.usage({"usage": {"prompt_tokens": 3, "completion_tokens": 4}})
+    usage = usage_from_openai({"usage": {"prompt_tokens": 3, "completion_tokens": 4}})
     assert usage is not None and (usage.cached_tokens, usage.model) == (0, None)
 
 
 @pytest.mark.parametrize("payload", [{}, {"usage": None}, {"choices": [{"delta": {"content": "x"}}]}])
 def test_no_usage_object_is_none(payload: dict[str, Any]) -> None:
-    assert SPEC.usage(payload) is None
+    assert usage_from_openai(payload) is None
 
 
 def test_nonsense_token_counts_count_as_zero() -> None:
-    usage = SPEC.usage({"usage": {"prompt_tokens": -5, "completion_tokens": "9", "prompt_tokens_details": None}})
+    usage = usage_from_openai({"usage": {"prompt_tokens": -5, "completion_tokens": "9", "prompt_tokens_details": None}})
     assert usage is not None and (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (0, 0, 0)

@@ -8,8 +8,8 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from extproc.checks import Report, check_config
-from extproc.config import DEFAULT_CONFIG
+from extproc.ops.checks import Report, check_config
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extproc.compare import Probe, Row, Side, _merge_stream, notable_headers, report, shape_differences
+from extproc.ops.compare import Probe, Row, Side, _merge_stream, notable_headers, report, shape_differences
 
 
 def test_shape_differences_name_missing_extra_and_retyped_fields() -> None:

@@ -22,10 +22,10 @@ def _exported_series() -> set[str]:
     """Every series name the gateway's /metrics can carry."""
     from prometheus_client import CollectorRegistry
 
-    from extproc.metrics import _Metrics
+    from extproc.telemetry.metric_definitions import Metrics
 
     registry = CollectorRegistry()
-    _Metrics(registry)
+    Metrics(registry)
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
     return {family.name + suffix for family in registry.collect() for suffix in suffixes[family.type]}
 

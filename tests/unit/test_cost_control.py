@@ -8,11 +8,13 @@ import orjson
 import pytest
 import yaml
 
-from extproc.config import DEFAULT_CONFIG, build_gateway
-from extproc.credentials import Credentials
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.app import build_gateway
+from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
-from extproc.processor import Gateway, RouterProcessor
-from extproc.settings import Settings
+from extproc.app import Gateway
+from extproc.router.processor import RouterProcessor
+from extproc.tenancy.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.

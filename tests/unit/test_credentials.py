@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from extproc.catalog import Endpoint
-from extproc.credentials import Credentials
+from extproc.config.catalog import Endpoint
+from extproc.upstream.credentials import Credentials
 from extproc.errors import GatewayError
 
 SECRET = "sk-live-0123456789abcdef"

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from extproc.catalog import Endpoint, ModelRoute
+from extproc.config.catalog import Endpoint, ModelRoute
 from extproc.endpoints.embeddings import Embeddings, answer_bytes, check_answer_fits, tail_usage
 from extproc.errors import GatewayError
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.catalog import load_catalog
-from extproc.envoy_config import ServiceAddress, render, uses_fake_provider
+from extproc.config.catalog import load_catalog
+from extproc.ops.envoy_config import ServiceAddress, render, uses_fake_provider
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 

@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
-from extproc.keys import REVOCATION_SECONDS, FileKeyStore, KeyStoreError, RedisKeyStore, digest, generate_key, new_record
-from extproc.store_errors import StoreUnavailable
+from extproc.tenancy.keys import (
+    REVOCATION_SECONDS,
+    FileKeyStore,
+    KeyStoreError,
+    RedisKeyStore,
+    digest,
+    generate_key,
+    new_record,
+)
+from extproc.errors import StoreUnavailable
 from tests.support.redis_server import redis_server
 
 

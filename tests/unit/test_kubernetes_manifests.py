@@ -14,8 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from extproc.launcher import envoy_binary
-from extproc.render import Deployment, HostPort, deployable
+from extproc.ops.launcher import envoy_binary
+from extproc.ops.render import Deployment, HostPort, deployable
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"

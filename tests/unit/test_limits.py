@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
-from extproc.limits import (
+from extproc.tenancy.limits import (
     DAY,
     MONTH,
     REQUESTS,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from extproc.limits import REQUESTS, Bucket, Charge, Hold, SqliteLimits, bucket_key
-from extproc.limits import sqlite as sqlite_store
-from extproc.store_errors import StoreUnavailable
+from extproc import stores
+from extproc.tenancy.limits import REQUESTS, Bucket, Charge, Hold, SqliteLimits, bucket_key
+from extproc.errors import StoreUnavailable
 
 BUCKET = Bucket(bucket_key("tenant", "acme", "all", REQUESTS), 40, REQUESTS, "tenant")
 
@@ -20,7 +20,7 @@ BUCKET = Bucket(bucket_key("tenant", "acme", "all", REQUESTS), 40, REQUESTS, "te
 _WORKER = textwrap.dedent(
     """
     import asyncio, sys
-    from extproc.limits import REQUESTS, Bucket, Hold, SqliteLimits, bucket_key
+    from extproc.tenancy.limits import REQUESTS, Bucket, Hold, SqliteLimits, bucket_key
 
     async def main() -> None:
         store = SqliteLimits(sys.argv[1])
@@ -72,7 +72,7 @@ async def test_spend_starts_over_on_a_new_day(tmp_path: Path) -> None:
 
 
 async def test_a_database_locked_past_the_timeout_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(stores, "SQLITE_BUSY_TIMEOUT_S", 0.1)
     path = tmp_path / "limits.sqlite3"
     store = SqliteLimits(path)
     await store.spend("acme")  # creates the database

@@ -6,16 +6,16 @@ import time
 
 import pytest
 
-from extproc.catalog import Endpoint, ModelRoute
+from extproc.config.catalog import Endpoint, ModelRoute
 from extproc.context import RequestContext
 from extproc.errors import GatewayError
-from extproc.estimate import Estimator
-from extproc.limits import MemoryLimits
-from extproc.store_errors import StoreUnavailable
-from extproc.pricing import Pricing
-from extproc.settings import Budget, Rates, Settings, TenantPolicy
+from extproc.cost.estimate import Estimator
+from extproc.tenancy.limits import MemoryLimits
+from extproc.errors import StoreUnavailable
+from extproc.cost.pricing import Pricing
+from extproc.tenancy.settings import Budget, Rates, Settings, TenantPolicy
 from extproc.stages.limits import LimitsStage, duration
-from extproc.usage import Usage
+from extproc.cost.usage import Usage
 
 ROUTE = ModelRoute(name="gpt-4o-mini", cluster="c", endpoints=(Endpoint(model="openai/gpt-4o-mini", cluster="c", address="a", priority=0, provider="openai"),))
 
@@ -131,7 +131,7 @@ def test_reset_times_read_like_openais(seconds: float, text: str) -> None:
 
 
 async def test_a_prompt_cost_control_counted_is_not_counted_again(estimator: Estimator) -> None:
-    from extproc.estimate import Estimate, EndpointEstimate  # noqa: PLC0415
+    from extproc.cost.estimate import Estimate, EndpointEstimate  # noqa: PLC0415
 
     stage = _stage(estimator, TenantPolicy(per_tenant=Rates(tokens_per_minute=10_000)))
     ctx = _ctx(max_tokens=100)

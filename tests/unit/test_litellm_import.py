@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.catalog import load_catalog
-from extproc.checks import check_config
-from extproc.config import DEFAULT_CONFIG
+from extproc.config.catalog import load_catalog
+from extproc.ops.checks import check_config
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.cache.policy import load_cache_policies
-from extproc.litellm_import import LiteLLMImportError, import_litellm
-from extproc.settings import load_settings, tenancy_metadata
+from extproc.ops.litellm_import import LiteLLMImportError, import_litellm
+from extproc.tenancy.settings import load_settings, tenancy_metadata
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "litellm_config.yaml"
 TEMPLATE = yaml.safe_load(DEFAULT_CONFIG.read_text())

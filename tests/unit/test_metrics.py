@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from extproc import metrics
+from extproc.telemetry import metrics, metrics_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -333,7 +333,7 @@ def test_prepare_directory_forgets_an_earlier_run(tmp_path: Path) -> None:
 
 async def test_http_server_answers_get_metrics() -> None:
     metrics.record_answer(**ANSWER)
-    server = await metrics.start_http_server("127.0.0.1", 0)
+    server = await metrics_http.start_http_server("127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.port}"
     try:
         async with aiohttp.ClientSession() as session:
@@ -354,9 +354,9 @@ async def test_http_server_answers_get_metrics() -> None:
 
 
 async def test_http_servers_of_several_processes_may_share_a_port() -> None:
-    first = await metrics.start_http_server("127.0.0.1", 0, reuse_port=True)
+    first = await metrics_http.start_http_server("127.0.0.1", 0, reuse_port=True)
     try:
-        second = await metrics.start_http_server("127.0.0.1", first.port, reuse_port=True)
+        second = await metrics_http.start_http_server("127.0.0.1", first.port, reuse_port=True)
         await second.stop()
     finally:
         await first.stop()

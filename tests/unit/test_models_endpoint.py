@@ -5,10 +5,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from extproc.catalog import Catalog, Endpoint, ModelRoute
+from extproc.config.catalog import Catalog, Endpoint, ModelRoute
 from extproc.endpoints import Registry, default_registry
 from extproc.endpoints.chat_completions import ChatCompletions
 from extproc.endpoints.models import ModelsList, listing
+from extproc.tenancy.limits import MemoryLimits
+from extproc.tenancy.settings import Settings
 
 
 def _catalog() -> Catalog:
@@ -47,7 +49,7 @@ def test_empty_catalog_lists_nothing() -> None:
 
 # --- Registry -------------------------------------------------------------------
 
-REGISTRY = default_registry()
+REGISTRY = default_registry(_catalog(), Settings(), MemoryLimits(), cache=None, envoy_admin_url=None)
 
 
 def test_chat_completions_is_forwarded_not_local() -> None:

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from extproc.catalog import Endpoint, provider_of
-from extproc.pricing import Pricing
-from extproc.usage import Usage
+from extproc.config.catalog import Endpoint, provider_of
+from extproc.cost.pricing import Pricing
+from extproc.cost.usage import Usage
 
 # LITELLM_LOCAL_MODEL_COST_MAP=True is set by tests/conftest.py: the cost map is the bundled one.
 
@@ -103,7 +103,7 @@ def test_tiered_pricing_list_models_match_litellm(pricing: Pricing, litellm, mod
 
 def test_unknown_model_has_no_price_and_does_not_raise(pricing: Pricing, caplog: pytest.LogCaptureFixture) -> None:
     endpoint = _endpoint("hosted_vllm/foo")
-    with caplog.at_level(logging.WARNING, logger="extproc.pricing"):
+    with caplog.at_level(logging.WARNING, logger="extproc.cost.pricing"):
         assert pricing.cost_usd(endpoint, Usage(10, 10)) is None
         assert pricing.cost_usd(endpoint, Usage(20, 5)) is None
     assert any("hosted_vllm/foo" in r.getMessage() for r in caplog.records)

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.catalog import iter_routes
-from extproc.config import DEFAULT_CONFIG
+from extproc.config.envoy_yaml import iter_routes
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.redaction.entities import ENTITIES
 from extproc.redaction.policy import load_privacy
-from extproc.settings import SettingsError, tenancy_metadata
+from extproc.tenancy.settings import SettingsError, tenancy_metadata
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG.read_text())
 

@@ -10,12 +10,14 @@ import orjson
 import pytest
 import yaml
 
-from extproc.config import DEFAULT_CONFIG, build_gateway
-from extproc.credentials import Credentials
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.app import build_gateway
+from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
-from extproc.processor import Gateway, RouterProcessor
+from extproc.app import Gateway
+from extproc.router.processor import RouterProcessor
 from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy, ResponsePolicy
-from extproc.settings import Settings
+from extproc.tenancy.settings import Settings
 from extproc.stages.redaction import RedactionStage
 
 CONFIG = yaml.safe_load(DEFAULT_CONFIG.read_text())

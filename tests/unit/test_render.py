@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.cli import main
-from extproc.envoy_config import EXTPROC_CLUSTER
-from extproc.launcher import free_port
-from extproc.preflight import problems, service_problems, without_password
-from extproc.render import Deployment, HostPort, RenderError, deployable
+from extproc.ops.cli import main
+from extproc.ops.envoy_config import EXTPROC_CLUSTER
+from extproc.ops.launcher import free_port
+from extproc.ops.preflight import problems, service_problems, without_password
+from extproc.ops.render import Deployment, HostPort, RenderError, deployable
 
 SHIPPED = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 COMPOSE = Deployment(
@@ -158,7 +158,7 @@ async def test_the_health_probe_neither_passes_a_draining_service_nor_counts_tow
     import grpc
     from grpc_health.v1 import health_pb2_grpc
 
-    from extproc.server import DrainingHealthServicer
+    from extproc.ext_proc.health import DrainingHealthServicer
 
     server = grpc.aio.server()
     servicer = DrainingHealthServicer()

@@ -31,15 +31,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from extproc.config import DEFAULT_CONFIG, build_gateway
-from extproc.credentials import Credentials
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.app import build_gateway
+from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
 from extproc.errors import GatewayError
-from extproc.processor import Gateway, RouterProcessor
-from extproc.provider_request import for_endpoint
-from extproc.validation import MAX_JSON_DEPTH
+from extproc.app import Gateway
+from extproc.router.processor import RouterProcessor
+from extproc.upstream.provider_request import for_endpoint
+from extproc.formats.validation import MAX_JSON_DEPTH
 from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
-from extproc.settings import Settings
+from extproc.tenancy.settings import Settings
 from extproc.redaction.policy import PrivacyPolicies
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.

@@ -12,9 +12,16 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from google.protobuf import json_format
 
 from extproc.decisions import Changes, Reply
-from extproc.dispatch import attributes_dict, dispatch_router, dispatch_upstream, headers_dict
 from extproc.errors import GatewayError
-from extproc.responses import changes_response, continue_response, reply_response
+from extproc.ext_proc.codec import (
+    attributes_dict,
+    changes_response,
+    continue_response,
+    decode,
+    headers_dict,
+    reply_response,
+)
+from extproc.ext_proc.server import answer
 
 PHASES_WITH_COMMON = ["request_headers", "request_body", "response_headers", "response_body"]
 ALL_PHASES = [*PHASES_WITH_COMMON, "request_trailers", "response_trailers"]
@@ -137,7 +144,8 @@ def test_reply_details_never_contain_whitespace(reason: str) -> None:
 def test_reply_metadata_is_attached_only_when_given() -> None:
     reply = Reply.json(200, b'{"object":"list","data":[]}')
     assert not reply_response(reply).HasField("dynamic_metadata")
-    with_meta = reply_response(reply, {"tenant": "anonymous", "requested_model": None})
+    reply.metadata = {"tenant": "anonymous", "requested_model": None}
+    with_meta = reply_response(reply)
     assert _gateway_metadata(with_meta) == {"tenant": "anonymous"}
 
 
@@ -168,13 +176,18 @@ def test_attributes_dict_flattens_every_filter_namespace() -> None:
     request = pb.ProcessingRequest()
     ext_proc = request.attributes["envoy.filters.http.ext_proc"]
     ext_proc.fields["xds.cluster_name"].string_value = "fake_openai_gpt_4o"
-    ext_proc.fields["xds.upstream_host_metadata"].string_value = 'filter_metadata { key: "llm_gateway" }'
+    ext_proc.fields["xds.upstream_host_metadata"].string_value = (
+        'filter_metadata { key: "llm_gateway" value { fields { key: "model" value { string_value: "openai/gpt-4o" } } } }'
+    )
+    ext_proc.fields["xds.route_metadata"].string_value = "garbage {"
     ext_proc.fields["count"].number_value = 3
     ext_proc.fields["nested"].struct_value.update({"k": "v"})
     request.attributes["other"].fields["flag"].bool_value = True
     assert attributes_dict(request) == {
         "xds.cluster_name": "fake_openai_gpt_4o",
-        "xds.upstream_host_metadata": 'filter_metadata { key: "llm_gateway" }',
+        # Metadata attributes arrive parsed: their `llm_gateway` namespace ({} when unreadable).
+        "xds.upstream_host_metadata": {"model": "openai/gpt-4o"},
+        "xds.route_metadata": {},
         "count": 3,
         "nested": {"k": "v"},
         "flag": True,
@@ -196,11 +209,12 @@ def _failing(kind: str, path: str = "/v1/chat/completions") -> Any:
     """A real processor of `kind` that has seen `path` and whose body phase then fails."""
     import yaml  # noqa: PLC0415
 
-    from extproc.config import DEFAULT_CONFIG, build_gateway  # noqa: PLC0415
-    from extproc.processor import RouterProcessor  # noqa: PLC0415
-    from extproc.upstream import UpstreamProcessor  # noqa: PLC0415
+    from extproc.config.envoy_yaml import DEFAULT_CONFIG  # noqa: PLC0415
+    from extproc.app import build_gateway  # noqa: PLC0415
+    from extproc.router.processor import RouterProcessor  # noqa: PLC0415
+    from extproc.upstream.processor import UpstreamProcessor  # noqa: PLC0415
 
-    from extproc.settings import Settings  # noqa: PLC0415
+    from extproc.tenancy.settings import Settings  # noqa: PLC0415
 
     gateway = build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()), settings=Settings(auth_mode="none"))
     if kind == "router":
@@ -212,12 +226,10 @@ def _failing(kind: str, path: str = "/v1/chat/completions") -> Any:
     return processor
 
 
-@pytest.mark.parametrize(("dispatch", "kind"), [(dispatch_router, "router"), (dispatch_upstream, "upstream")])
-async def test_a_failing_processor_answers_500_in_openai_json(
-    dispatch: Any, kind: str, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.mark.parametrize("kind", ["router", "upstream"])
+async def test_a_failing_processor_answers_500_in_openai_json(kind: str, caplog: pytest.LogCaptureFixture) -> None:
     request = pb.ProcessingRequest(request_body=pb.HttpBody(body=b"{}"))
-    response = await dispatch(_failing(kind), request)
+    response = await answer(_failing(kind), request)
     assert response.immediate_response.status.code == 500
     assert orjson.loads(response.immediate_response.body)["error"]["code"] == "internal_error"
     assert "boom" in caplog.text  # logged with its traceback, not sent to the client
@@ -226,14 +238,27 @@ async def test_a_failing_processor_answers_500_in_openai_json(
 
 async def test_a_failure_on_the_anthropic_path_answers_in_anthropics_format() -> None:
     request = pb.ProcessingRequest(request_body=pb.HttpBody(body=b"{}"))
-    response = await dispatch_router(_failing("router", "/v1/messages"), request)
+    response = await answer(_failing("router", "/v1/messages"), request)
     body = orjson.loads(response.immediate_response.body)
     assert response.immediate_response.status.code == 500
     assert body["type"] == "error" and body["error"]["type"] == "api_error"
 
 
-@pytest.mark.parametrize("dispatch", [dispatch_router, dispatch_upstream])
-async def test_trailers_continue_without_calling_the_processor(dispatch: Any) -> None:
+@pytest.mark.parametrize("kind", ["router", "upstream"])
+async def test_trailers_continue_without_calling_the_processor(kind: str) -> None:
     request = pb.ProcessingRequest(request_trailers=pb.HttpTrailers())
-    kind = "router" if dispatch is dispatch_router else "upstream"
-    assert await dispatch(_failing(kind), request) == continue_response("request_trailers")
+    assert await answer(_failing(kind), request) == continue_response("request_trailers")
+
+
+def test_decode_gives_a_plain_message_of_each_phase() -> None:
+    headers = pb.HttpHeaders(headers=base_pb2.HeaderMap(headers=[base_pb2.HeaderValue(key=":status", raw_value=b"200")]),
+                             end_of_stream=True)  # fmt: skip
+    request = pb.ProcessingRequest(response_headers=headers)
+    request.attributes["envoy.filters.http.ext_proc"].fields["source.address"].string_value = "127.0.0.1:5000"
+    request.metadata_context.filter_metadata["llm_gateway"].update({"attempt_1": "openai gpt-4o 200 3"})
+    message = decode(request)
+    assert (message.phase, message.headers, message.end_of_stream) == ("response_headers", {":status": "200"}, True)
+    assert message.attributes == {"source.address": "127.0.0.1:5000"}
+    assert message.metadata == {"attempt_1": "openai gpt-4o 200 3"}
+    body = decode(pb.ProcessingRequest(request_body=pb.HttpBody(body=b"{}", end_of_stream=True)))
+    assert (body.phase, body.body, body.end_of_stream, body.headers) == ("request_body", b"{}", True, {})

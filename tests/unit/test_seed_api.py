@@ -9,8 +9,8 @@ import orjson
 import pytest
 import yaml
 
-from extproc.catalog import load_catalog
-from extproc.config import DEFAULT_CONFIG
+from extproc.config.catalog import load_catalog
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.seed_api import (
     TASK_TYPES,
     ConfiguredModel,
@@ -25,7 +25,7 @@ from extproc.seed_api import (
     status_response,
 )
 from extproc.seed_api.errors import from_openai_error
-from extproc.usage import Usage
+from extproc.cost.usage import Usage
 
 MODELS = ModelChoices(
     [

@@ -16,10 +16,11 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from extproc.config import DEFAULT_CONFIG, build_gateway
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.app import build_gateway
 from extproc.redaction.policy import Privacy, PrivacyPolicies, RequestPolicy
-from extproc.server import MAX_MESSAGE_BYTES, Listen, start
-from extproc.settings import Settings
+from extproc.ext_proc.server import MAX_MESSAGE_BYTES, Listen, start
+from extproc.tenancy.settings import Settings
 from extproc.stages.redaction import RedactionStage
 
 BIG = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
@@ -38,7 +39,9 @@ async def _check(channel: grpc.aio.Channel) -> int:
 async def test_drain_reports_not_serving_and_ends_once_two_checks_saw_it(gateway, tmp_path: Path) -> None:  # noqa: ANN001
     server, health, _ = await start(gateway, Listen(uds=str(tmp_path / "s.sock")))
     try:
-        async with grpc.aio.insecure_channel(f"unix:{tmp_path / 's.sock'}") as channel:
+        # Envoy's health checker: its checks are the ones a drain counts.
+        envoy = [("grpc.primary_user_agent", "Envoy/HC")]
+        async with grpc.aio.insecure_channel(f"unix:{tmp_path / 's.sock'}", options=envoy) as channel:
             assert await _check(channel) == health_pb2.HealthCheckResponse.SERVING
             drained = asyncio.create_task(health.drain(checks=2, timeout=30))
             await asyncio.sleep(0.05)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.config import DEFAULT_CONFIG
-from extproc.settings import Budget, Rates, SettingsError, load_settings, tenancy_metadata
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.tenancy.settings import Budget, Rates, SettingsError, load_settings, tenancy_metadata
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG.read_text())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extproc.launcher import envoy_binary
+from extproc.ops.launcher import envoy_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAPS = sorted(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extproc.sse import SSEParser
+from extproc.formats.sse import SSEParser
 
 STREAM = (
     b'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n'

@@ -6,8 +6,9 @@ from typing import Any
 
 import orjson
 
-from extproc.client_formats import OpenAIStreamWriter
-from extproc.streams import OpenAIChunks, PassthroughStream, TranslatedStream
+from extproc.formats import OpenAIStreamWriter
+from extproc.translation.streams import OpenAIStream
+from extproc.router.streaming import PassthroughStream, TranslatedStream
 
 
 def _event(payload: dict[str, Any]) -> bytes:
@@ -67,7 +68,7 @@ def test_passthrough_leaves_pieces_without_usage_untouched() -> None:
 
 def test_translated_stream_from_openai_chunks_writes_every_event_and_ends_with_done() -> None:
     hooked: list[dict[str, Any]] = []
-    stream = TranslatedStream(OpenAIChunks(), OpenAIStreamWriter(include_usage=True), hooked.append)
+    stream = TranslatedStream(OpenAIStream(), OpenAIStreamWriter(include_usage=True), hooked.append)
     pieces = _pieces(STREAM, 5)
     out = b"".join(stream.feed(p, i == len(pieces) - 1, list) for i, p in enumerate(pieces))
     assert out == STREAM
@@ -75,7 +76,7 @@ def test_translated_stream_from_openai_chunks_writes_every_event_and_ends_with_d
 
 
 def test_translated_stream_adds_closing_chunks_before_the_end() -> None:
-    stream = TranslatedStream(OpenAIChunks(), OpenAIStreamWriter(include_usage=True), lambda c: None)
+    stream = TranslatedStream(OpenAIStream(), OpenAIStreamWriter(include_usage=True), lambda c: None)
     body = _event(_chunk("x")) + b"data: [DONE]\n\n"
     out = stream.feed(body, True, lambda: [USAGE])
     assert out == _event(_chunk("x")) + _event(USAGE) + b"data: [DONE]\n\n"
@@ -98,7 +99,7 @@ def test_a_stream_that_cannot_be_translated_ends_with_an_error_event() -> None:
 
 
 def test_openai_chunks_reads_a_last_event_without_blank_line() -> None:
-    reader = OpenAIChunks()
+    reader = OpenAIStream()
     assert reader.feed(_event(_chunk("a")) + b"data: " + orjson.dumps(USAGE)) == [_chunk("a")]
     assert reader.close() == [USAGE]
 

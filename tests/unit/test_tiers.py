@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extproc.catalog import load_catalog
-from extproc.settings import Budget, Rates, load_settings, tenancy_metadata
+from extproc.config.catalog import load_catalog
+from extproc.tenancy.settings import Budget, Rates, load_settings, tenancy_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 TIERS = ("free", "premium")

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from extproc import tracing
-from extproc.catalog import Endpoint, ModelRoute, iter_connection_managers
-from extproc.config import DEFAULT_CONFIG
+from extproc.telemetry import tracing
+from extproc.config.catalog import Endpoint, ModelRoute
+from extproc.config.envoy_yaml import iter_connection_managers
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.context import RequestContext
-from extproc.launcher import envoy_binary
-from extproc.usage import Usage
+from extproc.ops.launcher import envoy_binary
+from extproc.cost.usage import Usage
 from tests.support.otlp_collector import Collector, ReceivedSpan, otlp_collector
 
 

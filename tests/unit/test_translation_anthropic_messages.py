@@ -35,8 +35,9 @@ from extproc.fake_provider import FakeConfig
 from extproc.fake_provider import tokens as fake_tokens
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
-from extproc.sse import SSEParser
+from extproc.formats.sse import SSEParser
 from extproc.translation import anthropic_messages as am
+from extproc.translation.anthropic_stream import StreamToAnthropic
 
 CLAUDE = "claude-haiku-4-5"
 GPT = "gpt-4o-mini"
@@ -94,7 +95,7 @@ def openai_chunks(http: httpx.Client, fake: FakeServer, body: dict[str, Any]) ->
 
 
 def convert(chunks: list[dict[str, Any]], model: str = CLAUDE, **options: Any) -> bytes:
-    events = am.StreamToAnthropic(model, **options)
+    events = StreamToAnthropic(model, **options)
     return b"".join(events.feed(chunk) for chunk in chunks) + events.close()
 
 
@@ -677,7 +678,7 @@ def test_stream_max_tokens_from_the_fake(http: httpx.Client, fake: FakeServer) -
 
 
 def test_stream_is_incremental() -> None:
-    events = am.StreamToAnthropic(CLAUDE)
+    events = StreamToAnthropic(CLAUDE)
     first = parse_events(events.feed(chunk({"role": "assistant", "content": ""})))
     assert [e["type"] for e in first] == ["message_start"]
     assert first[0]["message"]["usage"] == {
@@ -795,7 +796,7 @@ def test_stream_edge_shapes() -> None:
     )
     assert stopped.stop_reason == "stop_sequence" and stopped.stop_sequence == "END"
     # The estimate given to message_start is replaced by the real count.
-    start = parse_events(am.StreamToAnthropic(CLAUDE, input_tokens=99).feed(chunk({})))[0]
+    start = parse_events(StreamToAnthropic(CLAUDE, input_tokens=99).feed(chunk({})))[0]
     assert start["message"]["usage"]["input_tokens"] == 99
 
 
@@ -833,7 +834,7 @@ def test_stream_extension_fields_reach_message_delta() -> None:
 
 
 def test_stream_errors_mid_stream() -> None:
-    events = am.StreamToAnthropic(CLAUDE)
+    events = StreamToAnthropic(CLAUDE)
     raw = events.feed(chunk({"content": "partial"})) + events.error_event(
         "The upstream connection was reset.", "upstream_error"
     )
@@ -847,7 +848,7 @@ def test_stream_errors_mid_stream() -> None:
             stream.get_final_message()
     assert caught.value.type == "api_error" and caught.value.api_message == "The upstream connection was reset."
     # An OpenAI-style error object inside the stream becomes the same event.
-    inline = am.StreamToAnthropic(CLAUDE)
+    inline = StreamToAnthropic(CLAUDE)
     frame = inline.feed({"error": {"message": "Overloaded", "type": "overloaded_error"}})
     assert parse_events(frame)[-1]["error"] == {"type": "overloaded_error", "message": "Overloaded"}
 

@@ -10,13 +10,13 @@ import yaml
 from envoy.config.core.v3 import base_pb2
 from google.protobuf import text_format
 
-from extproc.attributes import gateway_metadata
-from extproc.catalog import load_catalog
-from extproc.config import DEFAULT_CONFIG
-from extproc.credentials import Credentials
+from extproc.ext_proc.codec import gateway_metadata
+from extproc.config.catalog import load_catalog
+from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.upstream.credentials import Credentials
 from extproc.decisions import Changes, Reply
 from extproc.translation import ProviderTranslator
-from extproc.upstream import UpstreamProcessor, canonical_paths, endpoints_by_cluster
+from extproc.upstream.processor import UpstreamProcessor, canonical_paths, endpoints_by_cluster
 
 CHAT = "/v1/chat/completions"
 BODY = {"model": "smart", "messages": [{"role": "user", "content": "hi"}], "stream": True,
@@ -31,7 +31,8 @@ def _host_metadata(fields: dict[str, Any], namespace: str = "llm_gateway") -> st
 
 
 def _attributes(cluster: str, model: str) -> dict[str, Any]:
-    return {"xds.cluster_name": cluster, "xds.upstream_host_metadata": _host_metadata({"model": model})}
+    """The attributes as the codec hands them over: the metadata parsed from Envoy's text format."""
+    return {"xds.cluster_name": cluster, "xds.upstream_host_metadata": gateway_metadata(_host_metadata({"model": model}))}
 
 
 def _processor(credentials: Credentials, endpoints: dict[tuple[str, str], Any]) -> UpstreamProcessor:
@@ -158,7 +159,7 @@ async def test_each_endpoint_of_a_mixed_cluster_gets_its_own_model_and_address()
         {"xds.cluster_name": "fake_openai_gpt_4o"},
         _attributes("fake_openai_gpt_4o", "openai/gpt-4o-mini"),  # a model of another cluster
         _attributes("elsewhere", "openai/gpt-4o"),
-        {"xds.cluster_name": "fake_openai_gpt_4o", "xds.upstream_host_metadata": "garbage {"},
+        {"xds.cluster_name": "fake_openai_gpt_4o", "xds.upstream_host_metadata": gateway_metadata("garbage {")},
     ],
     ids=["none", "no-metadata", "wrong-model", "wrong-cluster", "garbage"],
 )
@@ -262,7 +263,7 @@ async def test_a_refused_attempt_answers_in_the_clients_format(processor: Upstre
 
 
 def test_attempts_envoy_counted_but_no_filter_saw_are_reported_as_unconnected() -> None:
-    from extproc import attempts  # noqa: PLC0415
+    from extproc.upstream import attempts  # noqa: PLC0415
 
     fields = {"attempt_2": "anthropic claude-haiku-4-5 200 5", "tenant": "t"}
     log = attempts.from_metadata(fields, attempts.envoy_count({"x-envoy-attempt-count": "2"}))

@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 import pytest
 
-from extproc.auth import Identity
+from extproc.tenancy.auth import Identity
 from extproc.prompts.api import ApiRequest, PromptApi, handles
 from extproc.prompts.model import GLOBAL
 from extproc.prompts.resolver import PromptResolver
 from extproc.prompts.store import MemoryPromptStore
-from extproc.store_errors import StoreUnavailable
+from extproc.errors import StoreUnavailable
 
 ADMIN = Identity("ops", "key-admin", admin=True)
 ACME = Identity("acme", "key-acme")

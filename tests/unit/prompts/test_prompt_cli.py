@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from extproc.auth import Identity
-from extproc.cli import main
-from extproc.launcher import free_port
+from extproc.tenancy.auth import Identity
+from extproc.ops.cli import main
+from extproc.ops.launcher import free_port
 from extproc.prompts.api import ApiRequest, PromptApi
 from extproc.prompts.model import GLOBAL
 from extproc.prompts.resolver import PromptResolver

@@ -11,7 +11,7 @@ from extproc.prompts.files import validate_document
 from extproc.prompts.model import GLOBAL
 from extproc.prompts.resolver import PromptResolver, RenderedPrompt, parse_reference
 from extproc.prompts.store import MemoryPromptStore
-from extproc.store_errors import StoreUnavailable
+from extproc.errors import StoreUnavailable
 
 
 def doc(content: str, name: str = "support", **fields: Any) -> Any:

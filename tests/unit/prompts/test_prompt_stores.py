@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from extproc.prompts import sqlite as sqlite_store
+from extproc import stores
 from extproc.prompts.files import validate_document
 from extproc.prompts.model import GLOBAL, PromptTemplate
 from extproc.prompts.postgres import PostgresPromptStore
 from extproc.prompts.redis import RedisPromptStore
 from extproc.prompts.sqlite import SqlitePromptStore
 from extproc.prompts.store import MemoryPromptStore, PromptStore, open_prompt_store
-from extproc.store_errors import StoreUnavailable
+from extproc.errors import StoreUnavailable
 from tests.support.postgres_server import postgres_server
 from tests.support.redis_server import redis_server
 
@@ -215,7 +215,7 @@ async def test_a_push_that_fails_midway_leaves_nothing(tmp_path: Path, monkeypat
 
 
 async def test_a_locked_sqlite_database_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(stores, "SQLITE_BUSY_TIMEOUT_S", 0.1)
     path = tmp_path / "prompts.sqlite3"
     store = SqlitePromptStore(path)
     await store.head("acme", "greet")  # creates the database

@@ -1,0 +1,152 @@
+"""The composition root: everything built once at start-up from envoy.yaml, and how.
+
+`build_gateway` reads the catalog, the tenancy, privacy and cache policies,
+opens the stores, builds one translator per provider endpoint, declares the
+stage pipeline (`stages/pipeline.py`) and the endpoint registry, whose local
+endpoints get what they answer from here. The gRPC server
+(`ext_proc/server.py`) then makes one processor per stream from the
+`Gateway`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from extproc.cache.embeddings import Embedder
+from extproc.cache.policy import CachePolicies, load_cache_policies
+from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex
+from extproc.cache.store import CacheStore, MemoryCache, RedisCache
+from extproc.config.catalog import Catalog, CatalogError, Endpoint, load_catalog
+from extproc.config.envoy_yaml import envoy_admin_url
+from extproc.cost.estimate import Estimator
+from extproc.cost.pricing import Pricing
+from extproc.endpoints import Registry, default_registry
+from extproc.redaction.policy import PrivacyPolicies, load_privacy
+from extproc.redaction.pool import ScanPool
+from extproc.stages.base import Stage
+from extproc.stages.cache import CacheStage
+from extproc.stages.pipeline import Pipeline, build_pipeline
+from extproc.stages.redaction import RedactionStage
+from extproc.stores import redis_client
+from extproc.tenancy.auth import Authenticator
+from extproc.tenancy.keys import FileKeyStore, KeyStore, RedisKeyStore
+from extproc.tenancy.limits import Limits, MemoryLimits, RedisLimits, SqliteLimits
+from extproc.tenancy.settings import Settings, load_settings
+from extproc.translation import ProviderTranslator, TranslationError
+from extproc.upstream.credentials import Credentials
+
+
+@dataclass(slots=True)
+class Gateway:
+    """Everything built once at start-up and shared by every request."""
+
+    catalog: Catalog
+    registry: Registry
+    pipeline: Pipeline
+    credentials: Credentials
+    translators: dict[Endpoint, ProviderTranslator]
+    estimator: Estimator
+    pricing: Pricing
+    settings: Settings
+    limits: Limits
+    # The response cache, when a route caches.
+    cache: CacheStage | None = None
+    # Requests being finished after their stream ended early (a reference keeps each task alive).
+    unfinished: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """Every stage of the pipeline, in request order."""
+        return self.pipeline.stages
+
+    @property
+    def scan_pools(self) -> list[ScanPool]:
+        """The redaction stage's worker pool, when a route redacts (started and stopped with the server)."""
+        return [stage.pool for stage in self.stages if isinstance(stage, RedactionStage)]
+
+
+def build_gateway(
+    config: dict[str, Any],
+    pricing: Pricing | None = None,
+    credentials: Credentials | None = None,
+    settings: Settings | None = None,
+    privacy: PrivacyPolicies | None = None,
+    cache: CachePolicies | None = None,
+) -> Gateway:
+    """The catalog, endpoint registry, stores and stage pipeline that envoy.yaml describes."""
+    catalog = load_catalog(config)
+    settings = settings or load_settings(config)
+    privacy = privacy if privacy is not None else load_privacy(config)
+    cache = cache if cache is not None else load_cache_policies(config)
+    pricing = pricing or Pricing()
+    estimator = Estimator(pricing)
+    keys, limits = build_stores(settings)
+    authenticator = Authenticator(keys, settings.loopback_metrics_without_key)
+    cache_stage = None
+    if cache.any_active:
+        index, embedder = build_semantic_index(cache) if cache.any_semantic else (None, None)
+        cache_stage = CacheStage(cache, build_cache_store(settings, cache), index, embedder)
+    pipeline = build_pipeline(catalog, authenticator, settings, limits, privacy, cache_stage, pricing, estimator)
+    return Gateway(
+        catalog=catalog,
+        registry=default_registry(catalog, settings, limits, cache_stage, envoy_admin_url(config)),
+        pipeline=pipeline,
+        credentials=credentials or Credentials(),
+        translators=build_translators(catalog),
+        estimator=estimator,
+        pricing=pricing,
+        settings=settings,
+        limits=limits,
+        cache=cache_stage,
+    )
+
+
+def build_semantic_index(policies: CachePolicies) -> tuple[SemanticIndex, Embedder]:
+    """The semantic index the cache policies choose, and the embedding model (loaded now, and run
+    once, so that the first request does not pay for it)."""
+    embedder = Embedder()
+    embedder.embed_one("warm up")
+    if policies.semantic_store == "pgvector":
+        return PgVectorIndex(policies.postgres_url or "", policies.max_entries), embedder
+    return MemoryIndex(policies.max_entries), embedder
+
+
+def build_cache_store(settings: Settings, policies: CachePolicies) -> CacheStore:
+    """Redis when the tenancy store is shared, else this process's LRU."""
+    if settings.store == "redis":
+        return RedisCache(redis_client(settings.redis_url or ""))
+    return MemoryCache(policies.max_entries)
+
+
+def build_stores(settings: Settings) -> tuple[KeyStore | None, Limits]:
+    """The key store (None without authentication) and the limits store the settings choose.
+
+    Keys live in Redis with the Redis store, else in the key file (shared by the processes
+    of one host); buckets, spend and holds in Redis, the SQLite file, or this process.
+    """
+    if settings.store == "redis":
+        client = redis_client(settings.redis_url or "")
+        keys: KeyStore | None = RedisKeyStore(client)
+        limits: Limits = RedisLimits(client)
+    else:
+        keys = FileKeyStore(settings.keys_file)
+        limits = SqliteLimits(settings.store_path) if settings.store == "sqlite" else MemoryLimits()
+    return (keys if settings.auth_mode == "api_keys" else None), limits
+
+
+def build_translators(catalog: Catalog) -> dict[Endpoint, ProviderTranslator]:
+    """One translator per provider endpoint; CatalogError names an endpoint LiteLLM cannot serve."""
+    translators: dict[Endpoint, ProviderTranslator] = {}
+    for route in catalog.routes.values():
+        for endpoint in route.endpoints:
+            options = {"api_version": endpoint.api_version} if endpoint.api_version else None
+            try:
+                translators[endpoint] = ProviderTranslator.for_model(endpoint.model, endpoint.api_base, options)
+            except (TranslationError, ValueError) as exc:
+                raise CatalogError(
+                    f"endpoint {endpoint.address} of cluster {endpoint.cluster!r}: model {endpoint.model!r} "
+                    f"cannot be served: {exc}"
+                ) from None
+    return translators

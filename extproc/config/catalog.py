@@ -1,0 +1,370 @@
+"""The model catalog: which models and aliases envoy.yaml offers, and where they go.
+
+envoy.yaml is the single source of truth. A model is a route whose metadata
+carries `filter_metadata.llm_gateway.model`; the route matches the
+`x-gateway-model` header that the ext_proc service sets, and sends the call to a
+cluster whose endpoints carry `filter_metadata.llm_gateway` (the LiteLLM model
+string, the credentials source, the provider's base URL). The service reads the
+same file Envoy loads, so the two can never disagree about what exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from collections.abc import Iterator
+from typing import Any
+
+from extproc.config.envoy_yaml import (
+    METADATA_NAMESPACE,
+    gateway_section,
+    iter_connection_managers,
+    iter_lb_endpoints,
+    iter_routes_with_hosts,
+    static_resources,
+)
+
+MODEL_HEADER = "x-gateway-model"
+ROUTE_KINDS = ("chat", "embeddings")
+# An endpoint's price override in envoy.yaml, in LiteLLM's own key names (USD per token).
+PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
+
+
+class CatalogError(ValueError):
+    """envoy.yaml does not describe a usable model catalog."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """Per-token prices in USD that override LiteLLM's cost map (self-hosted models)."""
+
+    prompt: float
+    completion: float
+    cached: float
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One provider endpoint of a cluster, as its `llm_gateway` metadata describes it."""
+
+    cluster: str
+    address: str
+    priority: int
+    model: str
+    provider: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    # Azure OpenAI's `api-version` query parameter.
+    api_version: str | None = None
+    prices: Prices | None = None
+    # Client headers this endpoint may get besides the common ones (lower case; `x-fake-*`: a prefix).
+    forward_headers: tuple[str, ...] = ()
+
+    @property
+    def upstream_model(self) -> str:
+        """The model name the provider expects (LiteLLM's string without the provider prefix)."""
+        prefix = self.provider + "/"
+        return self.model[len(prefix):] if self.model.startswith(prefix) else self.model
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """A model (or its aliases) that clients may ask for, and the cluster that serves it."""
+
+    name: str
+    cluster: str
+    aliases: tuple[str, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+    description: str = ""
+    # What the model serves: "chat" or "embeddings".
+    kind: str = "chat"
+    # True when the cluster runs the upstream ext_proc filter, which prepares
+    # every attempt for its endpoint. Without it the router filter prepares
+    # the request once, for the cluster's only endpoint.
+    per_attempt: bool = True
+    # Fallback levels (priorities after the first) are tried only while the
+    # request's estimated maximum cost there stays at or under this, in USD.
+    fallback_max_cost_usd: float | None = None
+    # The most an answer on this route may be, in bytes: Envoy's `request_body_buffer_limit`
+    # of the route (else its virtual host), which bounds every buffered body of the stream.
+    buffer_bytes: int | None = None
+    # The cluster's priority levels in fallback order (derived from the endpoints once,
+    # since the cost-control stage reads it on every request).
+    priorities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "priorities", tuple(sorted({e.priority for e in self.endpoints})))
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A fail-open lane: requests under `prefix` (`/local/v1/...`) are for `cluster`'s models only,
+    and Envoy, after its own authentication filter admits them, sends them straight to that
+    cluster when the service is down (see `_lane` for what a lane must declare)."""
+
+    prefix: str
+    cluster: str
+
+
+@dataclass(slots=True)
+class Catalog:
+    """Every model route, indexed by name and alias, and the fail-open lanes."""
+
+    routes: dict[str, ModelRoute] = field(default_factory=dict)
+    lanes: tuple[Lane, ...] = ()
+    _by_name: dict[str, ModelRoute] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for route in self.routes.values():
+            for name in (route.name, *route.aliases):
+                if name in self._by_name:
+                    raise CatalogError(
+                        f"model name {name!r} is used by both {self._by_name[name].name!r} and {route.name!r}"
+                    )
+                self._by_name[name] = route
+
+    def resolve(self, requested: str) -> ModelRoute | None:
+        """The route serving `requested` (a model name or an alias), if any."""
+        return self._by_name.get(requested)
+
+    def lane_for(self, path: str) -> Lane | None:
+        """The lane a request path is under, if any."""
+        for lane in self.lanes:
+            if path.startswith(lane.prefix + "/"):
+                return lane
+        return None
+
+    def lane_models(self, lane: Lane) -> list[str]:
+        """The model names a lane serves."""
+        return sorted(r.name for r in self.routes.values() if r.cluster == lane.cluster)
+
+    def names(self) -> list[str]:
+        """Every name a client may ask for: models first, then aliases, sorted."""
+        models = sorted(self.routes)
+        aliases = sorted(n for n in self._by_name if n not in self.routes)
+        return models + aliases
+
+
+def provider_of(model: str) -> str:
+    """The LiteLLM provider prefix of a model string (`openai/gpt-4o` -> `openai`)."""
+    return model.split("/", 1)[0] if "/" in model else "openai"
+
+
+def load_catalog(config: dict[str, Any]) -> Catalog:
+    """Build the catalog from a parsed envoy.yaml (bootstrap with static resources)."""
+    clusters = {c.get("name"): c for c in static_resources(config).get("clusters", []) or []}
+    routes: dict[str, ModelRoute] = {}
+    lanes: list[Lane] = []
+    for vhost, route in iter_routes_with_hosts(config):
+        meta = gateway_section(route)
+        if meta and meta.get("lane") is True:
+            lanes.append(_lane(route, clusters, envoy_auth_filters(config)))
+            continue
+        if not meta or "model" not in meta:
+            continue
+        name = str(meta["model"])
+        target = (route.get("route") or {}).get("cluster")
+        if not target:
+            raise CatalogError(f"route for model {name!r} must name a `cluster` in its `route` action")
+        if target not in clusters:
+            raise CatalogError(f"route for model {name!r} sends to cluster {target!r}, which is not defined")
+        if not _matches_model_header(route, name):
+            raise CatalogError(
+                f"route for model {name!r} must match header {MODEL_HEADER!r} exactly equal to {name!r}"
+            )
+        if name in routes:
+            raise CatalogError(f"model {name!r} is defined by two routes")
+        aliases = meta.get("aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise CatalogError(f"`aliases` of model {name!r} must be a list of strings")
+        kind = meta.get("kind", "chat")
+        if kind not in ROUTE_KINDS:
+            raise CatalogError(f"`kind` of model {name!r} must be one of {', '.join(ROUTE_KINDS)}; got {kind!r}")
+        routes[name] = ModelRoute(
+            name=name,
+            cluster=target,
+            aliases=tuple(aliases),
+            endpoints=tuple(cluster_endpoints(clusters[target])),
+            description=str(meta.get("description", "")),
+            kind=kind,
+            per_attempt=has_upstream_ext_proc(clusters[target]),
+            fallback_max_cost_usd=_usd(name, meta, "fallback_max_cost_usd"),
+            buffer_bytes=_buffer_limit(route) or _buffer_limit(vhost),
+        )
+        if not routes[name].per_attempt and len({e.model for e in routes[name].endpoints}) > 1:
+            raise CatalogError(
+                f"cluster {target!r} mixes endpoints of different models; it needs the upstream "
+                "ext_proc filter (see the provider clusters in the shipped envoy.yaml)"
+            )
+    for lane in lanes:
+        if not any(r.cluster == lane.cluster for r in routes.values()):
+            raise CatalogError(f"lane {lane.prefix!r} sends to cluster {lane.cluster!r}, which serves no model route")
+    return Catalog(routes, tuple(lanes))
+
+
+def _lane(route: dict[str, Any], clusters: dict[str, Any], auth_filters: set[str]) -> Lane:
+    """A fail-open lane route: `match.prefix: /<name>/v1/` to a cluster the router filter prepares for.
+
+    Without the service nothing checks a lane's requests but Envoy, so the route must switch
+    on one of Envoy's own authentication filters (`typed_per_filter_config`, with the filter in
+    the listener's chain), and a credential Envoy injects there must not be one the gateway
+    uses for another cluster's provider: a lane reaches only the operator's own server.
+    """
+    prefix = str((route.get("match") or {}).get("prefix", ""))
+    cluster = (route.get("route") or {}).get("cluster", "")
+    if not prefix.startswith("/") or not prefix.endswith("/v1/") or prefix.count("/") != 3:
+        raise CatalogError(f"a lane route must match a prefix like '/local/v1/'; got {prefix!r}")
+    if cluster not in clusters:
+        raise CatalogError(f"lane {prefix!r} sends to cluster {cluster!r}, which is not defined")
+    if has_upstream_ext_proc(clusters[cluster]):
+        raise CatalogError(
+            f"lane {prefix!r} sends to cluster {cluster!r}, whose upstream ext_proc filter would fail closed "
+            "without the service: a lane's cluster must not run it"
+        )
+    enabled = set(route.get("typed_per_filter_config") or {}) & auth_filters
+    if not enabled:
+        raise CatalogError(
+            f"lane {prefix!r} fails open without authentication: enable one of Envoy's authentication "
+            f"filters ({', '.join(sorted(ENVOY_AUTH_FILTERS))}) on its route (typed_per_filter_config) and "
+            "in the listener's http_filters (see docs/configuration.md, 'A fail-open lane')"
+        )
+    foreign = _injected_variables(route) & _provider_key_variables(clusters, exclude=cluster)
+    if foreign:
+        raise CatalogError(
+            f"lane {prefix!r} injects {', '.join(sorted(foreign))}, the API key of another cluster's provider: "
+            "a lane may carry only its own server's key (a variable no other endpoint uses)"
+        )
+    return Lane(prefix=prefix[: -len("/v1/")], cluster=cluster)
+
+
+# Envoy's filters that authenticate a request by themselves (no external service).
+ENVOY_AUTH_FILTERS = frozenset(
+    {
+        "envoy.filters.http.basic_auth",
+        "envoy.filters.http.api_key_auth",
+        "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.rbac",
+    }
+)
+_ENVIRONMENT = re.compile(r"%ENVIRONMENT\(([^)]+)\)%")
+
+
+def envoy_auth_filters(config: dict[str, Any]) -> set[str]:
+    """The names of Envoy's authentication filters present in any HTTP connection manager's chain."""
+    return {
+        http_filter.get("name", "")
+        for hcm in iter_connection_managers(config)
+        for http_filter in hcm.get("http_filters", []) or []
+        if http_filter.get("name") in ENVOY_AUTH_FILTERS
+    }
+
+
+def _injected_variables(route: dict[str, Any]) -> set[str]:
+    """Environment variables a route's request_headers_to_add puts in the upstream request."""
+    names: set[str] = set()
+    for option in route.get("request_headers_to_add", []) or []:
+        names.update(_ENVIRONMENT.findall(str((option.get("header") or {}).get("value", ""))))
+    return names
+
+
+def _provider_key_variables(clusters: dict[str, Any], exclude: str) -> set[str]:
+    """Every `api_key_env` of the endpoints of the clusters other than `exclude`."""
+    names: set[str] = set()
+    for name, cluster in clusters.items():
+        if name == exclude:
+            continue
+        for _, lb_endpoint in iter_lb_endpoints(cluster):
+            variable = (gateway_section(lb_endpoint) or {}).get("api_key_env")
+            if variable:
+                names.add(str(variable))
+    return names
+
+
+def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
+    """The provider endpoints of a cluster, in priority order."""
+    name = cluster.get("name", "")
+    for priority, lb_endpoint in iter_lb_endpoints(cluster):
+        meta = gateway_section(lb_endpoint)
+        if not meta:
+            raise CatalogError(
+                f"an endpoint of cluster {name!r} has no `metadata.filter_metadata.{METADATA_NAMESPACE}`"
+            )
+        model = meta.get("model")
+        if not isinstance(model, str) or not model:
+            raise CatalogError(f"an endpoint of cluster {name!r} lacks the LiteLLM `model` string")
+        yield Endpoint(
+            cluster=name,
+            address=_address(lb_endpoint),
+            priority=priority,
+            model=model,
+            provider=str(meta.get("provider") or provider_of(model)),
+            api_base=meta.get("api_base"),
+            api_key_env=meta.get("api_key_env"),
+            api_key_file=meta.get("api_key_file"),
+            api_version=meta.get("api_version"),
+            prices=_prices(name, meta),
+            forward_headers=_header_names(name, meta),
+        )
+
+
+def _header_names(cluster: str, meta: dict[str, Any]) -> tuple[str, ...]:
+    """An endpoint's `forward_headers`: header names, or prefixes ending in `*`, lower-cased."""
+    names = meta.get("forward_headers") or []
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip("*").strip() for n in names):
+        raise CatalogError(
+            f"an endpoint of cluster {cluster!r} sets `forward_headers`: it must be a list of header names "
+            "(or prefixes ending in '*')"
+        )
+    return tuple(n.strip().lower() for n in names)
+
+
+def _usd(model: str, meta: dict[str, Any], key: str) -> float | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise CatalogError(f"`{key}` of model {model!r} must be a number of USD, at least 0; got {value!r}")
+    return float(value)
+
+
+def _prices(cluster: str, meta: dict[str, Any]) -> Prices | None:
+    """The `input_cost_per_token` / `output_cost_per_token` override of an endpoint, if any."""
+    keys = PRICE_KEYS
+    if not any(key in meta for key in keys):
+        return None
+    values: list[float] = []
+    for key in keys:
+        value = meta.get(key, meta.get("input_cost_per_token") if key == "cache_read_input_token_cost" else None)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise CatalogError(
+                f"an endpoint of cluster {cluster!r} sets prices: `{key}` must be a number of USD per token, at least 0"
+            )
+        values.append(float(value))
+    return Prices(prompt=values[0], completion=values[1], cached=values[2])
+
+
+def has_upstream_ext_proc(cluster: dict[str, Any]) -> bool:
+    """True when the cluster's upstream HTTP filters include ext_proc."""
+    for options in (cluster.get("typed_extension_protocol_options") or {}).values():
+        for http_filter in (options or {}).get("http_filters", []) or []:
+            if http_filter.get("name") == "envoy.filters.http.ext_proc":
+                return True
+    return False
+
+
+def _buffer_limit(obj: dict[str, Any]) -> int | None:
+    value = obj.get("request_body_buffer_limit")
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+
+def _matches_model_header(route: dict[str, Any], name: str) -> bool:
+    for header in (route.get("match") or {}).get("headers", []) or []:
+        if header.get("name") == MODEL_HEADER:
+            return (header.get("string_match") or {}).get("exact") == name
+    return False
+
+
+def _address(lb_endpoint: dict[str, Any]) -> str:
+    socket = ((lb_endpoint.get("endpoint") or {}).get("address") or {}).get("socket_address") or {}
+    return f"{socket.get('address', '')}:{socket.get('port_value', '')}"

@@ -1,0 +1,75 @@
+"""The pipeline: every stage, declared once, in the order a request meets them.
+
+The answer meets the stages that saw the request in reverse order
+(`stages/base.py`), so the order below also reads bottom-up as the way back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from extproc.config.catalog import Catalog
+from extproc.cost.estimate import Estimator
+from extproc.cost.pricing import Pricing
+from extproc.redaction.policy import PrivacyPolicies
+from extproc.stages.accounting import AccountingStage
+from extproc.stages.answer_size import AnswerSizeStage
+from extproc.stages.auth import AuthStage
+from extproc.stages.base import Stage
+from extproc.stages.cache import CacheStage
+from extproc.stages.cost_control import CostControlStage
+from extproc.stages.limits import LimitsStage
+from extproc.stages.redaction import RedactionStage
+from extproc.stages.routing import RoutingStage
+from extproc.tenancy.auth import Authenticator
+from extproc.tenancy.limits import Limits
+from extproc.tenancy.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """The stages a request meets at its headers (before the body is read), then at its body."""
+
+    at_headers: tuple[Stage, ...]
+    at_body: tuple[Stage, ...]
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """Every stage, in request order."""
+        return self.at_headers + self.at_body
+
+
+def build_pipeline(
+    catalog: Catalog,
+    authenticator: Authenticator,
+    settings: Settings,
+    limits: Limits,
+    privacy: PrivacyPolicies,
+    cache: CacheStage | None,
+    pricing: Pricing,
+    estimator: Estimator,
+) -> Pipeline:
+    """The stages that envoy.yaml's policies switch on, in the request's order.
+
+    - auth first, at the headers: nothing else runs for a caller the gateway does not know;
+    - routing (every policy is per route), then the answer size (a refusal before anything
+      scans, reserves or prices), then redaction, before anything counts, prices or caches
+      the prompt;
+    - cost control before limits: limits holds the worst case on the endpoints cost control
+      lets the chain reach; no stage after limits may refuse a request except by raising
+      (its reservation then comes back at once, like every stage's that ran);
+    - the cache after limits, so a hit takes a request from the request buckets (its tokens
+      and hold come back whole when it settles); a hit ends the pipeline;
+    - accounting last, so on the way back it is first: the answer is priced before the cache
+      stores it and before limits settle on its cost.
+    """
+    body: list[Stage] = [RoutingStage(catalog), AnswerSizeStage()]
+    if privacy.any_active:
+        body.append(RedactionStage(privacy))
+    body.append(CostControlStage(estimator))
+    if settings.limits_anything:
+        body.append(LimitsStage(settings, limits, estimator))
+    if cache is not None:
+        body.append(cache)
+    body.append(AccountingStage(pricing, estimator))
+    return Pipeline(at_headers=(AuthStage(authenticator),), at_body=tuple(body))
