@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
 
 from extproc import __version__
+
+_MODULE_COMMANDS = (
+    ("keys", "create, list and revoke API keys", "extproc.ops.keys_cli"),
+    ("cache", "purge a tenant's cached answers (shared store)", "extproc.ops.cache_cli"),
+    ("prompts", "push, list, show, label and diff prompt versions (a gateway client)", "extproc.prompts.cli"),
+    ("eval", "run an eval suite through the gateway and score the answers", "extproc.evals.cli"),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,29 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--check", action="store_true", help="then check the result as `llm-gateway check` does; exit 1 on a problem")
     render.set_defaults(func=_render)
 
-    keys = commands.add_parser("keys", help="create, list and revoke API keys")
-    from extproc.ops.keys_cli import add_arguments as add_keys_arguments
-
-    add_keys_arguments(keys)
-    keys.set_defaults(func=_keys)
-
-    cache = commands.add_parser("cache", help="purge a tenant's cached answers (shared store)")
-    from extproc.ops.cache_cli import add_arguments as add_cache_arguments
-
-    add_cache_arguments(cache)
-    cache.set_defaults(func=_cache)
-
-    prompts = commands.add_parser("prompts", help="push, list, show, label and diff prompt versions (a gateway client)")
-    from extproc.prompts.cli import add_arguments as add_prompts_arguments
-
-    add_prompts_arguments(prompts)
-    prompts.set_defaults(func=_prompts)
-
-    evals = commands.add_parser("eval", help="run an eval suite through the gateway and score the answers")
-    from extproc.evals.cli import add_arguments as add_eval_arguments
-
-    add_eval_arguments(evals)
-    evals.set_defaults(func=_eval)
+    # Subcommands whose module brings its own arguments (`add_arguments`) and its own `run`.
+    for name, help_text, module_name in _MODULE_COMMANDS:
+        module = importlib.import_module(module_name)
+        command = commands.add_parser(name, help=help_text)
+        module.add_arguments(command)
+        command.set_defaults(func=module.run)
 
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
     up.add_argument("--config", default=None, help="envoy.yaml to run (default: the shipped one)")
@@ -270,30 +261,6 @@ def _up(args: argparse.Namespace) -> int:
         otlp_endpoint=args.otlp_endpoint,
         trace_sampling_percent=args.trace_sampling,
     )
-
-
-def _keys(args: argparse.Namespace) -> int:
-    from extproc.ops.keys_cli import run
-
-    return run(args)
-
-
-def _cache(args: argparse.Namespace) -> int:
-    from extproc.ops.cache_cli import run
-
-    return run(args)
-
-
-def _prompts(args: argparse.Namespace) -> int:
-    from extproc.prompts.cli import run
-
-    return run(args)
-
-
-def _eval(args: argparse.Namespace) -> int:
-    from extproc.evals.cli import run
-
-    return run(args)
 
 
 def _import_litellm(args: argparse.Namespace) -> int:
