@@ -255,13 +255,15 @@ def test_sigterm_stops_a_process_busy_scanning_within_its_drain_time(patient: St
     stack = patient
     senders: list[subprocess.Popen[str]] = []
     try:
-        pid = stack.children()["service-0"]
+        services = {name: pid for name, pid in stack.children().items() if name.startswith("service-")}
         senders = _send_all(stack.port, [Heavy(distinct_values(55000, seed)) for seed in range(4)], tmp_path)
-        _wait_busy(pid)
+        # Envoy balances by least requests, so which process gets the scans is up to it: stop a busy one.
+        name = _wait_busy(services, senders)
+        pid = services[name]
         family = _descendants(pid)
         started = time.monotonic()
         os.kill(pid, signal.SIGTERM)
-        exited = _wait_exit(stack, timeout=30)
+        exited = _wait_exit(stack, name, timeout=30)
         waited = time.monotonic() - started
         # The drain: up to 10 s for Envoy's health checks, then 5 s of grace for streams in flight.
         assert exited and waited < 16, waited
@@ -305,32 +307,42 @@ def _descendants(pid: int) -> list[int]:
     return children + [grandchild for child in children for grandchild in _descendants(child)]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children (the service and its detection workers)."""
-    total = 0.0
+def _cpu_by_process(pid: int) -> dict[int, float]:
+    """CPU seconds of a process and of each of its descendants (the service and its detection workers)."""
+    seconds = {}
     for process in [pid, *_descendants(pid)]:
         try:
             with open(f"/proc/{process}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        seconds[process] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
-def _wait_busy(pid: int, timeout: float = 60) -> None:
-    """Until the service has spent two seconds of CPU since we started looking (it is scanning)."""
+def _wait_busy(services: dict[str, int], senders: list[subprocess.Popen[str]], timeout: float = 60) -> str:
+    """The first service process to spend two seconds of CPU since we started looking (it is scanning).
+
+    Counted per process: a detection worker replaced meanwhile takes its CPU time with it, which
+    must not hide the new worker's work.
+    """
     deadline = time.monotonic() + timeout
-    start = _cpu_seconds(pid)
-    while _cpu_seconds(pid) - start < 2.0:
-        assert time.monotonic() < deadline, "the service never got busy"
+    before = {name: _cpu_by_process(pid) for name, pid in services.items()}
+    while True:
+        for name, pid in services.items():
+            spent = sum(max(0.0, now - before[name].get(process, 0.0)) for process, now in _cpu_by_process(pid).items())
+            if spent >= 2.0:
+                return name
+        if time.monotonic() > deadline:
+            finished = [sender.communicate()[0][:300] for sender in senders if sender.poll() is not None]
+            pytest.fail(f"no service process got busy; answers already back: {finished}")
         time.sleep(0.1)
 
 
-def _wait_exit(stack: Stack, timeout: float) -> bool:
+def _wait_exit(stack: Stack, name: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if stack.poll() == "service-0":
+        if stack.poll() == name:
             return True
         time.sleep(0.05)
     return False
