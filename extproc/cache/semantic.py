@@ -35,6 +35,7 @@ from extproc.cache.store import Entry
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
     from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
@@ -183,9 +184,9 @@ class PgVectorIndex:
         self._url = url
         self._max = max_entries
         self._pool_size = pool_size
-        self._pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        self._pool: AsyncConnectionPool[AsyncConnection[TupleRow]] | None = None
 
-    async def _connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection[Any]]:
+    async def _connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection[TupleRow]]:
         if self._pool is None:
             from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415 - only with store pgvector
 
