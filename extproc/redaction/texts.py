@@ -20,6 +20,7 @@ placeholder goes where it starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,7 @@ class RequestTexts:
 
 _TEXT = frozenset({"text"})
 # A unit's strings, as written back: None drops a key (and its value) from its object.
-Pieces = list[str | None]
+Pieces = Sequence[str | None]
 
 
 def request_texts(body: Any, kind: str) -> RequestTexts:
