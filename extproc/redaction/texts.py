@@ -162,7 +162,8 @@ def _walk_parts(parts: list[Any], found: RequestTexts, path: str) -> None:
         if run:
             _add(found, run, parts)
             run = []
-        media = MEDIA.get(part.get("type")) if isinstance(part, dict) else None
+        # A part's type is the client's: a list or an object there is no media type (and no dict key).
+        media = MEDIA.get(kind) if isinstance(part, dict) and isinstance(kind := part.get("type"), str) else None
         if media is not None:
             found.media.append(f"{where} ({part['type']})")
             _walk_object(part, found, where, skip=frozenset({media}))

@@ -206,6 +206,8 @@ def _user(content: Any) -> dict[str, Any]:
     "body",
     [
         pytest.param({**_user("hi"), "prediction": {"type": "content", "content": f"draft for {EMAIL}"}}, id="prediction.content"),
+        pytest.param({**_user("hi"), "prediction": {"type": "content", "content": [{"type": ["text"], "text": f"draft for {EMAIL}"}]}},
+                     id="a content part whose type is a list"),  # fmt: skip
         pytest.param({"model": "fast", "messages": [{"role": "user", "content": "hi"},
                       {"role": "assistant", "content": None, "refusal": f"I won't mail {EMAIL}"},
                       {"role": "user", "content": "ok"}]}, id="assistant refusal"),  # fmt: skip
