@@ -9,6 +9,7 @@ the cosine similarity.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -50,8 +51,9 @@ class Embedder:
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return (pooled / norms).astype(np.float32)
+        # ONNX Runtime ships no types and numpy types its reductions as Any: this is an array.
+        return cast("np.ndarray", (pooled / norms).astype(np.float32))
 
     def embed_one(self, text: str) -> np.ndarray:
         """One text's vector."""
-        return self.embed([text])[0]
+        return cast("np.ndarray", self.embed([text])[0])  # numpy types an integer index as Any

@@ -161,7 +161,7 @@ def tasks(text: str) -> set[str]:
 
 def language(text: str) -> str:
     """The language whose frequent words `text` uses most ("en" on a tie or with none)."""
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for word in words(text):
         for name, vocabulary in LANGUAGE_WORDS.items():
             if word in vocabulary:

@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import orjson
@@ -32,6 +32,11 @@ import orjson
 from extproc.cache.keys import OUTPUT_NEUTRAL, normalised_message
 from extproc.cache.learned import BINS, MAX_LABELS, Calibration, Label
 from extproc.cache.store import Entry
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
+    from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
 TABLE = "llm_gateway_semantic_cache"
@@ -179,9 +184,9 @@ class PgVectorIndex:
         self._url = url
         self._max = max_entries
         self._pool_size = pool_size
-        self._pool: Any = None
+        self._pool: AsyncConnectionPool[AsyncConnection[TupleRow]] | None = None
 
-    async def _connection(self) -> Any:
+    async def _connection(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection[TupleRow]]:
         if self._pool is None:
             from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415 - only with store pgvector
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from extproc.endpoints.base import ParsedRequest
 from extproc.endpoints.chat_completions import ChatCompletions
-from extproc.formats import ANTHROPIC
+from extproc.formats import ANTHROPIC, ClientFormat
 from extproc.formats.validation import check_depth
 from extproc.translation import anthropic_messages
 
@@ -24,7 +24,7 @@ class Messages:
     path = "/v1/messages"
     kind = "chat"
     upstream_path = "/v1/chat/completions"
-    client_format = ANTHROPIC
+    client_format: ClientFormat = ANTHROPIC
 
     def __init__(self) -> None:
         self._chat = ChatCompletions()

@@ -70,7 +70,10 @@ class Context(Protocol):
 class Scorer(Protocol):
     """Scores an answer; `name` is the key that names it in a suite (`contains`, `judge`, ...)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The suite key (read-only: scorers are frozen dataclasses)."""
+        ...
 
     async def score(self, answer: Answer, context: Context) -> Score:
         """Pass or fail, with a detail a person reading the report can act on."""

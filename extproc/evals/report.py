@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import cast
 
 from extproc.evals.results import ERROR, FAILED, SKIPPED, SuiteResult
 
@@ -77,7 +78,8 @@ def junit_xml(result: SuiteResult) -> bytes:
         if served or prompt:
             ET.SubElement(element, "system-out").text = "; ".join(part for part in (served, prompt) if part)
     ET.indent(suites)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
+    # typeshed types tostring as Any for any encoding but "unicode"; an encoded document is bytes.
+    return cast("bytes", ET.tostring(suites, encoding="utf-8", xml_declaration=True)) + b"\n"
 
 
 def write_junit(result: SuiteResult, path: str | Path) -> None:

@@ -60,7 +60,7 @@ class Contains:
 
     async def score(self, answer: Answer, context: Context) -> Score:  # noqa: D102
         text = answer.text.casefold() if self.ignore_case else answer.text
-        fold = (lambda s: s.casefold()) if self.ignore_case else (lambda s: s)
+        fold: Callable[[str], str] = (lambda s: s.casefold()) if self.ignore_case else (lambda s: s)
         problems = [f"missing {s!r}" for s in self.all if fold(s) not in text]
         if self.any and not any(fold(s) in text for s in self.any):
             problems.append(f"none of {list(self.any)!r}")

@@ -11,7 +11,7 @@ into their `llm_gateway` namespace), and the forwarded dynamic metadata.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from envoy.config.core.v3 import base_pb2
 from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
@@ -99,7 +99,7 @@ def metadata_dict(request: pb.ProcessingRequest) -> dict[str, Any]:
     namespaces = request.metadata_context.filter_metadata
     if METADATA_NAMESPACE not in namespaces:
         return {}
-    return json_format.MessageToDict(namespaces[METADATA_NAMESPACE])
+    return cast("dict[str, Any]", json_format.MessageToDict(namespaces[METADATA_NAMESPACE]))  # protobuf is untyped here
 
 
 # --- out --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ ENVOY_HEALTH_CHECKER = "Envoy/HC"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
-class DrainingHealthServicer(health.aio.HealthServicer):
+class DrainingHealthServicer(health.aio.HealthServicer):  # type: ignore[misc]  # grpcio-health-checking ships no types
     """The standard health service, counting the checks Envoy got NOT_SERVING for while draining."""
 
     def __init__(self) -> None:

@@ -42,7 +42,7 @@ HEALTH_CHECKS_TO_DRAIN = 2
 HEALTH_PROPAGATION_S = 0.2
 
 
-class ExternalProcessorService(pb_grpc.ExternalProcessorServicer):
+class ExternalProcessorService(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]  # xds-protos' generated modules ship no types
     """Runs one processor per ext_proc stream, message by message."""
 
     def __init__(self, gateway: Gateway) -> None:
@@ -149,8 +149,13 @@ async def serve(gateway: Gateway, listen: Listen, grace: float = 5.0, drain_seco
     stop = asyncio.Event()
     received: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda sig=sig: (received.append(sig), stop.set()))
+        loop.add_signal_handler(sig, on_signal, sig)
     await stop.wait()
     drain = drain_seconds if received[0] == signal.SIGTERM else 0.0
     for sig in (signal.SIGTERM, signal.SIGINT):

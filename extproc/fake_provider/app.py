@@ -86,8 +86,8 @@ def _endpoint(wire: Wire, route: Route) -> Callable[[web.Request], Awaitable[web
 
 def _model(request: web.Request, body: Any) -> str:
     """The model a request asks for: in the body (OpenAI, Anthropic) or the path (Gemini)."""
-    if isinstance(body, dict) and isinstance(body.get("model"), str):
-        return body["model"]
+    if isinstance(body, dict) and isinstance(model := body.get("model"), str):
+        return model
     return request.match_info.get("model_method", "").split(":", 1)[0]
 
 

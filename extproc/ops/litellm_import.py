@@ -375,7 +375,7 @@ def _replace_model_routes(config: dict[str, Any], routes: list[dict[str, Any]]) 
 
 def _template_retry_policy(config: dict[str, Any]) -> dict[str, Any] | None:
     for route in iter_routes(config):
-        policy = (route.get("route") or {}).get("retry_policy")
+        policy: dict[str, Any] | None = (route.get("route") or {}).get("retry_policy")
         if policy:
             return copy.deepcopy(policy)
     return None

@@ -58,6 +58,8 @@ class _Api:
             error = payload.get("error", {}) if isinstance(payload, dict) else {}
             message = error.get("message") if isinstance(error, dict) else None
             raise CliProblem(f"{message or response.text[:200]} ({response.status_code} {error.get('code') or ''})".strip())
+        if not isinstance(payload, dict):
+            raise CliProblem(f"the gateway answered {response.status_code} with JSON that is not an object: {response.text[:200]!r}")
         return payload
 
 

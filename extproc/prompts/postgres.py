@@ -12,11 +12,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extproc.errors import StoreUnavailable
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
 from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, next_version, to_version
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
+    from psycopg_pool import AsyncConnectionPool
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS llm_gateway_prompts (namespace text NOT NULL, name text NOT NULL, "
@@ -40,7 +45,7 @@ class PostgresPromptStore:
         self._url = url
         self._pool_size = pool_size
         self._timeout = timeout_seconds
-        self._pool: Any = None
+        self._pool: AsyncConnectionPool[AsyncConnection[TupleRow]] | None = None
 
     async def add_version(  # noqa: D102
         self, namespace: str, template: PromptTemplate, author: str | None, labels: Sequence[str] = ()
@@ -52,11 +57,13 @@ class PostgresPromptStore:
                 "INSERT INTO llm_gateway_prompts (namespace, name, latest) VALUES (%s, %s, 0) ON CONFLICT DO NOTHING",
                 (namespace, name),
             )
-            (latest,) = await (
+            locked = await (
                 await db.execute(
                     "SELECT latest FROM llm_gateway_prompts WHERE namespace = %s AND name = %s FOR UPDATE", (namespace, name)
                 )
             ).fetchone()
+            assert locked is not None, "the INSERT above made the row if it was missing, and no prompt is ever deleted"
+            (latest,) = locked
             previous = await (
                 await db.execute(
                     "SELECT document::text, digest, created_at, created_by FROM llm_gateway_prompt_versions "
@@ -128,7 +135,7 @@ class PostgresPromptStore:
         return [head_of(namespace, prompt, latest, labels) for prompt, (latest, labels) in grouped.items()]
 
     @staticmethod
-    async def _upsert_label(db: Any, namespace: str, name: str, label: str, number: int) -> int:
+    async def _upsert_label(db: AsyncConnection[TupleRow], namespace: str, name: str, label: str, number: int) -> int:
         row = await (
             await db.execute(
                 "SELECT version FROM llm_gateway_prompt_labels WHERE namespace = %s AND name = %s AND label = %s",
@@ -147,12 +154,12 @@ class PostgresPromptStore:
             return await (await db.execute(statement, parameters)).fetchall()
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Any]:
+    async def _transaction(self) -> AsyncIterator[AsyncConnection[TupleRow]]:
         async with self._connection() as db, db.transaction():
             yield db
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Any]:
+    async def _connection(self) -> AsyncIterator[AsyncConnection[TupleRow]]:
         import psycopg  # noqa: PLC0415 - only deployments with store postgres load it
 
         try:

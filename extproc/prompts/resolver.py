@@ -27,9 +27,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from extproc.errors import GatewayError, StoreUnavailable
 from extproc.prompts.model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, PromptVersion, namespace_label
@@ -41,6 +41,7 @@ DEFAULT_MAX_RENDERED_BYTES = 1 << 20
 DEFAULT_HEAD_TTL_S = 1.0
 _CACHED_VERSIONS = 1024
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 _REFERENCE_FIELDS = frozenset({"name", "version", "label", "variables"})
 
 
@@ -219,7 +220,7 @@ class PromptResolver:
         self._heads.pop((namespace, name), None)
 
 
-async def answer_or_503(call: Any) -> Any:
+async def answer_or_503(call: Awaitable[_T]) -> _T:
     """Await a store call; its StoreUnavailable becomes GatewayError 503 `prompts_unavailable` (and a log line)."""
     try:
         return await call

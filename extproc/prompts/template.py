@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_environment
+from jinja2.exceptions import SecurityError
 from jinja2.filters import make_attrgetter
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from extproc.prompts.model import PromptInvalid, PromptTemplate, is_variable_name
 
@@ -106,7 +107,7 @@ def _bounded_range(*args: int) -> range:
     return result
 
 
-def _bounded_replace(text: Any, old: str, new: str, count: int | None = None) -> str:
+def _bounded_replace(text: object, old: str, new: str, count: int | None = None) -> str:
     text, old, new = str(text), str(old), str(new)
     hits = (len(text) + 1 if old == "" else text.count(old)) if count is None else max(count, 0)
     _check_built(len(text) + hits * max(len(new) - len(old), 0), "replace()")
@@ -117,7 +118,8 @@ def _bounded_join(env: Any, value: Iterable[Any], d: str = "", attribute: str | 
     """`join`, stopping as soon as the text would pass the size limit (the items are consumed one by one)."""
     if attribute is not None:
         value = map(make_attrgetter(env, attribute), value)
-    separator, limit, size, parts = str(d), _build_limit.get(), 0, []
+    separator, limit, size = str(d), _build_limit.get(), 0
+    parts: list[str] = []
     for item in value:
         text = str(item)
         size += len(text) + (len(separator) if parts else 0)

@@ -90,7 +90,7 @@ class Detector:
         findings = self._find(view.text)
         if not view.changed:
             return findings
-        spans = []
+        spans: list[Finding] = []
         for finding in findings:
             start, end = view.span(finding.start, finding.end)
             if spans and start < spans[-1].end:  # two findings from one original character (a ligature)
@@ -140,13 +140,15 @@ def _matcher(recognizer: EntityRecognizer) -> Callable[[str], list[tuple[int, in
         entity = recognizer.supported_entities[0]
 
         def analyze(text: str) -> list[tuple[int, int]]:
-            results = recognizer.analyze(text, [entity], None)
+            # Presidio's base class types the NLP artifacts as required; these recognizers read none.
+            results = recognizer.analyze(text, [entity], None)  # type: ignore[arg-type]
             return [(r.start, r.end) for r in results if r.score >= MIN_SCORE and r.end > r.start]
 
         return analyze
     assert isinstance(recognizer, PatternRecognizer)
     patterns = [
-        (regex.compile(p.regex, flags=recognizer.global_regex_flags), p.score) for p in recognizer.patterns
+        # Presidio assigns `patterns` without an annotation, so mypy cannot type it.
+        (regex.compile(p.regex, flags=recognizer.global_regex_flags), p.score) for p in recognizer.patterns  # type: ignore[has-type]
     ]
     validate, invalidate = recognizer.validate_result, recognizer.invalidate_result
 
@@ -205,7 +207,7 @@ def _pieces(text: str, entity: str) -> list[tuple[int, str]]:
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
-    pieces = []
+    pieces: list[tuple[int, str]] = []
     for start, end in spans:
         before = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start))
         start = before + 1 if before >= 0 else 0

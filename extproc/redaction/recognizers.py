@@ -19,6 +19,7 @@ for provider API keys, cloud keys, bearer tokens and PEM private keys.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 import phonenumbers
@@ -233,7 +234,7 @@ def deny_list_recognizer(terms: tuple[str, ...]) -> PatternRecognizer:
 @cache
 def recognizer_for(entity: str) -> EntityRecognizer:
     """The one recognizer of an entity (built once per process: they hold compiled patterns)."""
-    builders = {
+    builders: dict[str, Callable[[], EntityRecognizer]] = {
         "EMAIL_ADDRESS": OfflineEmailRecognizer,
         "PHONE_NUMBER": FastPhoneRecognizer,
         "CREDIT_CARD": PaymentCardRecognizer,

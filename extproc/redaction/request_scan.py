@@ -72,9 +72,12 @@ def scan_request(
     new_pieces: list[Pieces | None] = []
     for index, unit in enumerate(units):
         upto = read[index] if index < len(findings) else 0
-        pieces: Pieces = unit.pieces if upto == len(unit.text) else _cut(unit, upto)
+        if upto < len(unit.text) and unit.slots[0].is_key:  # a key not read to its end goes, with its value
+            new_pieces.append([None])
+            continue
+        pieces = unit.pieces if upto == len(unit.text) else _cut(unit, upto)
         if placeholders is not None and index < len(findings) and findings[index]:
-            pieces = placeholders.mask_pieces(pieces, findings[index])  # type: ignore[arg-type] # no key is cut
+            pieces = placeholders.mask_pieces(pieces, findings[index])
         new_pieces.append(None if pieces is unit.pieces else pieces)
     result.changed = replace(units, new_pieces)
     return result
@@ -138,11 +141,9 @@ def _within(units: list[TextUnit], max_bytes: int) -> list[int]:
     return budget
 
 
-def _cut(unit: TextUnit, at: int) -> Pieces:
-    """The unit's pieces with everything from `at` on replaced by one TRUNCATED (a key: dropped, None)."""
-    if unit.slots[0].is_key:
-        return [unit.pieces[0] if at == len(unit.pieces[0]) else None]
-    pieces: Pieces = []
+def _cut(unit: TextUnit, at: int) -> list[str]:
+    """The unit's pieces with everything from `at` on replaced by one TRUNCATED."""
+    pieces: list[str] = []
     start = 0
     for piece in unit.pieces:
         end = start + len(piece)

@@ -20,6 +20,7 @@ placeholder goes where it starts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,7 @@ class RequestTexts:
 
 _TEXT = frozenset({"text"})
 # A unit's strings, as written back: None drops a key (and its value) from its object.
-Pieces = list[str | None]
+Pieces = Sequence[str | None]
 
 
 def request_texts(body: Any, kind: str) -> RequestTexts:
@@ -161,7 +162,8 @@ def _walk_parts(parts: list[Any], found: RequestTexts, path: str) -> None:
         if run:
             _add(found, run, parts)
             run = []
-        media = MEDIA.get(part.get("type")) if isinstance(part, dict) else None
+        # A part's type is the client's: a list or an object there is no media type (and no dict key).
+        media = MEDIA.get(kind) if isinstance(part, dict) and isinstance(kind := part.get("type"), str) else None
         if media is not None:
             found.media.append(f"{where} ({part['type']})")
             _walk_object(part, found, where, skip=frozenset({media}))

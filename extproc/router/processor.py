@@ -144,7 +144,8 @@ class RouterProcessor:
             result = self._reject(error)
         if result is None:
             result = await self._run(self._gateway.pipeline.at_body)
-        if result is None and self._parsed is not None:
+        if result is None:
+            assert self._parsed is not None  # read_body returned it, or raised and `result` is the refusal
             try:
                 result = upstream_changes(self.ctx, spec, self._parsed, self._gateway.translators, self._gateway.credentials)
                 result.metadata = self._request_metadata()

@@ -23,7 +23,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -76,13 +76,13 @@ class Head:
         logits = (values @ self.weights[indices] + self.intercepts) / self.temperature
         logits -= logits.max()
         exp = np.exp(logits)
-        return exp / exp.sum()
+        return cast("np.ndarray", exp / exp.sum())  # numpy types a reduction as Any
 
 
 class Classifier:
     """Predicts a request's task and complexity from its messages."""
 
-    def __init__(self, featurizer: Featurizer, task: Head, complexity: Head, metadata: dict) -> None:
+    def __init__(self, featurizer: Featurizer, task: Head, complexity: Head, metadata: dict[str, Any]) -> None:
         self._featurizer = featurizer
         self._task = task
         self._complexity = complexity

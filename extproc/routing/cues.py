@@ -38,5 +38,6 @@ def cue_counts(text: str) -> list[int]:
     """Matches in lower-cased `text` of each task's cues (TASK_CUES order), the complexity cues, and enumerations."""
     counts = dict.fromkeys(_GROUPS, 0)
     for match in _ALL.finditer(text):
+        assert match.lastgroup is not None  # every alternative of _ALL is a named group
         counts[match.lastgroup] += 1
     return list(counts.values())

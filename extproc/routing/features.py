@@ -24,6 +24,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -76,14 +77,15 @@ class FeatureSettings:
     # context, as cue_scale * log(1 + count); cue_scale 0 leaves them out.
     cue_scale: float = 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> FeatureSettings:
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSettings:
         """Settings read back from JSON (lists become tuples)."""
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        fields: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+        return cls(**fields)
 
 
 class Featurizer:
@@ -92,7 +94,7 @@ class Featurizer:
     def __init__(self, settings: FeatureSettings, idf: np.ndarray | None = None) -> None:
         self.settings = settings
         self.idf = idf
-        widths = [2**settings.word_bits, 2**settings.char_bits, 2**settings.context_bits]
+        widths: list[int] = [2**settings.word_bits, 2**settings.char_bits, 2**settings.context_bits]
         if settings.edge_bits:
             widths.append(2**settings.edge_bits)
         if settings.split and settings.material_bits:
@@ -149,8 +151,8 @@ class Featurizer:
             # The instruction's cues, then the context's (a follow-up like "and in German?"
             # takes its task from the turn before).
             edges = text.instruction.lower() if self.settings.split else _edges(text.last.lower(), self.settings.edge_chars)
-            for counts in (cue_counts(edges), cue_counts(text.context[-self.settings.edge_chars:].lower())):
-                dense += [self.settings.cue_scale * math.log1p(count) for count in counts]
+            for cues in (cue_counts(edges), cue_counts(text.context[-self.settings.edge_chars:].lower())):
+                dense += [self.settings.cue_scale * math.log1p(count) for count in cues]
         if dense:
             indices.append(np.arange(self._hashed, self._hashed + len(dense)))
             values.append(np.array(dense, dtype=np.float32))
@@ -164,7 +166,7 @@ class Featurizer:
                 df[columns] += 1
         self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
 
-    def matrix(self, texts: Sequence[RequestText]):  # noqa: ANN201 - scipy is a training-only import
+    def matrix(self, texts: Sequence[RequestText]) -> Any:  # a scipy CSR matrix: scipy ships no types
         """The rows of `texts` as a scipy CSR matrix (for training)."""
         import scipy.sparse as sp  # noqa: PLC0415
 
@@ -209,7 +211,7 @@ def _mixed(h: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: spreads the hashes so that their top bits are usable as slots."""
     h = (h ^ (h >> np.uint64(30))) * _MIX_B
     h = (h ^ (h >> np.uint64(27))) * _BIGRAM
-    return h ^ (h >> np.uint64(31))
+    return cast("np.ndarray", h ^ (h >> np.uint64(31)))  # numpy types an array's operators with a scalar as Any
 
 
 SPLIT_DENSE_NAMES = ("log_instruction_chars", "log_material_chars", "material_symbol_density")

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -55,7 +56,7 @@ class ModelSettings:
     complexity_nb: tuple[str, float] = ("multinomial", 0.03)
     nb_weight: float = 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
         return {"features": self.features.as_dict(), "task_c": self.task_c, "complexity_c": self.complexity_c,
                 "class_weight": self.class_weight, "task_nb": list(self.task_nb),
@@ -98,7 +99,7 @@ class Fitted:
                 matrix @ self.complexity_weights + self.complexity_intercepts)
 
 
-def load_examples(path: Path = TRAINING_SET) -> list[dict]:
+def load_examples(path: Path = TRAINING_SET) -> list[dict[str, Any]]:
     """The labelled examples of a JSON Lines file."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -148,10 +149,11 @@ def fit(texts: Sequence[RequestText], tasks: Sequence[str], complexities: Sequen
         weights = np.zeros((matrix.shape[1], len(labels)))
         weights[used] = coef.T
         heads += [weights, intercept[order]]
+    assert featurizer.idf is not None  # fit_idf set it
     return Fitted(settings, featurizer.idf, *heads)
 
 
-def _naive_bayes_weights(matrix, targets: Sequence[str], labels: tuple[str, ...], kind: str, alpha: float) -> np.ndarray:  # noqa: ANN001
+def _naive_bayes_weights(matrix: Any, targets: Sequence[str], labels: tuple[str, ...], kind: str, alpha: float) -> np.ndarray:
     """A naive Bayes model's log-likelihood weights (classes x columns), centred per column.
 
     Uniform class priors (like the balanced regression). Centring subtracts the same amount from
@@ -161,10 +163,10 @@ def _naive_bayes_weights(matrix, targets: Sequence[str], labels: tuple[str, ...]
     model_type = ComplementNB if kind == "complement" else MultinomialNB
     model = model_type(alpha=alpha, fit_prior=False).fit(matrix, targets)
     log_likelihood = model.feature_log_prob_[[list(model.classes_).index(label) for label in labels]]
-    return log_likelihood - log_likelihood.mean(axis=0, keepdims=True)
+    return cast("np.ndarray", log_likelihood - log_likelihood.mean(axis=0, keepdims=True))  # scikit-learn ships no types
 
 
-def cross_val_logits(examples: Sequence[dict], settings: ModelSettings, folds: int = FOLDS,
+def cross_val_logits(examples: Sequence[dict[str, Any]], settings: ModelSettings, folds: int = FOLDS,
                      by: str = "source") -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold scores of every example (folds grouped by group_of(id, by))."""
     texts = [request_text(example["messages"]) for example in examples]
@@ -184,15 +186,15 @@ def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     scaled = scores / temperature
     scaled = scaled - scaled.max(axis=1, keepdims=True)
     exp = np.exp(scaled)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return cast("np.ndarray", exp / exp.sum(axis=1, keepdims=True))  # numpy types a reduction as Any
 
 
 def fit_temperature(scores: np.ndarray, labels: Sequence[int]) -> float:
     """The temperature that minimises the log loss of softmax(scores / T) (a grid, then refined)."""
-    labels = np.asarray(labels)
+    classes = np.asarray(labels)
 
     def loss(t: float) -> float:
-        return float(-np.log(softmax(scores, t)[np.arange(len(labels)), labels] + 1e-12).mean())
+        return float(-np.log(softmax(scores, t)[np.arange(len(classes)), classes] + 1e-12).mean())
 
     grid = np.exp(np.linspace(np.log(0.05), np.log(20), 200))
     best = min(grid, key=loss)
@@ -200,7 +202,7 @@ def fit_temperature(scores: np.ndarray, labels: Sequence[int]) -> float:
     return round(float(min(fine, key=loss)), 4)
 
 
-def cv_report(examples: Sequence[dict], settings: ModelSettings) -> dict:
+def cv_report(examples: Sequence[dict[str, Any]], settings: ModelSettings) -> dict[str, Any]:
     """Cross-validated accuracy and fitted temperatures of `settings`."""
     task_scores, complexity_scores = cross_val_logits(examples, settings)
     task_labels = [TASKS.index(example["task"]) for example in examples]
@@ -213,7 +215,7 @@ def cv_report(examples: Sequence[dict], settings: ModelSettings) -> dict:
     }
 
 
-def probes(fitted: Fitted, examples: Sequence[dict], temperatures: tuple[float, float]) -> list[dict]:
+def probes(fitted: Fitted, examples: Sequence[dict[str, Any]], temperatures: tuple[float, float]) -> list[dict[str, Any]]:
     """Calibrated probabilities of every len/PROBES-th example under `fitted`, rounded, with their ids."""
     chosen = list(examples[::max(1, len(examples) // PROBES)])[:PROBES]
     task, complexity = fitted.logits([request_text(example["messages"]) for example in chosen])
@@ -222,10 +224,10 @@ def probes(fitted: Fitted, examples: Sequence[dict], temperatures: tuple[float, 
             for example, t, c in zip(chosen, task, complexity)]
 
 
-def write_model(fitted: Fitted, report: dict, data_sha256: str, examples: Sequence[dict],
+def write_model(fitted: Fitted, report: dict[str, Any], data_sha256: str, examples: Sequence[dict[str, Any]],
                 model_file: Path = MODEL_FILE, settings_file: Path = SETTINGS_FILE) -> None:
     """The arrays (npz) and settings (JSON) that Classifier.load reads."""
-    arrays = {"idf": fitted.idf.astype(np.float32)}
+    arrays: dict[str, Any] = {"idf": fitted.idf.astype(np.float32)}
     for name, weights, intercepts in (("task", fitted.task_weights, fitted.task_intercepts),
                                       ("complexity", fitted.complexity_weights, fitted.complexity_intercepts)):
         columns = np.flatnonzero(np.abs(weights).max(axis=1) >= PRUNE_BELOW).astype(np.int32)
@@ -256,14 +258,14 @@ def write_model(fitted: Fitted, report: dict, data_sha256: str, examples: Sequen
     settings_file.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
 
 
-def fit_examples(examples: Sequence[dict], settings: ModelSettings = CHOSEN) -> Fitted:
+def fit_examples(examples: Sequence[dict[str, Any]], settings: ModelSettings = CHOSEN) -> Fitted:
     """Fit both heads on labelled examples."""
     texts = [request_text(example["messages"]) for example in examples]
     return fit(texts, [e["task"] for e in examples], [e["complexity"] for e in examples], settings)
 
 
 def train(data: Path = TRAINING_SET, settings: ModelSettings = CHOSEN,
-          model_file: Path = MODEL_FILE, settings_file: Path = SETTINGS_FILE) -> dict:
+          model_file: Path = MODEL_FILE, settings_file: Path = SETTINGS_FILE) -> dict[str, Any]:
     """Cross-validate `settings` (for the temperatures), fit on all of `data`, write the model."""
     examples = load_examples(data)
     report = cv_report(examples, settings)

@@ -43,9 +43,9 @@ def from_openai_error(status: int, payload: Any, request_id: str | None = None) 
     error = payload.get("error") if isinstance(payload, dict) else None
     if not isinstance(error, dict):
         return seed_error(status, "The gateway could not answer this request.", "gateway_error", request_id=request_id)
-    message = error.get("message") if isinstance(error.get("message"), str) else "The gateway refused this request."
-    code = error.get("code") if isinstance(error.get("code"), str) else "gateway_error"
-    param = error.get("param") if isinstance(error.get("param"), str) else None
+    message = given if isinstance(given := error.get("message"), str) else "The gateway refused this request."
+    code = named if isinstance(named := error.get("code"), str) else "gateway_error"
+    param = field if isinstance(field := error.get("param"), str) else None
     return seed_error(status, message, code, param, request_id)
 
 

@@ -34,7 +34,7 @@ def query_response(
     counted = usage or usage_from_openai(dict(answer)) or Usage()
     choices = answer.get("choices") or [{}]
     first = choices[0] if isinstance(choices[0], dict) else {}
-    message = first.get("message") if isinstance(first.get("message"), dict) else {}
+    message = found if isinstance(found := first.get("message"), dict) else {}
     content = message.get("content")
     return {
         "object": "gateway.query",

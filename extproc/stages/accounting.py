@@ -68,8 +68,7 @@ class AccountingStage(Stage):
         """At a stream's end: a usage chunk with the count when the provider reported none."""
         if ctx.usage is not None:
             return []
-        self._count(ctx)
-        usage = ctx.usage
+        usage = self._count(ctx)
         if usage is None:
             return []
         totals = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
@@ -109,10 +108,10 @@ class AccountingStage(Stage):
         ctx.decisions.append(f"unanswered_attempts:{len(unanswered)}")
         return total
 
-    def _count(self, ctx: RequestContext) -> None:
-        """Count usage the provider did not report, and say so."""
+    def _count(self, ctx: RequestContext) -> Usage | None:
+        """Count usage the provider did not report, and say so; the count (None with nothing to count)."""
         if ctx.endpoint is None or ctx.body is None:
-            return
+            return None
         model, text = ctx.endpoint.model, "".join(ctx.completion_text)
         ctx.usage = Usage(
             prompt_tokens=self._estimator.prompt_tokens(model, ctx.body, ctx.kind),
@@ -121,3 +120,4 @@ class AccountingStage(Stage):
         )
         ctx.usage_estimated = True
         ctx.decisions.append("usage_estimated")
+        return ctx.usage

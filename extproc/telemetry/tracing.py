@@ -30,7 +30,7 @@ import contextlib
 import copy
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,7 @@ class TracingSettings:
     trace_without_parent: bool = False
 
 
-def settings_from_config(config: dict[str, Any], environ: dict[str, str] | None = None) -> TracingSettings:
+def settings_from_config(config: dict[str, Any], environ: Mapping[str, str] | None = None) -> TracingSettings:
     """The OTLP endpoint: the environment's, else the collector cluster of Envoy's tracer in `config`."""
     environ = os.environ if environ is None else environ
     cluster = envoy_tracer_cluster(config)

@@ -14,10 +14,11 @@ import datetime
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import litellm
+from litellm import exceptions as litellm_exceptions
 from litellm.anthropic_beta_headers_manager import update_request_with_filtered_beta
 from litellm.litellm_core_utils.litellm_logging import Logging
 from litellm.litellm_core_utils.prompt_templates import image_handling
@@ -27,6 +28,7 @@ from litellm.llms.base_llm.chat.transformation import BaseConfig
 from litellm.llms.vertex_ai.gemini import vertex_and_google_ai_studio_gemini as gemini_chat
 from litellm.llms.vertex_ai.gemini.transformation import transform_request_body as gemini_request_body
 from litellm.llms.vertex_ai.gemini_embeddings import batch_embed_content_transformation as gemini_embed
+from litellm.types.llms.openai import AllMessageValues
 from litellm.types.llms.vertex_ai import VertexAIBatchEmbeddingsResponseObject
 from litellm.types.utils import EmbeddingResponse, LlmProviders, ModelResponse, all_litellm_params
 from litellm.utils import (
@@ -40,8 +42,8 @@ from litellm.utils import (
 
 from extproc.translation import litellm_offline  # noqa: F401 - must come before litellm
 
-UnsupportedParamsError = litellm.UnsupportedParamsError
-ImageFetchError = litellm.ImageFetchError
+UnsupportedParamsError = litellm_exceptions.UnsupportedParamsError
+ImageFetchError = litellm_exceptions.ImageFetchError
 AZURE_DEFAULT_API_VERSION: str = litellm.AZURE_DEFAULT_API_VERSION
 
 
@@ -50,7 +52,7 @@ def _no_network() -> None:
     # does it for every https image URL, Ollama for any): a size limit of 0 makes
     # LiteLLM refuse instead (ImageFetchError), and the request fails as a client
     # error. Unknown model strings would print LiteLLM's banner to stdout.
-    image_handling.MAX_IMAGE_URL_DOWNLOAD_SIZE_MB = 0
+    image_handling.MAX_IMAGE_URL_DOWNLOAD_SIZE_MB = 0  # type: ignore[attr-defined]  # imported there from litellm.constants, read there
     litellm.suppress_debug_info = True
 
 
@@ -103,7 +105,7 @@ _EMBEDDING_ARGS = ("user", "encoding_format", "dimensions")
 class ChatCall:
     """One chat request as LiteLLM's provider configs take it, request side and answer side."""
 
-    messages: list[dict[str, Any]]
+    messages: list[AllMessageValues]
     optional_params: dict[str, Any]
     litellm_params: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
@@ -385,7 +387,10 @@ def gemini_embedding_body(model: str, inputs: Any, optional_params: dict[str, An
 
 def gemini_embedding_response(model: str, inputs: Any, body: bytes) -> EmbeddingResponse:
     """LiteLLM's reading of a batchEmbedContents answer."""
-    predictions = VertexAIBatchEmbeddingsResponseObject(**httpx.Response(200, content=body).json())
+    payload = httpx.Response(200, content=body).json()
+    if not isinstance(payload, dict):
+        raise ValueError("the answer is not a JSON object")
+    predictions = cast("VertexAIBatchEmbeddingsResponseObject", payload)  # LiteLLM reads the keys it needs
     return gemini_embed.process_response(
         model=model, model_response=EmbeddingResponse(), _predictions=predictions, input=inputs
     )

@@ -65,7 +65,7 @@ class UpstreamProcessor:
         self._started = 0.0
         self._status: int | None = None
         # The client's format, from the router filter's metadata: refusals are answered in it.
-        self._client_format = client_formats.OPENAI
+        self._client_format: client_formats.ClientFormat = client_formats.OPENAI
 
     async def process(self, message: Message) -> Reply | Changes:
         """The decision for one message of the attempt."""
@@ -119,7 +119,7 @@ class UpstreamProcessor:
                     code="cost_limit_exceeded",
                 )
             )
-        return Changes(metadata=started.metadata_entry())
+        return Changes(metadata=dict(started.metadata_entry()))
 
     async def request_body(self, body: bytes) -> Reply | Changes:
         """Rewrite the body and headers for this attempt's endpoint."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,28 @@ def test_an_unreachable_gateway_is_said_plainly(capsys: pytest.CaptureFixture[st
     port = free_port()
     assert main(["prompts", "--gateway", f"http://127.0.0.1:{port}", "list"]) == 1
     assert f"problem: cannot reach the gateway at http://127.0.0.1:{port}: ConnectError" in capsys.readouterr().err
+
+
+def test_a_server_that_answers_json_but_not_an_object_is_said_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--gateway` pointed at some other service: its JSON list is a problem line, not a traceback."""
+
+    class NotTheGateway(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"[1, 2]")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotTheGateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert main(["prompts", "--gateway", f"http://127.0.0.1:{server.server_port}", "list"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    assert "problem: the gateway answered 200 with JSON that is not an object: '[1, 2]'" in capsys.readouterr().err

@@ -206,6 +206,8 @@ def _user(content: Any) -> dict[str, Any]:
     "body",
     [
         pytest.param({**_user("hi"), "prediction": {"type": "content", "content": f"draft for {EMAIL}"}}, id="prediction.content"),
+        pytest.param({**_user("hi"), "prediction": {"type": "content", "content": [{"type": ["text"], "text": f"draft for {EMAIL}"}]}},
+                     id="a content part whose type is a list"),  # fmt: skip
         pytest.param({"model": "fast", "messages": [{"role": "user", "content": "hi"},
                       {"role": "assistant", "content": None, "refusal": f"I won't mail {EMAIL}"},
                       {"role": "user", "content": "ok"}]}, id="assistant refusal"),  # fmt: skip
@@ -301,6 +303,19 @@ async def test_truncate_masks_what_was_read_and_cuts_the_rest() -> None:
     assert first.endswith("[...]") and 4096 < len(first) <= 8192 and "<EMAIL_ADDRESS_1>" in first
     assert "212-736-5000" not in first and "4111" not in first and "example.com" not in first
     assert second == "[...]"
+
+
+async def test_truncate_drops_a_long_key_it_read_only_part_of_even_when_that_part_held_values() -> None:
+    # A free-form key (a tool parameter's name) longer than the scan's tail, cut by the budget after
+    # values were found in it: it goes, with its value. Masking it first crashed the scan on its None.
+    proc = processor(RequestPolicy("mask", max_scan_bytes=8192, over_budget="truncate"))
+    parameters = {"type": "object", "properties": {DENSE * 200: {"type": "string"}}}
+    body = _user("hi") | {"tools": [{"type": "function", "function": {"name": "lookup", "parameters": parameters}}]}
+    text = sent(await send(proc, body))
+    assert "212-736-5000" not in text and "example.com" not in text and "4111" not in text
+    upstream = orjson.loads(text)
+    # The keys after it were not read either: they go too (`over_budget: truncate`).
+    assert upstream["messages"][0]["content"] == "hi" and upstream["tools"][0]["function"]["parameters"] == {}
 
 
 async def test_unscannable_content_is_refused_when_the_route_says_so() -> None:
