@@ -23,9 +23,9 @@ import orjson
 
 from extproc.errors import GatewayError
 from extproc.prompts.model import GLOBAL, PromptTemplate
-from extproc.prompts.resolver import PromptResolver, parse_reference
+from extproc.prompts.resolver import PROMPT_VERSION_HEADER, PromptResolver, parse_reference
 from extproc.prompts.store import MemoryPromptStore
-from extproc.evals.base import PROMPT_VERSION_HEADER, Answer, Score
+from extproc.evals.base import Answer, Score
 from extproc.evals.results import ERROR, FAILED, PASSED, SKIPPED, CaseResult, SuiteResult
 from extproc.evals.scorers import Status
 from extproc.evals.suite import ENDPOINTS, Case, Suite
