@@ -202,7 +202,7 @@ def test_the_cli_pushes_lists_shows_labels_and_diffs_through_envoy(gateway: Stac
     shown = prompts_cli(gateway, "show", name, "--label", "staging")
     assert shown.returncode == 0 and "Say hi to {{ who }}" in shown.stdout and f"# {name} version 1" in shown.stdout
     diff = prompts_cli(gateway, "diff", name, "staging", "production")
-    assert diff.returncode == 0 and "-    content: Say hi to {{ who }}" in diff.stdout and "+    content: Say hello to {{ who }}" in diff.stdout
+    assert diff.returncode == 0 and "-  content: Say hi to {{ who }}" in diff.stdout and "+  content: Say hello to {{ who }}" in diff.stdout
 
 
 def test_the_cli_refuses_a_bad_file_and_a_tenant_key_pushes_nothing(gateway: Stack, tmp_path: Path) -> None:
