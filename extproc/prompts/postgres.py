@@ -16,6 +16,7 @@ in the background (it may wait seconds for a hung server to acknowledge).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -23,7 +24,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from extproc.errors import StoreUnavailable
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
-from extproc.prompts.store import next_version, MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
+from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, next_version, to_version
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS llm_gateway_prompts (namespace text NOT NULL, name text NOT NULL, "
@@ -227,7 +228,5 @@ async def _create_schema(connection: Any) -> None:
     import psycopg  # noqa: PLC0415
 
     for statement in _SCHEMA:
-        try:
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # another replica created it at the same moment
             await connection.execute(statement)
-        except psycopg.errors.UniqueViolation:
-            pass  # another replica created it at the same moment

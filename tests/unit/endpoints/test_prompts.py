@@ -1,5 +1,5 @@
 """`/v1/gateway/prompts` through the router processor: any key reads, admin keys write, a tenant sees its own
-prompts and the global ones and never another tenant's (the API's own rules are tests/unit/prompts/test_prompt_api.py)."""
+prompts and the global ones and never another tenant's (the API's own rules are tests/unit/prompts/test_api.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from extproc.app import Gateway, build_gateway
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.decisions import Changes, Reply
 from extproc.prompts.settings import PromptSettings
 from extproc.redaction.policy import PrivacyPolicies
@@ -20,6 +18,7 @@ from extproc.router.processor import RouterProcessor
 from extproc.tenancy.keys import FileKeyStore, new_record
 from extproc.tenancy.settings import Settings
 from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 
 KEYS = {"admin": ("sk-admin-0123456789", "ops", True), "acme": ("sk-acme-0123456789", "acme", False),
         "rival": ("sk-rival-0123456789", "rival", False)}  # fmt: skip
@@ -32,7 +31,7 @@ def gateway(tmp_path: Path) -> Gateway:
     for key, tenant, admin in KEYS.values():
         asyncio.run(FileKeyStore(keys_file).add(new_record(key, tenant, admin=admin)))
     return build_gateway(
-        yaml.safe_load(DEFAULT_CONFIG.read_text()), credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
+        gateway_config(), credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
         settings=Settings(auth_mode="api_keys", keys_file=str(keys_file)), privacy=PrivacyPolicies(), prompts=PromptSettings(),
     )  # fmt: skip
 

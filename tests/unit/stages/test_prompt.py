@@ -10,10 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from extproc.app import Gateway, build_gateway
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.decisions import Changes, Reply
 from extproc.ops.launcher import free_port
 from extproc.prompts.files import validate_document
@@ -24,6 +22,7 @@ from extproc.router.processor import RouterProcessor
 from extproc.telemetry import metrics
 from extproc.tenancy.settings import Settings
 from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 
 CHAT = "/v1/chat/completions"
 GREETING = {
@@ -34,7 +33,7 @@ GREETING = {
 
 
 def build(prompts: PromptSettings | None = None) -> Gateway:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = gateway_config()
     return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=Settings(auth_mode="none"),
                          privacy=PrivacyPolicies(), prompts=prompts or PromptSettings())  # fmt: skip
 
