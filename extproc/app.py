@@ -23,11 +23,14 @@ from extproc.config.envoy_yaml import envoy_admin_url
 from extproc.cost.estimate import Estimator
 from extproc.cost.pricing import Pricing
 from extproc.endpoints import Registry, default_registry
+from extproc.prompts.resolver import PromptResolver
+from extproc.prompts.settings import PromptSettings, load_prompt_settings
 from extproc.redaction.policy import PrivacyPolicies, load_privacy
 from extproc.redaction.pool import ScanPool
 from extproc.stages.base import Stage
 from extproc.stages.cache import CacheStage
 from extproc.stages.pipeline import Pipeline, build_pipeline
+from extproc.stages.prompt import PromptStage
 from extproc.stages.redaction import RedactionStage
 from extproc.stores import redis_client
 from extproc.tenancy.auth import Authenticator
@@ -53,6 +56,8 @@ class Gateway:
     limits: Limits
     # The response cache, when a route caches.
     cache: CacheStage | None = None
+    # The prompt registry: its store, and the versions and labels this process has read.
+    prompts: PromptResolver | None = None
     # Requests being finished after their stream ended early (a reference keeps each task alive).
     unfinished: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -74,10 +79,12 @@ def build_gateway(
     settings: Settings | None = None,
     privacy: PrivacyPolicies | None = None,
     cache: CachePolicies | None = None,
+    prompts: PromptSettings | None = None,
 ) -> Gateway:
     """The catalog, endpoint registry, stores and stage pipeline that envoy.yaml describes."""
     catalog = load_catalog(config)
     settings = settings or load_settings(config)
+    prompts = prompts or load_prompt_settings(config, settings)
     privacy = privacy if privacy is not None else load_privacy(config)
     cache = cache if cache is not None else load_cache_policies(config)
     pricing = pricing or Pricing()
@@ -88,10 +95,12 @@ def build_gateway(
     if cache.any_active:
         index, embedder = build_semantic_index(cache) if cache.any_semantic else (None, None)
         cache_stage = CacheStage(cache, build_cache_store(settings, cache), index, embedder)
-    pipeline = build_pipeline(catalog, authenticator, settings, limits, privacy, cache_stage, pricing, estimator)
+    resolver = PromptResolver(prompts.open_store(), prompts.head_ttl_seconds, prompts.max_rendered_bytes)
+    prompt_stage = PromptStage(resolver, prompts.body_limit)
+    pipeline = build_pipeline(catalog, authenticator, settings, limits, privacy, cache_stage, pricing, estimator, prompt_stage)
     return Gateway(
         catalog=catalog,
-        registry=default_registry(catalog, settings, limits, cache_stage, envoy_admin_url(config)),
+        registry=default_registry(catalog, settings, limits, cache_stage, envoy_admin_url(config), resolver),
         pipeline=pipeline,
         credentials=credentials or Credentials(),
         translators=build_translators(catalog),
@@ -100,6 +109,7 @@ def build_gateway(
         settings=settings,
         limits=limits,
         cache=cache_stage,
+        prompts=resolver,
     )
 
 

@@ -48,6 +48,12 @@ class RequestContext:
     tenant: str = "anonymous"
     # The API key the request came with (its id, never the key), when keys are required.
     key_id: str | None = None
+    # The key is an admin key (operators' endpoints, writes to the prompt registry).
+    admin: bool = False
+    # The body's `prompt` field (removed from the body; null counts as absent), and what it was expanded to.
+    prompt_reference: Any = None
+    prompt_name: str | None = None
+    prompt_version: int | None = None
     # The cost estimate, when cost control made one (its prompt count serves the limits too).
     estimate: Estimate | None = None
     # Tokens taken from each token bucket and the budget hold made before the call, settled once

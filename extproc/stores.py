@@ -1,4 +1,5 @@
-"""What the stores share: their backends' failures turned into StoreUnavailable, and the Redis client.
+"""What the stores share: their backends' failures turned into StoreUnavailable, the Redis client,
+and the SQLite database every SQLite store runs its transactions on.
 
 Redis down or hung, an SQLite database locked past its timeout or unreadable,
 a key file that cannot be parsed: each store turns its backend's failure into
@@ -9,8 +10,10 @@ stores catches a backend's own error.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,3 +75,47 @@ def in_transaction(
             db.execute("ROLLBACK")
         raise
     return result
+
+
+class SqliteDatabase:
+    """One SQLite file used from a thread of its own per process, one transaction per call.
+
+    The thread owns the connection (opened, with `schema`, on first use), so the event loop
+    never waits for another process's write lock or a WAL checkpoint, and this process's
+    operations queue there one transaction at a time, as SQLite would serialise them anyway.
+    (A library such as aiosqlite would add a round trip between threads per statement; here a
+    whole transaction is one.) `before_commit` runs at the end of every writing transaction.
+    """
+
+    def __init__(
+        self, path: Path, schema: str, name: str, before_commit: Callable[[sqlite3.Connection], None] | None = None
+    ) -> None:
+        self.path = path
+        self._schema = schema
+        self._name = name
+        self._before_commit = before_commit
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name.replace(" ", "-"))
+        self._db: sqlite3.Connection | None = None
+
+    async def run(self, operation: Callable[[sqlite3.Connection], _T], write: bool = True) -> _T:
+        """`operation` in one transaction on the database's thread (a writing one takes the write lock
+        first); StoreUnavailable when SQLite fails."""
+        loop = asyncio.get_running_loop()
+        with store_call(f"{self._name} {self.path}"):
+            return await loop.run_in_executor(self._executor, self._in_transaction, operation, write)
+
+    def close(self) -> None:
+        """Close the connection on its thread and stop the thread (waits for the operations queued)."""
+
+        def close_db() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        self._executor.submit(close_db).result()
+        self._executor.shutdown()
+
+    def _in_transaction(self, operation: Callable[[sqlite3.Connection], _T], write: bool) -> _T:
+        if self._db is None:
+            self._db = open_sqlite(self.path, self._schema)
+        return in_transaction(self._db, operation, write, self._before_commit if write else None)

@@ -19,6 +19,7 @@ import yaml
 # service writes for the access log.
 METADATA_NAMESPACE = "llm_gateway"
 HCM_NAME = "envoy.filters.network.http_connection_manager"
+BUFFER_FILTER = "envoy.filters.http.buffer"
 # The shipped configuration, next to the package in a source checkout.
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 
@@ -83,6 +84,17 @@ def iter_lb_endpoints(cluster: dict[str, Any]) -> Iterator[tuple[int, dict[str, 
         priority = int(locality.get("priority", 0))
         for lb_endpoint in locality.get("lb_endpoints", []) or []:
             yield priority, lb_endpoint
+
+
+def max_request_bytes(config: dict[str, Any]) -> int | None:
+    """The request body cap of the buffer filter (the smallest, if several connection managers set one), or None."""
+    caps = [
+        int((http_filter.get("typed_config") or {}).get("max_request_bytes") or 0)
+        for hcm in iter_connection_managers(config)
+        for http_filter in hcm.get("http_filters", []) or []
+        if http_filter.get("name") == BUFFER_FILTER
+    ]
+    return min((cap for cap in caps if cap > 0), default=None)
 
 
 def envoy_admin_url(config: dict[str, Any]) -> str | None:

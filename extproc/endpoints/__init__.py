@@ -9,7 +9,7 @@ described by an `EndpointSpec`. Paths not in the registry are refused with a
 from __future__ import annotations
 
 from extproc.config.catalog import Catalog
-from extproc.endpoints.base import EndpointSpec, LocalEndpoint, ParsedRequest
+from extproc.endpoints.base import EndpointSpec, LocalEndpoint, LocalResource, ParsedRequest
 from extproc.endpoints.cache_purge import CachePurge, Purger
 from extproc.endpoints.chat_completions import ChatCompletions
 from extproc.endpoints.cost_estimate import CostEstimate
@@ -17,20 +17,26 @@ from extproc.endpoints.embeddings import Embeddings
 from extproc.endpoints.messages import Messages
 from extproc.endpoints.metrics import MetricsEndpoint
 from extproc.endpoints.models import ModelsList
+from extproc.endpoints.prompts import PromptRegistry
 from extproc.endpoints.tenant_limits import TenantLimits
+from extproc.prompts.resolver import PromptResolver
 from extproc.tenancy.limits import Limits
 from extproc.tenancy.settings import Settings
 
-__all__ = ["EndpointSpec", "LocalEndpoint", "ParsedRequest", "Registry", "default_registry"]
+__all__ = ["EndpointSpec", "LocalEndpoint", "LocalResource", "ParsedRequest", "Registry", "default_registry"]
 
 
 class Registry:
-    """Endpoint specs by method and path: forwarded upstream, or answered locally."""
+    """Endpoint specs by method and path: forwarded upstream, or answered locally (one path, or an API
+    under a prefix)."""
 
-    def __init__(self, forwarded: list[EndpointSpec], local: list[LocalEndpoint]) -> None:
+    def __init__(
+        self, forwarded: list[EndpointSpec], local: list[LocalEndpoint], resources: tuple[LocalResource, ...] = ()
+    ) -> None:
         self._forwarded = {(spec.method, spec.path): spec for spec in forwarded}
         self._local = {(spec.method, spec.path): spec for spec in local}
         self._paths = {path for _, path in (*self._forwarded, *self._local)}
+        self._resources = resources
 
     def forwarded(self, method: str, path: str) -> EndpointSpec | None:
         """The spec of a forwarded endpoint (query string ignored), if registered."""
@@ -40,16 +46,27 @@ class Registry:
         """The locally answered endpoint for this method and path, if registered."""
         return self._local.get((method, path.split("?", 1)[0]))
 
+    def resource(self, path: str) -> LocalResource | None:
+        """The locally answered API whose prefix `path` is under (query string ignored), if any."""
+        bare = path.split("?", 1)[0]
+        return next((resource for resource in self._resources if resource.handles(bare)), None)
+
     def knows_path(self, path: str) -> bool:
         """True when some method is registered for the path (so a wrong method is a 405)."""
         return path.split("?", 1)[0] in self._paths
 
 
 def default_registry(
-    catalog: Catalog, settings: Settings, limits: Limits, cache: Purger | None, envoy_admin_url: str | None
+    catalog: Catalog,
+    settings: Settings,
+    limits: Limits,
+    cache: Purger | None,
+    envoy_admin_url: str | None,
+    prompts: PromptResolver | None = None,
 ) -> Registry:
     """Every endpoint this build serves; the local ones answer from what they are given here."""
     return Registry(
         forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()],
         local=[ModelsList(catalog), TenantLimits(settings, limits), CachePurge(cache), MetricsEndpoint(envoy_admin_url)],
+        resources=(PromptRegistry(prompts),) if prompts is not None else (),
     )

@@ -75,3 +75,21 @@ class LocalEndpoint(Protocol):
     async def answer(self, ctx: RequestContext) -> bytes:
         """The body of the answer to the (authenticated) caller in `ctx`."""
         ...
+
+
+class LocalResource(Protocol):
+    """An API the gateway answers itself under one path prefix, for several methods, whose requests may
+    carry a body (read before it answers): the prompt registry."""
+
+    prefix: str
+    # Who reaches it at all; finer rules (writes for admin keys only) are the resource's own.
+    access: Access
+
+    def handles(self, path: str) -> bool:
+        """True for the paths (query string removed) it answers."""
+        ...
+
+    async def answer(self, ctx: RequestContext, path: str, body: bytes) -> tuple[int, bytes]:
+        """The status and JSON body of the answer to the (authenticated) caller; raise GatewayError to refuse.
+        `path` is the path as the client sent it, query string included, without a lane's prefix."""
+        ...

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 SERVED_MODEL_HEADER = "x-gateway-served-model"
-# Set by the gateway once prompts are wired into the request path (issue 19's wiring step).
-PROMPT_HEADER = "x-gateway-prompt"
-PROMPT_VERSION_HEADER = "x-gateway-prompt-version"
 
 
 class SuiteError(ValueError):

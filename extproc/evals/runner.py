@@ -22,12 +22,12 @@ import httpx
 import orjson
 
 from extproc.errors import GatewayError
-from extproc.evals.base import PROMPT_VERSION_HEADER, Answer, Score
+from extproc.evals.base import Answer, Score
 from extproc.evals.results import ERROR, FAILED, PASSED, SKIPPED, CaseResult, SuiteResult
 from extproc.evals.scorers import Status
 from extproc.evals.suite import ENDPOINTS, Case, Suite
 from extproc.prompts.model import GLOBAL, PromptTemplate
-from extproc.prompts.resolver import PromptResolver, parse_reference
+from extproc.prompts.resolver import PROMPT_VERSION_HEADER, PromptResolver, parse_reference
 from extproc.prompts.store import MemoryPromptStore
 
 JUDGE_DEFAULTS = {"temperature": 0, "max_tokens": 1024}

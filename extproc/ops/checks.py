@@ -18,6 +18,7 @@ from extproc.config.catalog import Catalog, CatalogError, load_catalog
 from extproc.config.envoy_yaml import gateway_section, iter_routes
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, envoy_binary
+from extproc.prompts.settings import load_prompt_settings
 from extproc.redaction.policy import load_privacy
 from extproc.tenancy.settings import SettingsError, load_settings
 
@@ -64,6 +65,7 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
     _check_tenancy(config, catalog, report)
     _check_privacy(config, report)
     _check_cache(config, report)
+    _check_prompts(config, report)
     if run_envoy:
         _check_envoy(path, report)
     return report
@@ -100,6 +102,17 @@ def _check_cache(config: dict[str, Any], report: Report) -> None:
         load_cache_policies(config)
     except SettingsError as exc:
         report.problems.append(f"Cache policy: {exc}.")
+
+
+def _check_prompts(config: dict[str, Any], report: Report) -> None:
+    try:
+        settings = load_settings(config)
+    except SettingsError:
+        return  # _check_tenancy said what is wrong
+    try:
+        load_prompt_settings(config, settings)
+    except SettingsError as exc:
+        report.problems.append(f"Prompt registry: {exc}.")
 
 
 def _check_wiring(config: dict[str, Any], report: Report) -> None:

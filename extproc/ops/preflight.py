@@ -21,10 +21,12 @@ from urllib.parse import urlsplit, urlunsplit
 from extproc.cache.policy import load_cache_policies
 from extproc.config.catalog import CatalogError, load_catalog
 from extproc.ext_proc.health import serving_problem
+from extproc.prompts.settings import load_prompt_settings
 from extproc.tenancy.settings import SettingsError, load_settings
 
 # A store that does not answer within this long counts as unreachable.
 STORE_TIMEOUT_S = 2.0
+_PROMPTS_DOWN = "Requests that name a prompt, and the prompt API, are unavailable."
 
 
 def problems(config: dict[str, Any], environ: dict[str, str] | None = None) -> list[str]:
@@ -34,12 +36,20 @@ def problems(config: dict[str, Any], environ: dict[str, str] | None = None) -> l
     try:
         settings = load_settings(config)
         cache = load_cache_policies(config)
+        prompts = load_prompt_settings(config, settings)
     except SettingsError as exc:
-        return [*found, f"The configuration's tenancy or cache settings are wrong: {exc}."]
+        return [*found, f"The configuration's tenancy, cache or prompts settings are wrong: {exc}."]
+    redis_urls = {settings.redis_url or ""} if settings.store == "redis" else set()
     if settings.store == "redis":
         found += _redis_problems(settings.redis_url or "")
+    postgres_urls: set[str] = set()
     if cache.any_semantic and cache.semantic_store == "pgvector":
+        postgres_urls.add(cache.postgres_url or "")
         found += _postgres_problems(cache.postgres_url or "")
+    if prompts.store == "redis" and (prompts.redis_url or "") not in redis_urls:
+        found += _redis_problems(prompts.redis_url or "", _PROMPTS_DOWN)
+    if prompts.store == "postgres" and (prompts.postgres_url or "") not in postgres_urls:
+        found += _postgres_problems(prompts.postgres_url or "", _PROMPTS_DOWN)
     return found
 
 
@@ -92,27 +102,27 @@ def _readable(path: str) -> bool:
         return False
 
 
-def _redis_problems(url: str) -> list[str]:
+def _redis_problems(url: str, consequence: str = "Keys, limits and the exact cache are unavailable.") -> list[str]:
     import redis  # noqa: PLC0415 - only deployments with a shared store need it
 
     client = redis.Redis.from_url(url, socket_timeout=STORE_TIMEOUT_S, socket_connect_timeout=STORE_TIMEOUT_S)
     try:
         client.ping()
     except redis.RedisError as exc:
-        return [f"Redis at {without_password(url)} cannot be reached: {_first_sentence(exc)}. Keys, limits and the exact cache are unavailable."]
+        return [f"Redis at {without_password(url)} cannot be reached: {_first_sentence(exc)}. {consequence}"]
     finally:
         client.close()
     return []
 
 
-def _postgres_problems(url: str) -> list[str]:
-    import psycopg  # noqa: PLC0415 - only deployments with a pgvector index need it
+def _postgres_problems(url: str, consequence: str = "The semantic cache is unavailable.") -> list[str]:
+    import psycopg  # noqa: PLC0415 - only deployments with PostgreSQL need it
 
     try:
         with psycopg.connect(url, connect_timeout=int(STORE_TIMEOUT_S), autocommit=True) as connection:
             connection.execute("SELECT 1")
     except psycopg.Error as exc:
-        return [f"PostgreSQL at {without_password(url)} cannot be reached: {_first_sentence(exc)}. The semantic cache is unavailable."]
+        return [f"PostgreSQL at {without_password(url)} cannot be reached: {_first_sentence(exc)}. {consequence}"]
     return []
 
 

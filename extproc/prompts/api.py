@@ -82,10 +82,14 @@ class PromptApi:
     async def handle(self, request: ApiRequest) -> tuple[int, dict[str, Any]]:
         """The status and JSON answer to `request`; errors as OpenAI error JSON."""
         try:
-            action, match = _route(request.method.upper(), request.path)
-            return await self._actions[action](request, **match)
+            return await self.respond(request)
         except GatewayError as exc:
             return exc.status, orjson.loads(exc.body())
+
+    async def respond(self, request: ApiRequest) -> tuple[int, dict[str, Any]]:
+        """The status and JSON answer to `request`; GatewayError for what the caller must fix (or a 503)."""
+        action, match = _route(request.method.upper(), request.path)
+        return await self._actions[action](request, **match)
 
     async def _list(self, request: ApiRequest) -> tuple[int, dict[str, Any]]:
         scope = _read_scope(request)

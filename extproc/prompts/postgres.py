@@ -5,14 +5,22 @@ A push is one transaction that first locks the prompt's row in `prompts`
 concurrent pushes to one prompt queue on that row and get consecutive
 numbers; the version, the new latest number and the labels commit together or
 not at all. The tables are created on each new connection when missing.
+
+Every call answers within `timeout_seconds`: a psycopg or pool error, or a
+server that does not answer in time (hung, or its host gone), is
+`StoreUnavailable`, so a request that names a prompt gets its 503 instead of
+waiting out Envoy's message timeout. psycopg then cancels the abandoned query
+in the background (it may wait seconds for a hung server to acknowledge).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from extproc.errors import StoreUnavailable
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
@@ -32,10 +40,24 @@ _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS llm_gateway_prompt_labels (namespace text NOT NULL, name text NOT NULL, "
     "label text NOT NULL, version int NOT NULL, PRIMARY KEY (namespace, name, label))",
 ]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _SELECT_VERSIONS = (
     "SELECT version, document::text, created_at, created_by FROM llm_gateway_prompt_versions "
     "WHERE namespace = %s AND name = %s"
 )
+
+
+def _within_deadline(
+    call: Callable[Concatenate[PostgresPromptStore, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[PostgresPromptStore, _P], Coroutine[Any, Any, _T]]:
+    """A store call that answers within the store's deadline (see `PostgresPromptStore._bounded`)."""
+
+    @functools.wraps(call)
+    async def bounded(self: PostgresPromptStore, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await self._bounded(call(self, *args, **kwargs))
+
+    return bounded
 
 
 class PostgresPromptStore:
@@ -46,7 +68,10 @@ class PostgresPromptStore:
         self._pool_size = pool_size
         self._timeout = timeout_seconds
         self._pool: AsyncConnectionPool[AsyncConnection[TupleRow]] | None = None
+        # Calls past their deadline, still being cancelled by psycopg (a reference keeps each alive).
+        self._abandoned: set[asyncio.Task[Any]] = set()
 
+    @_within_deadline
     async def add_version(  # noqa: D102
         self, namespace: str, template: PromptTemplate, author: str | None, labels: Sequence[str] = ()
     ) -> tuple[PromptVersion, bool]:
@@ -85,23 +110,28 @@ class PostgresPromptStore:
                 await self._upsert_label(db, namespace, name, label, number)
         return stored.version(namespace, number), created
 
+    @_within_deadline
     async def version(self, namespace: str, name: str, number: int) -> PromptVersion | None:  # noqa: D102
         rows = await self._rows(_SELECT_VERSIONS + " AND version = %s", (namespace, name, number))
         return to_version(namespace, *rows[0]) if rows else None
 
+    @_within_deadline
     async def versions(self, namespace: str, name: str) -> list[PromptVersion]:  # noqa: D102
         rows = await self._rows(
             _SELECT_VERSIONS + " ORDER BY version DESC LIMIT %s", (namespace, name, MAX_LISTED_VERSIONS)
         )
         return [to_version(namespace, *row) for row in reversed(rows)]
 
+    @_within_deadline
     async def head(self, namespace: str, name: str) -> PromptHead | None:  # noqa: D102
         heads = await self._heads(namespace, name)
         return heads[0] if heads else None
 
+    @_within_deadline
     async def heads(self, namespace: str) -> list[PromptHead]:  # noqa: D102
         return await self._heads(namespace, None)
 
+    @_within_deadline
     async def set_label(self, namespace: str, name: str, label: str, number: int) -> int | None:  # noqa: D102
         async with self._transaction() as db:
             exists = await (
@@ -118,6 +148,18 @@ class PostgresPromptStore:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    async def _bounded(self, call: Coroutine[Any, Any, _T]) -> _T:
+        """`call`'s answer, or StoreUnavailable once the deadline passed (the call goes on being
+        cancelled in the background: psycopg waits for the server to drop the query)."""
+        task = asyncio.ensure_future(call)
+        done, _ = await asyncio.wait({task}, timeout=self._timeout)
+        if task in done:
+            return task.result()
+        task.cancel()
+        self._abandoned.add(task)
+        task.add_done_callback(_forget(self._abandoned))
+        raise StoreUnavailable("postgres prompts: no answer in time")
 
     async def _heads(self, namespace: str, name: str | None) -> list[PromptHead]:
         # One statement: the latest number and the labels come from one snapshot.
@@ -177,6 +219,15 @@ class PostgresPromptStore:
         except (psycopg.Error, OSError) as exc:
             # The cause's type only: a backend's message may carry a URL with a password.
             raise StoreUnavailable(f"postgres prompts: {type(exc).__name__}") from exc
+
+
+def _forget(abandoned: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: its failure was already answered as StoreUnavailable
+
+    return done
 
 
 async def _create_schema(connection: Any) -> None:

@@ -36,6 +36,9 @@ from extproc.prompts.model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, Pro
 from extproc.prompts.store import PromptStore
 from extproc.prompts.template import CompiledPrompt, RenderError, RenderTooLarge, compile_prompt, render_messages
 
+# The answer to a request that named a prompt says which one and which version served it.
+PROMPT_HEADER = "x-gateway-prompt"
+PROMPT_VERSION_HEADER = "x-gateway-prompt-version"
 # The largest rendered prompt, when the caller does not give its own budget (the body limit is 4 MiB).
 DEFAULT_MAX_RENDERED_BYTES = 1 << 20
 DEFAULT_HEAD_TTL_S = 1.0

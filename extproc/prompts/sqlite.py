@@ -1,27 +1,24 @@
 """Prompts in one SQLite file, shared by every service process on the host (the embedded default).
 
-The same pattern as the limits store (`extproc/limits/sqlite.py`): WAL mode,
-so readers never wait for a writer; every write is one `BEGIN IMMEDIATE`
-transaction, which takes the write lock before it reads the latest version,
-so two processes pushing at once get consecutive numbers and a version is
-never half written; every call runs on one thread of its own per process,
-which owns the connection, so the event loop never waits for the file lock.
+The same pattern as the limits store (`extproc/tenancy/limits/sqlite.py`), on
+the same plumbing (`stores.SqliteDatabase`): WAL mode, so readers never wait
+for a writer; every write is one `BEGIN IMMEDIATE` transaction, which takes
+the write lock before it reads the latest version, so two processes pushing at
+once get consecutive numbers and a version is never half written; every call
+runs on the database's own thread, so the event loop never waits for the file
+lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
 from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, next_version, to_version
-from extproc.stores import in_transaction, open_sqlite, store_call
-
-_T = TypeVar("_T")
+from extproc.stores import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompts (
@@ -45,35 +42,34 @@ class SqlitePromptStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prompts-sqlite")
-        self._db: sqlite3.Connection | None = None
+        self._db = SqliteDatabase(self.path, _SCHEMA, "sqlite prompts")
 
     async def add_version(  # noqa: D102
         self, namespace: str, template: PromptTemplate, author: str | None, labels: Sequence[str] = ()
     ) -> tuple[PromptVersion, bool]:
         stored = StoredVersion.of(template, author)
-        return await self._run(lambda db: self._add(db, namespace, template.name, stored, labels))
+        return await self._db.run(lambda db: self._add(db, namespace, template.name, stored, labels))
 
     async def version(self, namespace: str, name: str, number: int) -> PromptVersion | None:  # noqa: D102
-        rows = await self._run(lambda db: self._rows(db, namespace, name, "AND version = ?", (number,)), write=False)
+        rows = await self._db.run(lambda db: self._rows(db, namespace, name, "AND version = ?", (number,)), write=False)
         return rows[0] if rows else None
 
     async def versions(self, namespace: str, name: str) -> list[PromptVersion]:  # noqa: D102
-        return await self._run(
+        return await self._db.run(
             lambda db: self._rows(db, namespace, name, "AND version > (SELECT latest FROM prompts WHERE namespace = ? "
                                   "AND name = ?) - ?", (namespace, name, MAX_LISTED_VERSIONS)),
             write=False,
         )  # fmt: skip
 
     async def head(self, namespace: str, name: str) -> PromptHead | None:  # noqa: D102
-        return await self._run(lambda db: self._head(db, namespace, name), write=False)
+        return await self._db.run(lambda db: self._head(db, namespace, name), write=False)
 
     async def heads(self, namespace: str) -> list[PromptHead]:  # noqa: D102
         def read(db: sqlite3.Connection) -> list[PromptHead]:
             names = [row[0] for row in db.execute("SELECT name FROM prompts WHERE namespace = ? ORDER BY name", (namespace,))]
             return [head for name in names if (head := self._head(db, namespace, name)) is not None]
 
-        return await self._run(read, write=False)
+        return await self._db.run(read, write=False)
 
     async def set_label(self, namespace: str, name: str, label: str, number: int) -> int | None:  # noqa: D102
         def move(db: sqlite3.Connection) -> int | None:
@@ -91,27 +87,11 @@ class SqlitePromptStore:
             )
             return row[0] if row else 0
 
-        return await self._run(move)
+        return await self._db.run(move)
 
     async def close(self) -> None:
         """Close the connection and stop the thread."""
-        def close_db() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, close_db)
-        self._executor.shutdown()
-
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T], write: bool = True) -> _T:
-        loop = asyncio.get_running_loop()
-        with store_call(f"sqlite prompts {self.path}"):
-            return await loop.run_in_executor(self._executor, self._in_transaction, operation, write)
-
-    def _in_transaction(self, operation: Callable[[sqlite3.Connection], _T], write: bool) -> _T:
-        if self._db is None:
-            self._db = open_sqlite(self.path, _SCHEMA)
-        return in_transaction(self._db, operation, write)
+        await asyncio.get_running_loop().run_in_executor(None, self._db.close)
 
     @staticmethod
     def _add(

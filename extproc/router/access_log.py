@@ -34,6 +34,7 @@ def request_metadata(ctx: RequestContext, client_format: str | None) -> dict[str
         "stream": ctx.stream,
         # The upstream filter refuses fallbacks beyond this level (cost cap).
         "max_priority": ctx.max_priority,
+        **_prompt(ctx),
     }
 
 
@@ -76,6 +77,7 @@ def reply_metadata(ctx: RequestContext, client_format: str | None, reply: Reply)
         "requested_model": clipped(ctx.requested_model),
         "decisions": list(ctx.decisions),
         "error": clipped(reply.reason, MAX_MESSAGE_CHARS) or None,
+        **_prompt(ctx),
     }
 
 
@@ -102,6 +104,11 @@ def record_answer(ctx: RequestContext) -> None:
         time_per_output_token_s=_time_per_output_token(ctx),
         upstream_latency_s=_seconds(ctx.response_headers.get(UPSTREAM_SERVICE_TIME_HEADER)),
     )
+
+
+def _prompt(ctx: RequestContext) -> dict[str, object]:
+    """The prompt and version a request was expanded from (nothing when it named none, or its prompt failed)."""
+    return {"prompt": ctx.prompt_name, "prompt_version": ctx.prompt_version} if ctx.prompt_name else {}
 
 
 def _logged_text(ctx: RequestContext) -> dict[str, str]:

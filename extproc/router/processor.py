@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from extproc.config.catalog import Catalog, Endpoint
 from extproc.context import RequestContext
 from extproc.decisions import CLIENT_DISCONNECTED, REQUEST_ID_HEADER, Changes, Reply
-from extproc.endpoints import EndpointSpec, ParsedRequest, Registry
+from extproc.endpoints import EndpointSpec, LocalResource, ParsedRequest, Registry
 from extproc.errors import GatewayError
 from extproc.formats import ClientFormat, error_reply, for_path
 from extproc.phases import (
@@ -32,7 +32,7 @@ from extproc.phases import (
     Message,
 )
 from extproc.router import access_log, answers
-from extproc.router.request import endpoint_for, read_body, read_headers, upstream_changes
+from extproc.router.request import endpoint_for, read_body, read_headers, upstream_changes, validate_body
 from extproc.router.served import note_response
 from extproc.router.streaming import PassthroughStream, TranslatedStream, open_stream, stream_piece
 from extproc.stages.base import Stage
@@ -70,6 +70,8 @@ class RouterProcessor:
         self._trace = trace
         self.ctx = RequestContext()
         self._spec: EndpointSpec | None = None
+        # A local API whose answer waits for the request's body, and the path it was called on.
+        self._resource: tuple[LocalResource, str] | None = None
         self._parsed: ParsedRequest | None = None
         self._translator: ProviderTranslator | None = None
         self._stream: PassthroughStream | TranslatedStream | None = None
@@ -113,7 +115,8 @@ class RouterProcessor:
         registry = self._gateway.registry
         path = read_headers(ctx, headers, (attributes or {}).get(SOURCE_ADDRESS, ""), self._gateway.catalog)
         local = registry.local(ctx.method, path)
-        ctx.access = local.access if local is not None else Access.TENANT
+        resource = registry.resource(path) if local is None else None
+        ctx.access = local.access if local is not None else resource.access if resource is not None else Access.TENANT
         reply = await self._run(self._gateway.pipeline.at_headers)
         if reply is None and local is not None:
             ctx.decisions.append(f"local:{local.path}")
@@ -122,6 +125,12 @@ class RouterProcessor:
                 reply = Reply(200, body, {"content-type": local.content_type, **self._id_header()})
             except GatewayError as error:
                 reply = self._reject(error)
+        elif reply is None and resource is not None:
+            ctx.decisions.append(f"local:{resource.prefix}")
+            if not end_of_stream:
+                self._resource = (resource, path)  # answered once its body is read
+                return Changes()
+            reply = await self._answer_resource(resource, path, b"")
         if reply is None:
             try:
                 self._spec = endpoint_for(ctx, registry, path, end_of_stream)
@@ -133,15 +142,15 @@ class RouterProcessor:
         return Changes()
 
     async def request_body(self, body: bytes) -> Reply | Changes:
-        """Validate the body, run the request stages, and route."""
+        """Read the body, complete it (a prompt), validate it, run the request stages, and route."""
+        if self._resource is not None:
+            reply = await self._answer_resource(*self._resource, body)
+            await self._settle()
+            return reply
         spec = self._spec
         if spec is None:  # headers were answered already; Envoy should not send a body
             return Changes()
-        result: Reply | Changes | None = None
-        try:
-            self._parsed = read_body(self.ctx, spec, body)
-        except GatewayError as error:
-            result = self._reject(error)
+        result: Reply | Changes | None = await self._read_body(spec, body)
         if result is None:
             result = await self._run(self._gateway.pipeline.at_body)
         if result is None:
@@ -155,6 +164,29 @@ class RouterProcessor:
         if isinstance(result, Reply):
             await self._settle()
         return result
+
+    async def _read_body(self, spec: EndpointSpec, body: bytes) -> Reply | None:
+        """The body read, through the stages that complete it, then validated; a Reply when it is refused."""
+        try:
+            read_body(self.ctx, spec, body)
+        except GatewayError as error:
+            return self._reject(error)
+        reply = await self._run(self._gateway.pipeline.before_validation)
+        if reply is not None:
+            return reply
+        try:
+            self._parsed = validate_body(self.ctx, spec)
+        except GatewayError as error:
+            return self._reject(error)
+        return None
+
+    async def _answer_resource(self, resource: LocalResource, path: str, body: bytes) -> Reply:
+        """A local API's answer to the request (its refusal in the client's format)."""
+        try:
+            status, payload = await resource.answer(self.ctx, path, body)
+        except GatewayError as error:
+            return self._reject(error)
+        return Reply(status, payload, {"content-type": "application/json", **self._id_header()})
 
     async def _run(self, stages: tuple[Stage, ...]) -> Reply | None:
         """The stages' request side in order, until one answers (a cache hit answers too) or refuses."""

@@ -50,8 +50,9 @@ def endpoint_for(ctx: RequestContext, registry: Registry, path: str, end_of_stre
     return spec
 
 
-def read_body(ctx: RequestContext, spec: EndpointSpec, body: bytes) -> ParsedRequest:
-    """The body decoded, validated and in the canonical format on the context; 400 when it is not."""
+def read_body(ctx: RequestContext, spec: EndpointSpec, body: bytes) -> None:
+    """The body decoded and in the canonical format on the context, its gateway extensions (`x_gateway`,
+    `prompt`) taken out; 400 when it cannot be. `validate_body` checks it next."""
     ctx.body_size = len(body)
     try:
         decoded = orjson.loads(body)
@@ -59,11 +60,17 @@ def read_body(ctx: RequestContext, spec: EndpointSpec, body: bytes) -> ParsedReq
         raise GatewayError(400, f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
     options = _pop_gateway_options(decoded)
     canonical = spec.to_canonical(decoded)
-    parsed = spec.parse(canonical)
+    named_prompt = isinstance(canonical, dict) and "prompt" in canonical
+    ctx.prompt_reference = canonical.pop("prompt") if named_prompt else None
     ctx.gateway_options, ctx.client_body, ctx.body, ctx.kind = options, decoded, canonical, spec.kind
+    ctx.body_changed = bool(options) or canonical is not decoded or named_prompt
+
+
+def validate_body(ctx: RequestContext, spec: EndpointSpec) -> ParsedRequest:
+    """The canonical body checked as the endpoint's request (after any prompt completed it); 400 when it is not."""
+    parsed = spec.parse(ctx.body)
     ctx.requested_model, ctx.stream, ctx.dry_run = parsed.model, parsed.stream, parsed.dry_run
     ctx.client_wants_stream_usage = parsed.stream_usage
-    ctx.body_changed = bool(options) or canonical is not decoded
     return parsed
 
 

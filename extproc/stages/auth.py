@@ -23,7 +23,7 @@ class AuthStage(Stage):
         self.authenticator = authenticator
 
     async def on_request(self, ctx: RequestContext) -> Reply | None:
-        """Set the tenant and key of the request."""
+        """Set the tenant and key of the request, and whether the key is an admin key."""
         identity = await self.authenticator.identify(ctx.headers, ctx.access, ctx.peer)
-        ctx.tenant, ctx.key_id = identity.tenant, identity.key_id
+        ctx.tenant, ctx.key_id, ctx.admin = identity.tenant, identity.key_id, identity.admin
         return None

@@ -19,6 +19,7 @@ from extproc.stages.base import Stage
 from extproc.stages.cache import CacheStage
 from extproc.stages.cost_control import CostControlStage
 from extproc.stages.limits import LimitsStage
+from extproc.stages.prompt import PromptStage
 from extproc.stages.redaction import RedactionStage
 from extproc.stages.routing import RoutingStage
 from extproc.tenancy.auth import Authenticator
@@ -28,15 +29,18 @@ from extproc.tenancy.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
-    """The stages a request meets at its headers (before the body is read), then at its body."""
+    """The stages a request meets at its headers (before the body is read), then at its body: first
+    those that rewrite the body into the request to validate, then those that see it validated."""
 
     at_headers: tuple[Stage, ...]
     at_body: tuple[Stage, ...]
+    # Before the body is validated: what a request names may complete it (a prompt's messages and model).
+    before_validation: tuple[Stage, ...] = ()
 
     @property
     def stages(self) -> tuple[Stage, ...]:
         """Every stage, in request order."""
-        return self.at_headers + self.at_body
+        return self.at_headers + self.before_validation + self.at_body
 
 
 def build_pipeline(
@@ -48,10 +52,14 @@ def build_pipeline(
     cache: CacheStage | None,
     pricing: Pricing,
     estimator: Estimator,
+    prompt: PromptStage | None = None,
 ) -> Pipeline:
     """The stages that envoy.yaml's policies switch on, in the request's order.
 
     - auth first, at the headers: nothing else runs for a caller the gateway does not know;
+    - the prompt's expansion first at the body, before it is validated: everything after sees
+      the request as the provider will (routing its model, redaction its messages, the cache
+      its key, accounting its size);
     - routing (every policy is per route), then the answer size (a refusal before anything
       scans, reserves or prices), then redaction, before anything counts, prices or caches
       the prompt;
@@ -72,4 +80,6 @@ def build_pipeline(
     if cache is not None:
         body.append(cache)
     body.append(AccountingStage(pricing, estimator))
-    return Pipeline(at_headers=(AuthStage(authenticator),), at_body=tuple(body))
+    return Pipeline(
+        at_headers=(AuthStage(authenticator),), at_body=tuple(body), before_validation=(prompt,) if prompt else ()
+    )

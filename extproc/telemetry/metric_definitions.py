@@ -21,6 +21,8 @@ as an OpenTelemetry-to-Prometheus exporter would name them):
     llm_gateway_overhead_seconds{route}                                   histogram: the service's own time per request
     llm_gateway_fallbacks_total{route, provider}                          counter: answers served by a later attempt
     llm_gateway_redactions_total, llm_gateway_cache_*                     counters: privacy policy and cache outcomes
+    llm_gateway_prompt_requests_total{prompt, version}                    counter: requests expanded from a prompt version
+    llm_gateway_prompt_errors_total{code}                                 counter: requests whose prompt could not be used
 
 Rate-limit and budget refusals are `llm_gateway_rejections_total` with
 reason `rate_limit_exceeded` or `budget_exceeded` (status 429). Envoy's own
@@ -44,6 +46,12 @@ Label values, as the processor should pass them:
   are included in type=prompt too, as providers report them.
 - error_type: the status for answers of 400 and above, empty below, "unknown"
   without a status.
+- prompt, version: the prompt a request named and the version it was expanded
+  to. Admins create them, so configuration does not bound them: each process
+  records at most `metrics.MAX_PROMPT_SERIES` pairs and counts any further
+  pair as prompt="other", version="other".
+- code: the error code of a prompt that could not be used (`prompt_not_found`,
+  `prompt_variables_invalid`, ...): a fixed set.
 
 None and empty values become "unknown". Request ids, prompts, keys or anything
 else per request never go into a label: every label value must come from a set
@@ -148,6 +156,18 @@ class Metrics:
             "Learned semantic hits' chances of being wrong, summed: the wrong answers the cache expects to"
             " have served, by route and tenant.",
             ("route", "tenant"),
+            registry=registry,
+        )
+        self.prompt_requests = Counter(
+            "llm_gateway_prompt_requests_total",
+            "Requests expanded from a prompt, by prompt name and version (bounded: see metrics.MAX_PROMPT_SERIES).",
+            ("prompt", "version"),
+            registry=registry,
+        )
+        self.prompt_errors = Counter(
+            "llm_gateway_prompt_errors_total",
+            "Requests whose prompt could not be used, by error code (prompt_not_found, prompt_variables_invalid, ...).",
+            ("code",),
             registry=registry,
         )
         self.token_usage = Histogram(

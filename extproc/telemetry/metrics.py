@@ -54,6 +54,8 @@ __all__ = [
     "record_cache_hit",
     "record_cache_risk",
     "record_overhead",
+    "record_prompt",
+    "record_prompt_error",
     "record_redactions",
     "record_rejection",
     "render",
@@ -82,6 +84,11 @@ _SEMCONV_PROVIDERS = {
 _MAX_LABEL_CHARS = 128
 # Cached label sets per process before the cache starts over (a safety net, not a limit).
 _CACHE_LIMIT = 10_000
+# The cardinality guard of llm_gateway_prompt_requests_total: the (prompt, version) pairs one process
+# records; further pairs count as OTHER (prompt names and versions grow with every push, not with the
+# configuration).
+MAX_PROMPT_SERIES = 500
+OTHER = "other"
 
 
 def semconv_provider(provider: str) -> str:
@@ -146,6 +153,7 @@ class _State:
         self.answers: dict[_AnswerKey, _AnswerSeries] = {}
         self.rejections: dict[tuple[str, int], Counter] = {}
         self.overheads: dict[str | None, Histogram] = {}
+        self.prompts: dict[tuple[str, int], Counter] = {}
 
     def answer_series(self, key: _AnswerKey) -> _AnswerSeries:
         """The children for one kind of answer, created and cached on first use."""
@@ -318,6 +326,25 @@ def record_rejection(*, reason: str, status: int) -> None:
     if counter is None:
         counter = state.rejection_counter(reason, status)
     counter.inc()
+
+
+def record_prompt(*, prompt: str, version: int) -> None:
+    """record_prompt counts one request expanded from `prompt` version `version` (at most MAX_PROMPT_SERIES
+    pairs per process; the rest count as OTHER)."""
+    state = _state or _default_state()
+    child = state.prompts.get((prompt, version))
+    if child is None:
+        if len(state.prompts) >= MAX_PROMPT_SERIES:
+            child = state.metrics.prompt_requests.labels(OTHER, OTHER)
+        else:
+            child = state.prompts[(prompt, version)] = state.metrics.prompt_requests.labels(_label(prompt), str(version))
+    child.inc()
+
+
+def record_prompt_error(*, code: str) -> None:
+    """record_prompt_error counts one request whose prompt could not be used; `code` is the error's code (a fixed set)."""
+    state = _state or _default_state()
+    state.metrics.prompt_errors.labels(_label(code)).inc()
 
 
 def record_redactions(*, route: str | None, direction: str, action: str, counts: dict[str, int]) -> None:

@@ -14,7 +14,8 @@ The service continues the trace there:
 
 Spans carry the GenAI semantic conventions' attributes (`gen_ai.*`) and the
 gateway's own (`llm_gateway.*`): models, provider, tenant, token counts,
-cost, cache outcome, status. Never a prompt, a completion or a key.
+cost, cache outcome, status, the versioned prompt's name and version. Never a
+prompt's text, a completion or a key.
 
 Where spans go is read from the same envoy.yaml: the service exports to the
 collector Envoy's tracer exports to (the cluster its `grpc_service` names),
@@ -287,6 +288,8 @@ class StreamTrace(NoTrace):
             "llm_gateway.cache": ctx.cache_outcome or "off",
             "llm_gateway.cost_usd": ctx.cost_usd,
             "llm_gateway.decisions": tuple(ctx.decisions),
+            "llm_gateway.prompt": ctx.prompt_name,
+            "llm_gateway.prompt_version": ctx.prompt_version,
         }
         body = ctx.body or {}
         for field, key in (("max_tokens", "gen_ai.request.max_tokens"), ("temperature", "gen_ai.request.temperature")):

@@ -21,6 +21,8 @@ the provider names the matched string (vLLM's `stop_reason`).
 Not translated (dropped): the Anthropic-only request fields in
 `DROPPED_FIELDS` (service tier, containers, MCP servers, context management,
 top-level `cache_control`...), which have no chat-completions meaning.
+Kept for the gateway (`GATEWAY_FIELDS`): `prompt`, a reference to a versioned
+prompt that the gateway expands before routing.
 Rejected with a 400, as Anthropic does: unknown top-level fields; and, as
 nothing could serve them, Anthropic server-side block types in messages
 (search results, server tool results, container uploads) and file-id sources.
@@ -47,7 +49,7 @@ from litellm.llms.anthropic.pass_through.adapters.transformation import (
 from litellm.types.utils import ModelResponse
 
 from extproc.errors import GatewayError
-from extproc.translation.anthropic_schema import DROPPED_FIELDS, check_request
+from extproc.translation.anthropic_schema import DROPPED_FIELDS, GATEWAY_FIELDS, check_request
 
 ADAPTER = LiteLLMAnthropicMessagesAdapter()  # type: ignore[no-untyped-call]
 
@@ -91,7 +93,7 @@ def to_openai(request: Any) -> dict[str, Any]:
     not follow Anthropic's schema.
     """
     check_request(request)
-    anthropic = {key: value for key, value in request.items() if key not in DROPPED_FIELDS}
+    anthropic = {key: value for key, value in request.items() if key not in DROPPED_FIELDS and key not in GATEWAY_FIELDS}
     anthropic["messages"] = _prepare_messages(request["messages"])
     if isinstance(request.get("tools"), list):
         anthropic["tools"] = [_prepare_tool(tool) for tool in request["tools"]]
@@ -99,7 +101,9 @@ def to_openai(request: Any) -> dict[str, Any]:
         openai, _ = ADAPTER.translate_anthropic_to_openai(anthropic)  # type: ignore[arg-type]
     except (ValueError, TypeError, KeyError) as error:  # the checks above should leave nothing for it to reject
         raise GatewayError(400, f"The request could not be translated: {error}", code="invalid_request") from error
-    return _finish_request(dict(openai), request)
+    finished = _finish_request(dict(openai), request)
+    finished.update({key: request[key] for key in GATEWAY_FIELDS if key in request})  # the gateway's, not a provider's
+    return finished
 
 def tool_name_mapping(request: Mapping[str, Any]) -> dict[str, str]:
     """tool_name_mapping maps the names `to_openai` shortened (OpenAI allows 64 characters) back to the originals.

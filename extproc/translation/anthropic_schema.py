@@ -48,6 +48,10 @@ DROPPED_FIELDS = frozenset(
     }
 )
 
+# The gateway's own request fields, kept for the gateway through the conversion: a prompt reference
+# (its messages come before the request's, which may then be empty).
+GATEWAY_FIELDS = frozenset({"prompt"})
+
 _ROLES = ("user", "assistant", "system")
 
 # Content block types each role may carry (Anthropic's server-side blocks are not served).
@@ -70,7 +74,7 @@ def check_request(request: Any) -> None:
     if not isinstance(request, dict):
         raise invalid("The request body must be a JSON object.", None)
     for key in request:
-        if key not in _TRANSLATED_FIELDS and key not in DROPPED_FIELDS:
+        if key not in _TRANSLATED_FIELDS and key not in DROPPED_FIELDS and key not in GATEWAY_FIELDS:
             raise invalid(f"`{key}`: extra inputs are not permitted.", key)
     model = request.get("model")
     if model is None:
@@ -83,8 +87,8 @@ def check_request(request: Any) -> None:
     messages = request.get("messages")
     if messages is None:
         raise _missing("messages")
-    if not isinstance(messages, list) or not messages:
-        raise invalid("`messages` must be a non-empty list.", "messages")
+    if not isinstance(messages, list) or not (messages or "prompt" in request):
+        raise invalid("`messages` must be a non-empty list (or empty, with a `prompt` to expand).", "messages")
     for index, message in enumerate(messages):
         _check_message(message, f"messages[{index}]", last=index == len(messages) - 1)
     system = request.get("system")

@@ -8,25 +8,19 @@ before reading, so a check and the change it allows cannot interleave with
 another process's. Times are wall-clock (`time.time()`): the processes share
 no other clock.
 
-Every call runs on one thread of its own per process, which owns the
-connection: the event loop never waits for the file lock or a WAL checkpoint,
-and the process's operations queue there, one transaction at a time, as
-SQLite would serialise them anyway. (A library such as aiosqlite would add
-a round trip between threads per statement; here a whole transaction is one.)
+Every call runs on the database's own thread (`stores.SqliteDatabase`), so
+the event loop never waits for the file lock or a WAL checkpoint.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
-from extproc.stores import in_transaction, open_sqlite, store_call
+from extproc.stores import SqliteDatabase
 from extproc.tenancy.limits.base import (
     Admission,
     Bucket,
@@ -39,8 +33,6 @@ from extproc.tenancy.limits.base import (
     refilled,
     refusal,
 )
-
-_T = TypeVar("_T")
 
 # How often each process sweeps out full buckets, expired holds and old spend counters.
 _SWEEP_EVERY_S = 60.0
@@ -68,42 +60,25 @@ class SqliteLimits:
     def __init__(self, path: str | Path, wall_clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self._clock = wall_clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="limits-sqlite")
-        self._db: sqlite3.Connection | None = None
+        # Every writing transaction sweeps expired rows now and then, before it commits.
+        self._db = SqliteDatabase(self.path, _SCHEMA, "sqlite limits", before_commit=self._maybe_sweep)
         self._swept = 0.0
 
     async def take(self, costs: list[tuple[Bucket, float]], hold: Hold | None = None) -> Admission:
         """One IMMEDIATE transaction: the budget check and hold, the bucket check and take."""
-        return await self._run(lambda db: self._take(db, costs, hold))
+        return await self._db.run(lambda db: self._take(db, costs, hold))
 
     async def settle(self, changes: list[tuple[Bucket, float]], charge: Charge | None = None) -> tuple[Level, ...]:
         """One IMMEDIATE transaction: the buckets, the hold's release and the charge."""
-        return await self._run(lambda db: self._settle(db, changes, charge))
+        return await self._db.run(lambda db: self._settle(db, changes, charge))
 
     async def spend(self, tenant: str) -> Spend:
         """A read (WAL: it never waits for a writer)."""
-        return await self._run(lambda db: self._spend(db, tenant, self._clock()), write=False)
+        return await self._db.run(lambda db: self._spend(db, tenant, self._clock()), write=False)
 
     def close(self) -> None:
         """Close the connection and stop the thread (tests, benchmarks)."""
-        def close_db() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-        self._executor.submit(close_db).result()
-        self._executor.shutdown()
-
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T], write: bool = True) -> _T:
-        loop = asyncio.get_running_loop()
-        with store_call(f"sqlite limits {self.path}"):
-            return await loop.run_in_executor(self._executor, self._in_transaction, operation, write)
-
-    def _in_transaction(self, operation: Callable[[sqlite3.Connection], _T], write: bool) -> _T:
-        """`operation` in one transaction; a writing one sweeps expired rows now and then."""
-        if self._db is None:
-            self._db = open_sqlite(self.path, _SCHEMA)
-        return in_transaction(self._db, operation, write, self._maybe_sweep if write else None)
+        self._db.close()
 
     def _maybe_sweep(self, db: sqlite3.Connection) -> None:
         now = self._clock()

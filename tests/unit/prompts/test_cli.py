@@ -1,9 +1,9 @@
-"""`llm-gateway prompts ...` against the prompt API.
+"""`llm-gateway prompts ...` against the prompt API, without Envoy.
 
-STAND-IN: the gateway does not serve /v1/gateway/prompts until the prompt API is wired into its
-endpoints (after issue 14's restructure). Until then these tests run the CLI against a tiny aiohttp
-server that wraps `extproc.prompts.api` (the very handlers the gateway will wrap), with the gateway's
-key check reduced to a table of two keys. The e2e tests take over once the endpoints exist.
+These tests run the CLI against a tiny aiohttp server that wraps `extproc.prompts.api` (the very
+handlers the gateway serves at /v1/gateway/prompts), with the gateway's key check reduced to a table
+of two keys: every output and error of the CLI, quickly. tests/e2e/test_prompts.py runs it against
+the real gateway, through Envoy.
 """
 
 from __future__ import annotations

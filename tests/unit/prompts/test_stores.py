@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from extproc import stores
@@ -243,6 +244,28 @@ async def test_postgres_unreachable_is_unavailable(tmp_path: Path) -> None:
         await store.head("acme", "greet")
     assert str(tmp_path) not in str(raised.value)  # no connection string in the message
     await store.close()
+
+
+async def test_a_hung_postgres_is_unavailable_within_the_deadline(tmp_path: Path) -> None:
+    with postgres_server(tmp_path) as (url, pid):
+        store = PostgresPromptStore(url, timeout_seconds=0.5)
+        await store.add_version("acme", template("one"), None)
+        server = psutil.Process(pid)
+        hung = [server, *server.children(recursive=True)]  # the postmaster and the backend serving the pool
+        for process in hung:
+            process.suspend()
+        try:
+            for call in (store.head("acme", "greet"), store.add_version("acme", template("two"), None)):
+                with pytest.raises(StoreUnavailable):
+                    # Without a deadline of its own the call waits for the server for ever: this bound only
+                    # turns such a hang into a failure of the test.
+                    await asyncio.wait_for(call, 30)
+        finally:
+            for process in hung:
+                process.resume()
+        head = await store.head("acme", "greet")  # the server answers again: so does the store
+        assert head is not None and head.latest in (1, 2)
+        await store.close()
 
 
 def test_open_prompt_store_names_what_is_missing() -> None:

@@ -55,6 +55,8 @@ FAMILIES = {
     },
     "llm_gateway_upstream_latency_seconds": {"model", "provider"},
     "llm_gateway_overhead_seconds": {"route"},
+    "llm_gateway_prompt_requests": {"prompt", "version"},
+    "llm_gateway_prompt_errors": {"code"},
 }  # fmt: skip
 
 # A service process: configure, record `count` answers for `tenant`, one rejection, exit.
@@ -236,6 +238,8 @@ def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     metrics.record_cache_exploration(route="fast", tenant="t", outcome="right", usd=0.1)
     metrics.record_cache_risk(route="fast", tenant="t", risk=0.1)
     metrics.record_overhead(route="fast", seconds=0.001)
+    metrics.record_prompt(prompt="support-reply", version=3)
+    metrics.record_prompt_error(code="prompt_not_found")
     body, content_type = metrics.render()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     families = {family.name: family for family in text_string_to_metric_families(body.decode())}
@@ -243,6 +247,16 @@ def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     for name, family in families.items():
         for sample in family.samples:
             assert set(sample.labels) - {"le"} == FAMILIES[name], sample
+
+
+def test_prompt_series_are_bounded_and_the_rest_counted_as_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "MAX_PROMPT_SERIES", 2)
+    for version in (1, 2, 3, 4, 1):
+        metrics.record_prompt(prompt="support-reply", version=version)
+    samples = scrape()
+    counted = {dict(labels)["version"]: count for (name, labels), count in samples.items()
+               if name == "llm_gateway_prompt_requests_total"}  # fmt: skip
+    assert counted == {"1": 2, "2": 1, "other": 2}
 
 
 def test_long_label_values_are_cut() -> None:

@@ -148,6 +148,16 @@ def test_a_request_continues_envoys_trace_with_a_span_per_stage(collector: Colle
     assert spans["stage routing"].parent_span_id == request.span_id
 
 
+def test_a_request_expanded_from_a_prompt_names_it_and_its_version(collector: Collector) -> None:
+    trace_id = secrets.token_hex(16)
+    trace = tracing.start_stream([("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01")])
+    ctx = _answered_context()
+    ctx.prompt_name, ctx.prompt_version = "support-reply", 3
+    trace.end_request(ctx)
+    (request,) = _flushed(collector, trace_id, 1)
+    assert (request.attributes["llm_gateway.prompt"], request.attributes["llm_gateway.prompt_version"]) == ("support-reply", 3)
+
+
 def test_a_refusal_is_the_clients_error_and_a_5xx_the_servers(collector: Collector) -> None:
     ids = []
     for status, reason in ((429, "rate_limit_exceeded"), (500, "internal_error")):
