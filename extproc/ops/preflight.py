@@ -20,8 +20,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from extproc.cache.policy import load_cache_policies
 from extproc.ext_proc.health import serving_problem
-from extproc.config.catalog import CatalogError, load_catalog
-from extproc.tenancy.settings import SettingsError, load_settings
+from extproc.config.catalog import load_catalog
+from extproc.config.validation import ConfigError
+from extproc.tenancy.settings import load_settings
 
 # A store that does not answer within this long counts as unreachable.
 STORE_TIMEOUT_S = 2.0
@@ -34,7 +35,7 @@ def problems(config: dict[str, Any], environ: dict[str, str] | None = None) -> l
     try:
         settings = load_settings(config)
         cache = load_cache_policies(config)
-    except SettingsError as exc:
+    except ConfigError as exc:
         return [*found, f"The configuration's tenancy or cache settings are wrong: {exc}."]
     if settings.store == "redis":
         found += _redis_problems(settings.redis_url or "")
@@ -65,7 +66,7 @@ def without_password(url: str) -> str:
 def _missing_keys(config: dict[str, Any], environ: dict[str, str]) -> list[str]:
     try:
         catalog = load_catalog(config)
-    except CatalogError as exc:
+    except ConfigError as exc:
         return [f"The model routes are wrong: {exc}."]
     found: dict[str, str] = {}
     for route in catalog.routes.values():
