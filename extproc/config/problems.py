@@ -118,6 +118,11 @@ def _annotation_at(level: type[BaseModel], loc: tuple[str | int, ...]) -> tuple[
     return current, constraints
 
 
+def unwrap(annotation: Any) -> Any:
+    """`annotation` without `Annotated` and without `| None`."""
+    return _unwrap(annotation, ())[0]
+
+
 def _unwrap(annotation: Any, constraints: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
     """`annotation` without `Annotated` (its metadata joins `constraints`) and without `| None`."""
     while True:

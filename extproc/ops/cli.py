@@ -160,14 +160,21 @@ def _serve(args: argparse.Namespace) -> int:
     metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
     from extproc.tenancy.settings import load_settings
 
+    from extproc.config.validation import ConfigError
+
     config = read_config(args.config or DEFAULT_CONFIG)
     if args.preflight:
         from extproc.ops.preflight import problems
 
         for problem in problems(config):
             logging.getLogger("extproc.ops.preflight").error("%s", problem)
-    settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
-    gateway = build_gateway(config, settings=settings)
+    try:
+        settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
+        gateway = build_gateway(config, settings=settings)
+    except ConfigError as exc:  # a mistake in envoy.yaml: say each one, no traceback
+        for problem in exc.problems:
+            logging.getLogger("extproc.config").error("%s", problem)
+        return 1
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
     tracing.configure(tracing.settings_from_config(config))
     try:
