@@ -100,7 +100,11 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
     up.add_argument("--config", default=None, help="envoy.yaml to run (default: the shipped one)")
-    up.add_argument("--port", type=int, default=8080, help="the gateway's listener port")
+    up.add_argument("--port", type=int, default=8080, help="the gateway's listener port, on 127.0.0.1")
+    up.add_argument(
+        "--listen", default=None, metavar="HOST:PORT",
+        help="the listener's address instead, e.g. 0.0.0.0:8080 to take requests from other hosts",
+    )  # fmt: skip
     up.add_argument("--admin-port", type=int, default=9901, help="Envoy's admin port (loopback only)")
     up.add_argument("--workers", type=int, default=2, help="ext_proc service processes")
     up.add_argument(
@@ -263,11 +267,18 @@ def _render(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from extproc.config.envoy_yaml import DEFAULT_CONFIG
+    from extproc.ops.render import HostPort, RenderError
     from extproc.ops.up import run_up
 
+    try:
+        listen = HostPort.parse(args.listen) if args.listen else HostPort("127.0.0.1", args.port)
+    except RenderError as exc:
+        print(f"problem: --listen: {exc}", file=sys.stderr)
+        return 1
     return run_up(
         config_path=args.config or DEFAULT_CONFIG,
-        port=args.port,
+        listen_host=listen.host,
+        port=listen.port,
         admin_port=args.admin_port,
         workers=args.workers,
         service_port=args.service_port,

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 10.0
+# sun_path holds 108 bytes on Linux, the last a NUL.
+_MAX_SOCKET_PATH = 107
 # A draining service waits up to --drain-seconds (10) for health checks, then up to 5 s for its streams.
 _DRAIN_TIMEOUT_S = 20.0
 
@@ -47,6 +49,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ensure_free(host: str, port: int, what: str, option: str) -> None:
+    """LaunchError when something already listens on `host:port`.
+
+    Envoy binds its listener with SO_REUSEPORT, so a second gateway on a busy port would
+    share it with the first (requests alternating between the two) instead of failing.
+    A plain bind, without SO_REUSEPORT, fails on any port another socket holds.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As Envoy does: a port whose last connections linger in TIME_WAIT is free (Linux still
+        # refuses one that a socket listens on).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise LaunchError(
+                f"{what} port {port} on {host} is in use ({exc.strerror}): another gateway (a second "
+                f"`llm-gateway up`?) or another server holds it. Stop it, or choose another port with {option}."
+            ) from None
 
 
 def envoy_binary() -> str:
@@ -67,6 +90,8 @@ class StackOptions:
 
     config_path: Path
     port: int = 8080
+    # The listener's address: loopback unless asked (`up --listen 0.0.0.0:8080`).
+    listen_host: str = "127.0.0.1"
     admin_port: int = 9901
     workers: int = 2
     service_port: int = 9002
@@ -103,6 +128,8 @@ class Stack:
 
     def __init__(self, options: StackOptions) -> None:
         self.options = options
+        # A folder the stack makes for itself is removed when it stops; one it is given stays.
+        self._owns_run_dir = options.run_dir is None
         self.run_dir = Path(options.run_dir or tempfile.mkdtemp(prefix="llm-gateway-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.port = options.port or free_port()
@@ -115,8 +142,10 @@ class Stack:
 
     @property
     def base_url(self) -> str:
-        """The OpenAI-compatible base URL clients use."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        """The OpenAI-compatible base URL clients on this host use."""
+        host = self.options.listen_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+        return f"http://{'[' + host + ']' if ':' in host and not host.startswith('[') else host}:{self.port}/v1"
 
     @property
     def admin_url(self) -> str:
@@ -139,6 +168,7 @@ class Stack:
         want_fake = options.fake_provider
         if want_fake is None:
             want_fake = uses_fake_provider(source) and not self.env.get(FAKE_PROVIDER_KEY_ENV)
+        self._ensure_ports_free(want_fake)
         if want_fake:
             self.fake_provider_port = options.fake_provider_port or free_port()
             self.env.setdefault(FAKE_PROVIDER_KEY_ENV, "fake-" + secrets.token_hex(16))
@@ -155,10 +185,17 @@ class Stack:
         base = options.service_port
         if options.unix_sockets:
             self.services = [ServiceAddress(uds=str(self.run_dir / f"service-{i}.sock")) for i in range(options.workers)]
+            longest = max((s.uds or "" for s in self.services), key=len)
+            if len(longest.encode()) > _MAX_SOCKET_PATH:
+                raise LaunchError(
+                    f"the service's Unix socket path {longest} is longer than the {_MAX_SOCKET_PATH} bytes a socket "
+                    "path may have: set TMPDIR to a shorter folder, or use --tcp"
+                )
         else:
             self.services = [ServiceAddress(port=free_port() if not base else base + i) for i in range(options.workers)]
         rendered = render(
             source,
+            listener_host=options.listen_host,
             listener_port=self.port,
             admin_port=self.admin_port,
             services=self.services,
@@ -175,6 +212,17 @@ class Stack:
             self.wait_service_healthy(index)
         self._spawn_envoy()
         wait_http(f"{self.admin_url}/ready", self._children["envoy"])
+
+    def _ensure_ports_free(self, with_fake_provider: bool) -> None:
+        """Refuse, before anything starts, a port the options fix that something else holds."""
+        options = self.options
+        ensure_free(options.listen_host or "0.0.0.0", self.port, "the gateway's", "--port or --listen")
+        ensure_free("127.0.0.1", self.admin_port, "Envoy's admin", "--admin-port")
+        if with_fake_provider and options.fake_provider_port:
+            ensure_free("127.0.0.1", options.fake_provider_port, "the fake provider's", "--fake-provider-port")
+        if not options.unix_sockets and options.service_port:
+            for index in range(options.workers):
+                ensure_free("127.0.0.1", options.service_port + index, "a service process's", "--service-port")
 
     def start_service(self, index: int) -> None:
         """Start (or restart) service process `index` on its address."""
@@ -246,6 +294,8 @@ class Stack:
             if child is not None:
                 # With Envoy gone there is nothing to drain for: SIGINT stops a service at once.
                 terminate(child, signal.SIGINT if name.startswith("service-") else signal.SIGTERM)
+        if self._owns_run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def __enter__(self) -> "Stack":
         return self.start()
