@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         "--preflight", action="store_true",
         help="at start, log what keeps this deployment from answering (missing provider keys, unreachable stores)",
     )  # fmt: skip
+    serve.add_argument(
+        "--managed", action="store_true",
+        help="reloads (SIGHUP) are decided and counted by `llm-gateway up`, not by this process",
+    )  # fmt: skip
     serve.set_defaults(func=_serve)
 
     health = commands.add_parser("healthcheck", help="exit 0 when the service at --port is SERVING and its deployment can answer")
@@ -154,35 +158,42 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from extproc.telemetry import metrics, tracing
     from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
-    from extproc.app import build_gateway
-    from extproc.ext_proc.server import Listen, serve
+    from extproc.app import Gateway, build_gateway
+    from extproc.config.validation import ConfigError
+    from extproc.ext_proc.reload import ConfigReloader, config_hash
+    from extproc.ext_proc.server import Current, Listen, serve
+    from extproc.tenancy.settings import load_settings
 
     _use_uvloop()
     # Before anything is counted: several processes of one gateway share a directory.
     metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
-    from extproc.tenancy.settings import load_settings
+    path = Path(args.config or DEFAULT_CONFIG)
 
-    from extproc.config.validation import ConfigError
+    def build(config: dict, previous: Gateway | None) -> Gateway:
+        settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
+        return build_gateway(config, settings=settings, previous=previous)
 
-    config = read_config(args.config or DEFAULT_CONFIG)
+    config = read_config(path)
     if args.preflight:
         from extproc.ops.preflight import problems
 
         for problem in problems(config):
             logging.getLogger("extproc.ops.preflight").error("%s", problem)
     try:
-        settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
-        gateway = build_gateway(config, settings=settings)
+        current = Current(build(config, None))
     except ConfigError as exc:  # a mistake in envoy.yaml: say each one, no traceback
         for problem in exc.problems:
             logging.getLogger("extproc.config").error("%s", problem)
         return 1
+    reloader = ConfigReloader(path, current, build, config_hash(path.read_bytes()), count=not args.managed)
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
     tracing.configure(tracing.settings_from_config(config))
     try:
-        asyncio.run(serve(gateway, listen, drain_seconds=args.drain_seconds))
+        asyncio.run(serve(current, listen, drain_seconds=args.drain_seconds, on_hangup=reloader.reload))
     finally:
         tracing.shutdown()  # sends the spans still batched
     return 0
