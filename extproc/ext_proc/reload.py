@@ -12,7 +12,6 @@ logged with every problem and counted.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,25 +21,14 @@ from typing import Any
 import yaml
 
 from extproc.app import Gateway
+from extproc.config.envoy_yaml import config_hash
 from extproc.config.validation import ConfigError
 from extproc.ext_proc.server import Current
 from extproc.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
-# `llm-gateway up` renders the operator's envoy.yaml into a copy of its own; this first line of the
-# copy names the operator's file, so every process reports the hash of the file that was edited.
-SOURCE_HASH_MARKER = "# llm-gateway source sha256: "
-
 Build = Callable[[dict[str, Any], Gateway | None], Gateway]
-
-
-def config_hash(text: bytes) -> str:
-    """The SHA-256 that names a configuration: the operator's file's, as `up`'s copy records it, or the file's own."""
-    first = text.split(b"\n", 1)[0].decode("utf-8", "replace")
-    if first.startswith(SOURCE_HASH_MARKER):
-        return first[len(SOURCE_HASH_MARKER):].strip()
-    return hashlib.sha256(text).hexdigest()
 
 
 class ConfigReloader:

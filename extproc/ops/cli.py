@@ -1,4 +1,5 @@
-"""The `llm-gateway` command: serve, up, check, render, healthcheck, keys, prompts, eval, fake-provider, import-litellm, compare."""
+"""The `llm-gateway` command: serve, up, reload, check, render, healthcheck, keys, prompts, eval, fake-provider,
+import-litellm, compare."""
 
 from __future__ import annotations
 
@@ -124,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--trace-sampling", type=float, default=100.0, metavar="PERCENT", help="requests traced, with --otlp-endpoint")
     up.set_defaults(func=_up)
 
+    reload = commands.add_parser(
+        "reload", help="apply envoy.yaml's changes to the running `up` now (it also does so when the file changes)"
+    )
+    reload.add_argument("--state", default=None, help="the state file `up` writes (default: var/llm-gateway-up.json)")
+    reload.set_defaults(func=_reload)
+
     check = commands.add_parser("check", help="validate envoy.yaml and say what is wrong in plain words")
     check.add_argument("--config", default=None, help="envoy.yaml to check (default: the shipped one)")
     check.set_defaults(func=_check)
@@ -164,7 +171,8 @@ def _serve(args: argparse.Namespace) -> int:
     from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
     from extproc.app import Gateway, build_gateway
     from extproc.config.validation import ConfigError
-    from extproc.ext_proc.reload import ConfigReloader, config_hash
+    from extproc.config.envoy_yaml import config_hash
+    from extproc.ext_proc.reload import ConfigReloader
     from extproc.ext_proc.server import Current, Listen, serve
     from extproc.tenancy.settings import load_settings
 
@@ -299,6 +307,14 @@ def _up(args: argparse.Namespace) -> int:
         otlp_endpoint=args.otlp_endpoint,
         trace_sampling_percent=args.trace_sampling,
     )
+
+
+def _reload(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from extproc.ops.reload import STATE_FILE, request_reload
+
+    return request_reload(Path(args.state) if args.state else STATE_FILE)
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ here and stopped here, by its PID.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -26,6 +27,8 @@ from typing import IO, Any
 import yaml
 
 from extproc.ext_proc.health import wait_serving
+from extproc.config.envoy_yaml import SOURCE_HASH_MARKER
+from extproc.ops import xds_files
 from extproc.telemetry import metrics
 from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
 from extproc.telemetry.tracing import with_tracing
@@ -136,7 +139,12 @@ class Stack:
         self.admin_port = options.admin_port or free_port()
         self.fake_provider_port: int | None = None
         self.services: list[ServiceAddress] = []
+        # What the services read (the whole envoy.yaml, addresses rewritten), and what Envoy runs:
+        # a bootstrap whose listeners and clusters come from files in xds/ (xds_files.py).
         self.config_path = self.run_dir / "envoy.yaml"
+        self.bootstrap_path = self.run_dir / "envoy-bootstrap.yaml"
+        self.xds_dir = self.run_dir / "xds"
+        self._bootstrap: dict[str, Any] = {}
         self.env = {**os.environ, **options.extra_env}
         self._children: dict[str, Child] = {}
 
@@ -163,8 +171,8 @@ class Stack:
 
     def _start(self) -> None:
         options = self.options
-        with open(options.config_path, encoding="utf-8") as handle:
-            source: dict[str, Any] = yaml.safe_load(handle)
+        text = options.config_path.read_bytes()
+        source: dict[str, Any] = yaml.safe_load(text)
         want_fake = options.fake_provider
         if want_fake is None:
             want_fake = uses_fake_provider(source) and not self.env.get(FAKE_PROVIDER_KEY_ENV)
@@ -193,6 +201,23 @@ class Stack:
                 )
         else:
             self.services = [ServiceAddress(port=free_port() if not base else base + i) for i in range(options.workers)]
+        rendered = self._render(source)
+        self._write_service_config(rendered, hashlib.sha256(text).hexdigest())
+        self._bootstrap, files = xds_files.split(rendered, self.xds_dir)
+        xds_files.write_initial(files, self.xds_dir)
+        self.bootstrap_path.write_text(yaml.safe_dump(self._bootstrap, sort_keys=False))
+        for index in range(options.workers):
+            self.start_service(index)
+        if self.fake_provider_port:
+            wait_http(f"http://127.0.0.1:{self.fake_provider_port}/_fake/health", self._children["fake-provider"])
+        for index in range(options.workers):
+            self.wait_service_healthy(index)
+        self._spawn_envoy()
+        wait_http(f"{self.admin_url}/ready", self._children["envoy"])
+
+    def _render(self, source: dict[str, Any]) -> dict[str, Any]:
+        """`source` with this run's addresses (and its tracer, if any)."""
+        options = self.options
         rendered = render(
             source,
             listener_host=options.listen_host,
@@ -203,15 +228,46 @@ class Stack:
         )
         if options.otlp_endpoint:
             rendered = with_tracing(rendered, options.otlp_endpoint, options.trace_sampling_percent)
-        self.config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
-        for index in range(options.workers):
-            self.start_service(index)
-        if self.fake_provider_port:
-            wait_http(f"http://127.0.0.1:{self.fake_provider_port}/_fake/health", self._children["fake-provider"])
-        for index in range(options.workers):
-            self.wait_service_healthy(index)
-        self._spawn_envoy()
-        wait_http(f"{self.admin_url}/ready", self._children["envoy"])
+        return rendered
+
+    def _write_service_config(self, rendered: dict[str, Any], source_hash: str) -> None:
+        """The services' envoy.yaml, replaced atomically (a service reloading reads a whole file)."""
+        staging = self.run_dir / ".envoy.yaml.next"
+        staging.write_text(f"{SOURCE_HASH_MARKER}{source_hash}\n" + yaml.safe_dump(rendered, sort_keys=False))
+        os.replace(staging, self.config_path)
+
+    def reload(self, source_text: bytes) -> tuple[list[str], bool]:
+        """Apply a changed envoy.yaml (already checked) to the running gateway, without a restart.
+
+        Envoy takes the new clusters, routes and listeners from its files, then every service
+        process reloads its copy; streams in flight finish on the configuration they started
+        with. Returns the Envoy files that changed (`cds`, `rds_0`, `lds`) and whether the change
+        also touches what only a restart applies (admin, overload manager, runtime layers...).
+        XdsRejected or LaunchError when a part refused it (Envoy's old files are put back).
+        """
+        digest = hashlib.sha256(source_text).hexdigest()
+        rendered = self._render(yaml.safe_load(source_text))
+        bootstrap, files = xds_files.split(rendered, self.xds_dir)
+        changed = xds_files.update(files, self.xds_dir, self.admin_url)
+        self._write_service_config(rendered, digest)
+        for name, child in self._children.items():
+            if name.startswith("service-"):
+                child.process.send_signal(signal.SIGHUP)
+        self._await_services(digest)
+        return changed, bootstrap != self._bootstrap
+
+    def _await_services(self, digest: str, timeout: float = _START_TIMEOUT_S) -> None:
+        """Block until every service process reports that it runs the configuration `digest`."""
+        pids = {str(child.process.pid) for name, child in self._children.items() if name.startswith("service-")}
+        deadline = time.monotonic() + timeout
+        while True:
+            loaded = metrics.loaded_configs(str(self.run_dir / "metrics"))
+            if all(loaded.get(pid) == digest for pid in pids):
+                return
+            if time.monotonic() > deadline:
+                behind = sorted(pid for pid in pids if loaded.get(pid) != digest)
+                raise LaunchError(f"service processes {', '.join(behind)} did not load the new configuration (see their log)")
+            time.sleep(0.05)
 
     def _ensure_ports_free(self, with_fake_provider: bool) -> None:
         """Refuse, before anything starts, a port the options fix that something else holds."""
@@ -229,7 +285,7 @@ class Stack:
         address = self.services[index]
         where = ["--uds", address.uds] if address.uds else ["--host", "127.0.0.1", "--port", str(address.port)]
         keys = ["--keys-file", str(self.options.keys_file)] if self.options.keys_file else []
-        self._spawn(f"service-{index}", ["serve", "--config", str(self.config_path), *where, *keys])
+        self._spawn(f"service-{index}", ["serve", "--config", str(self.config_path), "--managed", *where, *keys])
 
     def stop_service(self, index: int) -> None:
         """Stop service process `index` gracefully (SIGTERM: it drains first), as a rolling restart does."""
@@ -250,7 +306,8 @@ class Stack:
         wait_grpc_health(self.services[index].grpc_target(), self._children[f"service-{index}"])
 
     def _spawn_envoy(self) -> None:
-        command = [envoy_binary(), "-c", str(self.config_path), "--disable-hot-restart", "-l", "warning"]
+        command = [envoy_binary(), "-c", str(self.bootstrap_path), "--disable-hot-restart", "-l", "warning",
+                   "--drain-strategy", "immediate"]
         if self.options.envoy_concurrency:
             command += ["--concurrency", str(self.options.envoy_concurrency)]
         self._spawn("envoy", command, python=False)

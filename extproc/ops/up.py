@@ -4,7 +4,9 @@ Safe local defaults: the configuration passes `llm-gateway check` first (its
 warnings, such as a provider key that is not set, are printed; a problem stops
 it), the listener binds 127.0.0.1 unless `--listen` says otherwise, a port
 something else holds is refused before anything starts, and the temporary
-folder of the run is removed on the way out.
+folder of the run is removed on the way out. While it runs, a change to
+envoy.yaml (or `llm-gateway reload`) is checked and applied without a restart
+(ops/reload.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from extproc.config.envoy_yaml import read_config
 from extproc.ops.checks import check_config
 from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, Stack, StackOptions
+from extproc.ops.reload import StackReloader
 from extproc.tenancy.keys import FileKeyStore, generate_key, new_record
 from extproc.tenancy.settings import Settings, load_settings
 from extproc.telemetry.tracing import with_tracing
@@ -30,6 +33,8 @@ from extproc.telemetry.tracing import with_tracing
 log = logging.getLogger(__name__)
 
 _RESTART_BACKOFF_S = 1.0
+# How often `up` looks at envoy.yaml for a change.
+_WATCH_INTERVAL_S = 1.0
 
 
 def run_up(
@@ -76,24 +81,37 @@ def run_up(
         otlp_endpoint=otlp_endpoint,
         trace_sampling_percent=trace_sampling_percent,
     )
-    stop_requested = False
+    stop_requested = reload_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
         nonlocal stop_requested
         stop_requested = True
 
+    def request_reload(signum: int, _frame: object) -> None:  # `llm-gateway reload`
+        nonlocal reload_requested
+        reload_requested = True
+
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, request_reload)
     stack = Stack(options)
     try:
         stack.start()
     except LaunchError as exc:
         log.error("could not start the gateway: %s", exc)
         return 1
+    reloader = StackReloader(stack, Path(config_path))
     print(_banner(stack, _demo_key(settings), catalog), flush=True)
     _warn_about_per_process_state(settings, load_cache_policies(config), workers)
+    next_look = time.monotonic() + _WATCH_INTERVAL_S
     try:
         while not stop_requested:
+            if reload_requested:
+                reload_requested = False
+                reloader.reload("llm-gateway reload")
+            elif time.monotonic() >= next_look:
+                next_look = time.monotonic() + _WATCH_INTERVAL_S
+                reloader.poll()
             exited = stack.poll()
             if exited is None:
                 time.sleep(0.2)
@@ -106,6 +124,7 @@ def run_up(
                 log.error("%s exited; stopping the gateway", exited)
                 return 1
     finally:
+        reloader.close()
         stack.stop()
     return 0
 

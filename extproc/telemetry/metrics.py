@@ -371,6 +371,19 @@ def record_config_loaded(*, sha256: str, previous: str | None, at: float) -> Non
     state.metrics.config_loaded.set(at)
 
 
+def loaded_configs(directory: str) -> dict[str, str]:
+    """loaded_configs reads, from a shared directory, the configuration each live process runs: hash by pid."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return {
+        sample.labels["pid"]: sample.labels["sha256"]
+        for family in registry.collect()
+        if family.name == "llm_gateway_config_info"
+        for sample in family.samples
+        if sample.value == 1 and "pid" in sample.labels
+    }
+
+
 def render() -> tuple[bytes, str]:
     """render returns the exposition body and its content type; in multiprocess mode, summed over every process."""
     state = _state or _default_state()

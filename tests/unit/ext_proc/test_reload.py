@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from extproc.app import Gateway, build_gateway
-from extproc.config.envoy_yaml import DEFAULT_CONFIG, gateway_section, iter_routes
-from extproc.ext_proc.reload import SOURCE_HASH_MARKER, ConfigReloader, config_hash
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, SOURCE_HASH_MARKER, config_hash, gateway_section, iter_routes
+from extproc.ext_proc.reload import ConfigReloader
 from extproc.ext_proc.server import Current
 from extproc.telemetry import metrics
 from extproc.tenancy.settings import STORE_PATH_ENV, tenancy_metadata
