@@ -32,6 +32,8 @@ from extproc.telemetry import metrics
 log = logging.getLogger(__name__)
 
 STATE_FILE = Path("var") / "llm-gateway-up.json"
+# Envoy's files (xds_files.py), as people call what they hold.
+_PARTS = {"cds": "clusters", "rds": "routes", "lds": "listeners"}
 # How long `llm-gateway reload` waits for up's verdict (a check runs Envoy's validation).
 VERDICT_TIMEOUT_S = 120.0
 
@@ -153,8 +155,9 @@ def _print_verdict(last: dict[str, object], config: str) -> int:
     for warning in last.get("warnings") or []:  # type: ignore[union-attr]
         print(f"warning: {warning}")
     if last.get("result") == "applied":
-        changed = ", ".join(last.get("changed") or []) or "the services only"  # type: ignore[arg-type]
-        print(f"reloaded {config} (sha256 {str(last.get('sha256'))[:12]}): Envoy took {changed}")
+        names = sorted({_PARTS.get(str(name).split("_")[0], str(name)) for name in last.get("changed") or []})  # type: ignore[union-attr]
+        envoy = f"Envoy took the new {' and '.join(names)}" if names else "Envoy's part is unchanged"
+        print(f"reloaded {config} (sha256 {str(last.get('sha256'))[:12]}): {envoy}; the service processes reloaded")
         return 0
     for problem in last.get("problems") or []:  # type: ignore[union-attr]
         print(f"problem: {problem}")
