@@ -66,15 +66,15 @@ class Current:
         self.serving = Serving.of(gateway)
         # Every redaction worker pool started so far (stopped with the server, whichever gateway uses it).
         self.pools: list[ScanPool] = []
-        self._start_pools(gateway)
 
     def swap(self, gateway: Gateway) -> None:
-        """Serve new streams with `gateway` from now on."""
-        self._start_pools(gateway)
+        """Serve new streams with `gateway` from now on (its redaction workers started first)."""
+        self.start_pools(gateway)
         self.serving = Serving.of(gateway)
 
-    def _start_pools(self, gateway: Gateway) -> None:
-        for pool in gateway.scan_pools:
+    def start_pools(self, gateway: Gateway | None = None) -> None:
+        """Start the redaction workers of `gateway` (default: the one serving) that are not running yet."""
+        for pool in (gateway or self.serving.gateway).scan_pools:
             if pool not in self.pools:
                 pool.start()  # its worker processes load their detectors meanwhile
                 self.pools.append(pool)
@@ -178,6 +178,7 @@ async def serve(
     flight. SIGINT (Ctrl-C, or a whole stack stopping) skips the drain. SIGHUP runs
     `on_hangup` (a reload of envoy.yaml), one at a time."""
     current = source if isinstance(source, Current) else Current(source)
+    current.start_pools()
     server, health_servicer, port = await start(current, listen)
     # Everything loaded so far (LiteLLM, Presidio: ~500,000 objects) lives as long as the process.
     # Out of the collector's sight, a full collection takes microseconds instead of ~1 s, during
