@@ -21,7 +21,17 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as exc:
+        # A mistake in envoy.yaml found by any command that reads it (`keys`, `cache`...): each one
+        # in words, no traceback. (ConfigError, caught by its `problems`: importing it would slow `--help`.)
+        problems = getattr(exc, "problems", None)
+        if not isinstance(problems, list):
+            raise
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
