@@ -17,6 +17,7 @@ from typing import Any
 from extproc.cache.embeddings import Embedder
 from extproc.cache.policy import CachePolicies, load_cache_policies
 from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex
+from extproc.cache.sqlite_store import SqliteCache
 from extproc.cache.store import CacheStore, MemoryCache, RedisCache
 from extproc.config.catalog import Catalog, CatalogError, Endpoint, load_catalog
 from extproc.config.envoy_yaml import envoy_admin_url
@@ -149,9 +150,12 @@ def build_semantic_index(policies: CachePolicies) -> tuple[SemanticIndex, Embedd
 
 
 def build_cache_store(settings: Settings, policies: CachePolicies) -> CacheStore:
-    """Redis when the tenancy store is shared, else this process's LRU."""
+    """Where the tenancy store is: Redis (every replica), the host's SQLite file (every process of the
+    host), or this process's LRU (`memory`)."""
     if settings.store == "redis":
         return RedisCache(redis_client(settings.redis_url or ""))
+    if settings.store == "sqlite":
+        return SqliteCache(settings.store_path, policies.max_entries)
     return MemoryCache(policies.max_entries)
 
 

@@ -139,13 +139,12 @@ def _warn_about_per_process_state(settings: Settings, cache: CachePolicies, work
             workers,
             workers,
         )
-    if workers > 1 and settings.store != "redis" and cache.any_active:
+    if workers > 1 and settings.store == "memory" and cache.any_active:
         log.warning(
-            "the response cache lives in each of the %d service processes (store.kind is %s): a repeated "
-            "request is a hit only once the process it reaches has seen it. Use store.kind: redis, or "
-            "--workers 1, for one cache.",
+            "store.kind is memory: the response cache lives in each of the %d service processes, so a repeated "
+            "request is a hit only once the process it reaches has seen it. Use store.kind: sqlite (one host) or "
+            "redis, or --workers 1, for one cache.",
             workers,
-            settings.store,
         )
 
 

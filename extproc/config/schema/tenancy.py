@@ -41,9 +41,9 @@ class Store(Section):
 
     kind: StoreKind = Field(
         "sqlite",
-        description="`sqlite`: buckets, spend and budget holds in one file shared by every service process of the "
-        "host; spend survives restarts. `memory`: in each service process (one process; tests). `redis`: keys, "
-        "buckets and spend shared by every replica.",
+        description="`sqlite`: buckets, spend, budget holds and the exact cache in one file shared by every service "
+        "process of the host; spend survives restarts. `memory`: in each service process (one process; tests). "
+        "`redis`: keys, buckets, spend and the exact cache shared by every replica.",
     )
     path: str = Field(
         DEFAULT_STORE_PATH,
