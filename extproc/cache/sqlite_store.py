@@ -14,10 +14,10 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from collections.abc import Callable
 from typing import TypeVar
 
 import orjson

@@ -11,8 +11,8 @@ same file Envoy loads, so the two can never disagree about what exists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from extproc.config.envoy_yaml import (
@@ -23,9 +23,10 @@ from extproc.config.envoy_yaml import (
     iter_routes_with_hosts,
     static_resources,
 )
+from extproc.config.envoy_yaml import MODEL_HEADER as MODEL_HEADER  # named from here by routing and the importer
 from extproc.config.schema import EndpointSettings, LaneRouteSettings
 from extproc.config.schema.levels import PRICE_FIELDS, RouteKind
-from extproc.config.validation import MODEL_HEADER, ConfigError, endpoint_settings, iter_named_routes, route_settings
+from extproc.config.validation import ConfigError, endpoint_settings, iter_named_routes, route_settings
 
 ROUTE_KINDS = get_args(RouteKind)
 # An endpoint's price override in envoy.yaml, in LiteLLM's own key names (USD per token).

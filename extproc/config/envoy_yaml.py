@@ -20,6 +20,8 @@ import yaml
 # service writes for the access log.
 METADATA_NAMESPACE = "llm_gateway"
 HCM_NAME = "envoy.filters.network.http_connection_manager"
+# The request header the service sets to the canonical model name; each model route matches it.
+MODEL_HEADER = "x-gateway-model"
 # The shipped configuration, next to the package in a source checkout.
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
 

@@ -81,7 +81,8 @@ def describe(annotation: Any, constraints: tuple[Any, ...] = ()) -> str:
 
 
 def _bounded(noun: str, constraints: tuple[Any, ...]) -> str:
-    low = high = None
+    low: Any = None
+    high: Any = None
     low_open = False
     for constraint in constraints:
         if isinstance(constraint, annotated_types.Gt):

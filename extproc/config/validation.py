@@ -14,12 +14,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from extproc.config.envoy_yaml import METADATA_NAMESPACE, iter_lb_endpoints, iter_virtual_hosts, static_resources
+from extproc.config.envoy_yaml import METADATA_NAMESPACE, MODEL_HEADER, iter_lb_endpoints, iter_virtual_hosts, static_resources
 from extproc.config.problems import sentences
 from extproc.config.schema import EndpointSettings, LaneRouteSettings, ModelRouteSettings, VirtualHostSettings
 
 _Section = TypeVar("_Section", bound=BaseModel)
-MODEL_HEADER = "x-gateway-model"
 
 
 class ConfigError(ValueError):
@@ -171,9 +170,8 @@ def _unread_sections(node: Any, read: set[int], path: str = "") -> Iterator[str]
     """The path of every `metadata.filter_metadata.llm_gateway` the walk above did not read."""
     if isinstance(node, dict):
         metadata = node.get("metadata")
-        if isinstance(metadata, dict) and id(metadata) not in read:
-            if METADATA_NAMESPACE in (metadata.get("filter_metadata") or {}):
-                yield f"{path or 'the top level'}" + (f" ({node['name']!r})" if "name" in node else "")
+        if isinstance(metadata, dict) and id(metadata) not in read and METADATA_NAMESPACE in (metadata.get("filter_metadata") or {}):
+            yield f"{path or 'the top level'}" + (f" ({node['name']!r})" if "name" in node else "")
         for key, value in node.items():
             yield from _unread_sections(value, read, f"{path}.{key}" if path else str(key))
     elif isinstance(node, list):

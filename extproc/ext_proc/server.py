@@ -53,7 +53,7 @@ class Serving:
     paths: dict[str, str]
 
     @classmethod
-    def of(cls, gateway: Gateway) -> "Serving":
+    def of(cls, gateway: Gateway) -> Serving:
         """The gateway and its lookups."""
         return cls(gateway, endpoints_by_cluster(gateway.catalog), canonical_paths(gateway.catalog))
 

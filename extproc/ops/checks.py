@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
+from extproc.cache.policy import load_cache_policies
 from extproc.config.catalog import Catalog, CatalogError, load_catalog
 from extproc.config.envoy_yaml import gateway_section, iter_routes
 from extproc.config.validation import ConfigError, config_problems
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, envoy_binary
-from extproc.cache.policy import load_cache_policies
 from extproc.redaction.policy import load_privacy
 from extproc.tenancy.settings import load_settings
 

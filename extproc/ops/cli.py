@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Any
 
 from extproc import __version__
 
@@ -168,13 +169,12 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from extproc.telemetry import metrics, tracing
-    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
     from extproc.app import Gateway, build_gateway
+    from extproc.config.envoy_yaml import DEFAULT_CONFIG, config_hash, read_config
     from extproc.config.validation import ConfigError
-    from extproc.config.envoy_yaml import config_hash
     from extproc.ext_proc.reload import ConfigReloader
     from extproc.ext_proc.server import Current, Listen, serve
+    from extproc.telemetry import metrics, tracing
     from extproc.tenancy.settings import load_settings
 
     _use_uvloop()
@@ -182,7 +182,7 @@ def _serve(args: argparse.Namespace) -> int:
     metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
     path = Path(args.config or DEFAULT_CONFIG)
 
-    def build(config: dict, previous: Gateway | None) -> Gateway:
+    def build(config: dict[str, Any], previous: Gateway | None) -> Gateway:
         settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
         return build_gateway(config, settings=settings, previous=previous)
 
@@ -355,8 +355,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from extproc.ops.checks import check_config
     from extproc.config.envoy_yaml import DEFAULT_CONFIG
+    from extproc.ops.checks import check_config
 
     path = args.config or DEFAULT_CONFIG
     report = check_config(path)

@@ -26,11 +26,11 @@ from typing import IO, Any
 
 import yaml
 
-from extproc.ext_proc.health import wait_serving
 from extproc.config.envoy_yaml import SOURCE_HASH_MARKER
+from extproc.ext_proc.health import wait_serving
 from extproc.ops import xds_files
-from extproc.telemetry import metrics
 from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
+from extproc.telemetry import metrics
 from extproc.telemetry.tracing import with_tracing
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class Stack:
         """Envoy's admin interface (loopback only)."""
         return f"http://127.0.0.1:{self.admin_port}"
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         """Start every part and wait until each is healthy; stops everything on failure."""
         try:
             self._start()
@@ -354,7 +354,7 @@ class Stack:
         if self._owns_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

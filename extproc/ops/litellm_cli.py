@@ -38,11 +38,11 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 def run_import(args: argparse.Namespace) -> int:
     """Write the envoy.yaml; on stderr, every note: what was imported with another meaning, what was not, and
     every policy the template adds (or, like for like, leaves out)."""
-    import yaml
+    import yaml  # noqa: PLC0415 - imported when the command runs: keeps `--help` fast
 
-    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
-    from extproc.ops.litellm_import import LiteLLMImportError, import_litellm
-    from extproc.ops.litellm_policies import like_for_like, template_policies
+    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config  # noqa: PLC0415
+    from extproc.ops.litellm_import import LiteLLMImportError, import_litellm  # noqa: PLC0415
+    from extproc.ops.litellm_policies import like_for_like, template_policies  # noqa: PLC0415
 
     try:
         with open(args.litellm_config, encoding="utf-8") as handle:
@@ -76,10 +76,10 @@ def run_import(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Compare; exit 0 when both sides answered every request (differences are the output, not a failure),
     1 when a side failed a request, 2 when a side cannot be compared at all (unreachable, key refused)."""
-    import httpx
+    import httpx  # noqa: PLC0415 - imported when the command runs: keeps `--help` fast
 
-    from extproc.ops.compare import default_probes, preflight, run
-    from extproc.ops.compare_report import as_json, table
+    from extproc.ops.compare import default_probes, preflight, run  # noqa: PLC0415
+    from extproc.ops.compare_report import as_json, table  # noqa: PLC0415
 
     if not args.litellm_key:
         print("problem: LiteLLM needs its key: --litellm-key or LITELLM_MASTER_KEY", file=sys.stderr)

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from extproc.ops.checks import check_config
 from extproc.ops.launcher import LaunchError, Stack
@@ -59,7 +60,7 @@ class StackReloader:
         self._path = config_path
         self._state_path = state_path
         self._seen = self._digest()
-        self.loaded = self._seen
+        self.loaded = self._seen or ""
         self.attempts = 0
         # The launcher's counters join the service processes' in the directory /metrics reads.
         metrics.configure(str(stack.run_dir / "metrics"))
@@ -151,15 +152,15 @@ def request_reload(state_path: Path = STATE_FILE, timeout: float = VERDICT_TIMEO
     return 1
 
 
-def _print_verdict(last: dict[str, object], config: str) -> int:
-    for warning in last.get("warnings") or []:  # type: ignore[union-attr]
+def _print_verdict(last: dict[str, Any], config: str) -> int:
+    for warning in last.get("warnings") or []:
         print(f"warning: {warning}")
     if last.get("result") == "applied":
-        names = sorted({_PARTS.get(str(name).split("_")[0], str(name)) for name in last.get("changed") or []})  # type: ignore[union-attr]
+        names = sorted({_PARTS.get(str(name).split("_")[0], str(name)) for name in last.get("changed") or []})
         envoy = f"Envoy took the new {' and '.join(names)}" if names else "Envoy's part is unchanged"
         print(f"reloaded {config} (sha256 {str(last.get('sha256'))[:12]}): {envoy}; the service processes reloaded")
         return 0
-    for problem in last.get("problems") or []:  # type: ignore[union-attr]
+    for problem in last.get("problems") or []:
         print(f"problem: {problem}")
     print(f"refused: {config} was not applied; the configuration already running keeps serving.")
     return 1

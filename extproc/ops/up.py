@@ -26,9 +26,9 @@ from extproc.ops.checks import check_config
 from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, Stack, StackOptions
 from extproc.ops.reload import StackReloader
+from extproc.telemetry.tracing import with_tracing
 from extproc.tenancy.keys import FileKeyStore, generate_key, new_record
 from extproc.tenancy.settings import Settings, load_settings
-from extproc.telemetry.tracing import with_tracing
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from extproc.config.catalog import MODEL_HEADER, Catalog
 from extproc.context import RequestContext
 from extproc.decisions import Reply
-from extproc.stages.base import Stage
 from extproc.errors import GatewayError, shown
+from extproc.stages.base import Stage
 
 # Listing hundreds of names in an error helps nobody.
 _MAX_NAMES_IN_ERROR = 20

@@ -66,7 +66,7 @@ class RouteCache(Section):
     )
 
     @model_validator(mode="after")
-    def _one_way_to_decide_a_hit(self) -> "RouteCache":
+    def _one_way_to_decide_a_hit(self) -> RouteCache:
         if self.is_set("threshold") and self.is_set("max_error_rate"):
             raise ValueError(
                 "sets both threshold and max_error_rate: they are two ways to decide a semantic hit. Keep "

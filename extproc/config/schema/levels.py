@@ -110,7 +110,7 @@ class EndpointSettings(Section):
         return [name.strip().lower() for name in names]
 
     @model_validator(mode="after")
-    def _both_prices(self) -> "EndpointSettings":
+    def _both_prices(self) -> EndpointSettings:
         named = [key for key in PRICE_FIELDS if self.is_set(key)]
         if named and not (self.is_set("input_cost_per_token") and self.is_set("output_cost_per_token")):
             raise ValueError(
