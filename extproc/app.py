@@ -17,6 +17,7 @@ from typing import Any
 from extproc.cache.embeddings import Embedder
 from extproc.cache.policy import CachePolicies, load_cache_policies
 from extproc.cache.semantic import MemoryIndex, PgVectorIndex, SemanticIndex
+from extproc.cache.sqlite_store import SqliteCache
 from extproc.cache.store import CacheStore, MemoryCache, RedisCache
 from extproc.config.catalog import Catalog, CatalogError, Endpoint, load_catalog
 from extproc.config.envoy_yaml import envoy_admin_url
@@ -54,10 +55,14 @@ class Gateway:
     pricing: Pricing
     settings: Settings
     limits: Limits
+    # The key store (None without authentication).
+    keys: KeyStore | None = None
     # The response cache, when a route caches.
     cache: CacheStage | None = None
+    cache_policies: CachePolicies | None = None
     # The prompt registry: its store, and the versions and labels this process has read.
     prompts: PromptResolver | None = None
+    prompt_settings: PromptSettings | None = None
     # Requests being finished after their stream ended early (a reference keeps each task alive).
     unfinished: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -80,24 +85,43 @@ def build_gateway(
     privacy: PrivacyPolicies | None = None,
     cache: CachePolicies | None = None,
     prompts: PromptSettings | None = None,
+    previous: Gateway | None = None,
 ) -> Gateway:
-    """The catalog, endpoint registry, stores and stage pipeline that envoy.yaml describes."""
+    """The catalog, endpoint registry, stores and stage pipeline that envoy.yaml describes.
+
+    On a reload, `previous` is the gateway being replaced: its stores, cache entries, semantic
+    index, prompt registry and redaction workers carry over whenever the new settings keep them
+    where they were (a reload neither empties a cache nor refills a tenant's buckets).
+    """
     catalog = load_catalog(config)
     settings = settings or load_settings(config)
     prompts = prompts or load_prompt_settings(config, settings)
     privacy = privacy if privacy is not None else load_privacy(config)
     cache = cache if cache is not None else load_cache_policies(config)
-    pricing = pricing or Pricing()
+    pricing = pricing or (previous.pricing if previous is not None else Pricing())
     estimator = Estimator(pricing)
-    keys, limits = build_stores(settings)
+    if previous is not None and _same_stores(previous.settings, settings):
+        keys, limits = previous.keys, previous.limits
+    else:
+        keys, limits = build_stores(settings)
     authenticator = Authenticator(keys, settings.loopback_metrics_without_key)
     cache_stage = None
     if cache.any_active:
-        index, embedder = build_semantic_index(cache) if cache.any_semantic else (None, None)
-        cache_stage = CacheStage(cache, build_cache_store(settings, cache), index, embedder)
-    resolver = PromptResolver(prompts.open_store(), prompts.head_ttl_seconds, prompts.max_rendered_bytes)
+        kept = previous.cache if previous is not None and _same_cache(previous, settings, cache) else None
+        if kept is not None:
+            cache_stage = CacheStage(cache, kept.store, kept.index, kept.embedder)
+        else:
+            index, embedder = build_semantic_index(cache) if cache.any_semantic else (None, None)
+            cache_stage = CacheStage(cache, build_cache_store(settings, cache), index, embedder)
+    if previous is not None and previous.prompts is not None and previous.prompt_settings == prompts:
+        resolver = previous.prompts
+    else:
+        resolver = PromptResolver(prompts.open_store(), prompts.head_ttl_seconds, prompts.max_rendered_bytes)
     prompt_stage = PromptStage(resolver, prompts.body_limit)
-    pipeline = build_pipeline(catalog, authenticator, settings, limits, privacy, cache_stage, pricing, estimator, prompt_stage)
+    pool = previous.scan_pools[0] if previous is not None and previous.scan_pools else None
+    pipeline = build_pipeline(
+        catalog, authenticator, settings, limits, privacy, cache_stage, pricing, estimator, prompt_stage, pool
+    )
     return Gateway(
         catalog=catalog,
         registry=default_registry(catalog, settings, limits, cache_stage, envoy_admin_url(config), resolver),
@@ -108,9 +132,28 @@ def build_gateway(
         pricing=pricing,
         settings=settings,
         limits=limits,
+        keys=keys,
         cache=cache_stage,
+        cache_policies=cache,
         prompts=resolver,
+        prompt_settings=prompts,
     )
+
+
+def _same_stores(before: Settings, after: Settings) -> bool:
+    """True when the key and limits stores `after` asks for are the ones `before` opened."""
+    fields = ("auth_mode", "keys_file", "store", "store_path", "redis_url")
+    return all(getattr(before, name) == getattr(after, name) for name in fields)
+
+
+def _same_cache(previous: Gateway, settings: Settings, policies: CachePolicies) -> bool:
+    """True when the previous gateway's cache store and semantic index are where `policies` want them."""
+    before = previous.cache_policies
+    if previous.cache is None or before is None or not _same_stores(previous.settings, settings):
+        return False
+    where = ("max_entries", "semantic_store", "postgres_url")
+    same_place = all(getattr(before, name) == getattr(policies, name) for name in where)
+    return same_place and (previous.cache.index is not None or not policies.any_semantic)
 
 
 def build_semantic_index(policies: CachePolicies) -> tuple[SemanticIndex, Embedder]:
@@ -124,9 +167,12 @@ def build_semantic_index(policies: CachePolicies) -> tuple[SemanticIndex, Embedd
 
 
 def build_cache_store(settings: Settings, policies: CachePolicies) -> CacheStore:
-    """Redis when the tenancy store is shared, else this process's LRU."""
+    """Where the tenancy store is: Redis (every replica), the host's SQLite file (every process of the
+    host), or this process's LRU (`memory`)."""
     if settings.store == "redis":
         return RedisCache(redis_client(settings.redis_url or ""))
+    if settings.store == "sqlite":
+        return SqliteCache(settings.store_path, policies.max_entries)
     return MemoryCache(policies.max_entries)
 
 

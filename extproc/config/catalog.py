@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from extproc.config.envoy_yaml import (
     METADATA_NAMESPACE,
@@ -23,15 +23,21 @@ from extproc.config.envoy_yaml import (
     iter_routes_with_hosts,
     static_resources,
 )
+from extproc.config.envoy_yaml import MODEL_HEADER as MODEL_HEADER  # named from here by routing and the importer
+from extproc.config.schema import EndpointSettings, LaneRouteSettings
+from extproc.config.schema.levels import PRICE_FIELDS, RouteKind
+from extproc.config.validation import ConfigError, endpoint_settings, iter_named_routes, route_settings
 
-MODEL_HEADER = "x-gateway-model"
-ROUTE_KINDS = ("chat", "embeddings")
+ROUTE_KINDS = get_args(RouteKind)
 # An endpoint's price override in envoy.yaml, in LiteLLM's own key names (USD per token).
-PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token", "cache_read_input_token_cost")
+PRICE_KEYS = PRICE_FIELDS
 
 
-class CatalogError(ValueError):
+class CatalogError(ConfigError):
     """envoy.yaml does not describe a usable model catalog."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +160,17 @@ def provider_of(model: str) -> str:
 def load_catalog(config: dict[str, Any]) -> Catalog:
     """Build the catalog from a parsed envoy.yaml (bootstrap with static resources)."""
     clusters = {c.get("name"): c for c in static_resources(config).get("clusters", []) or []}
+    vhosts = {id(route): vhost for vhost, route in iter_routes_with_hosts(config)}
     routes: dict[str, ModelRoute] = {}
     lanes: list[Lane] = []
-    for vhost, route in iter_routes_with_hosts(config):
-        meta = gateway_section(route)
-        if meta and meta.get("lane") is True:
+    for route, where in iter_named_routes(config):
+        settings = route_settings(route, where)
+        if isinstance(settings, LaneRouteSettings):
             lanes.append(_lane(route, clusters, envoy_auth_filters(config)))
             continue
-        if not meta or "model" not in meta:
+        if settings is None:
             continue
-        name = str(meta["model"])
+        name = settings.model
         target = (route.get("route") or {}).get("cluster")
         if not target:
             raise CatalogError(f"route for model {name!r} must name a `cluster` in its `route` action")
@@ -175,22 +182,16 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
             )
         if name in routes:
             raise CatalogError(f"model {name!r} is defined by two routes")
-        aliases = meta.get("aliases") or []
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            raise CatalogError(f"`aliases` of model {name!r} must be a list of strings")
-        kind = meta.get("kind", "chat")
-        if kind not in ROUTE_KINDS:
-            raise CatalogError(f"`kind` of model {name!r} must be one of {', '.join(ROUTE_KINDS)}; got {kind!r}")
         routes[name] = ModelRoute(
             name=name,
             cluster=target,
-            aliases=tuple(aliases),
+            aliases=tuple(settings.aliases),
             endpoints=tuple(cluster_endpoints(clusters[target])),
-            description=str(meta.get("description", "")),
-            kind=kind,
+            description=settings.description,
+            kind=settings.kind,
             per_attempt=has_upstream_ext_proc(clusters[target]),
-            fallback_max_cost_usd=_usd(name, meta, "fallback_max_cost_usd"),
-            buffer_bytes=_buffer_limit(route) or _buffer_limit(vhost),
+            fallback_max_cost_usd=settings.fallback_max_cost_usd,
+            buffer_bytes=_buffer_limit(route) or _buffer_limit(vhosts[id(route)]),
         )
         if not routes[name].per_attempt and len({e.model for e in routes[name].endpoints}) > 1:
             raise CatalogError(
@@ -285,63 +286,33 @@ def cluster_endpoints(cluster: dict[str, Any]) -> Iterator[Endpoint]:
     """The provider endpoints of a cluster, in priority order."""
     name = cluster.get("name", "")
     for priority, lb_endpoint in iter_lb_endpoints(cluster):
-        meta = gateway_section(lb_endpoint)
-        if not meta:
+        meta = endpoint_settings(lb_endpoint, name)
+        if meta is None:
             raise CatalogError(
                 f"an endpoint of cluster {name!r} has no `metadata.filter_metadata.{METADATA_NAMESPACE}`"
             )
-        model = meta.get("model")
-        if not isinstance(model, str) or not model:
-            raise CatalogError(f"an endpoint of cluster {name!r} lacks the LiteLLM `model` string")
         yield Endpoint(
             cluster=name,
             address=_address(lb_endpoint),
             priority=priority,
-            model=model,
-            provider=str(meta.get("provider") or provider_of(model)),
-            api_base=meta.get("api_base"),
-            api_key_env=meta.get("api_key_env"),
-            api_key_file=meta.get("api_key_file"),
-            api_version=meta.get("api_version"),
-            prices=_prices(name, meta),
-            forward_headers=_header_names(name, meta),
+            model=meta.model,
+            provider=meta.provider or provider_of(meta.model),
+            api_base=meta.api_base,
+            api_key_env=meta.api_key_env,
+            api_key_file=meta.api_key_file,
+            api_version=meta.api_version,
+            prices=_prices(meta),
+            forward_headers=tuple(meta.forward_headers),
         )
 
 
-def _header_names(cluster: str, meta: dict[str, Any]) -> tuple[str, ...]:
-    """An endpoint's `forward_headers`: header names, or prefixes ending in `*`, lower-cased."""
-    names = meta.get("forward_headers") or []
-    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip("*").strip() for n in names):
-        raise CatalogError(
-            f"an endpoint of cluster {cluster!r} sets `forward_headers`: it must be a list of header names "
-            "(or prefixes ending in '*')"
-        )
-    return tuple(n.strip().lower() for n in names)
-
-
-def _usd(model: str, meta: dict[str, Any], key: str) -> float | None:
-    value = meta.get(key)
-    if value is None:
+def _prices(meta: EndpointSettings) -> Prices | None:
+    """The `input_cost_per_token` / `output_cost_per_token` override of an endpoint, if any (the schema
+    makes sure both are there when one is)."""
+    if meta.input_cost_per_token is None or meta.output_cost_per_token is None:
         return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-        raise CatalogError(f"`{key}` of model {model!r} must be a number of USD, at least 0; got {value!r}")
-    return float(value)
-
-
-def _prices(cluster: str, meta: dict[str, Any]) -> Prices | None:
-    """The `input_cost_per_token` / `output_cost_per_token` override of an endpoint, if any."""
-    keys = PRICE_KEYS
-    if not any(key in meta for key in keys):
-        return None
-    values: list[float] = []
-    for key in keys:
-        value = meta.get(key, meta.get("input_cost_per_token") if key == "cache_read_input_token_cost" else None)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise CatalogError(
-                f"an endpoint of cluster {cluster!r} sets prices: `{key}` must be a number of USD per token, at least 0"
-            )
-        values.append(float(value))
-    return Prices(prompt=values[0], completion=values[1], cached=values[2])
+    cached = meta.cache_read_input_token_cost
+    return Prices(meta.input_cost_per_token, meta.output_cost_per_token, meta.input_cost_per_token if cached is None else cached)
 
 
 def has_upstream_ext_proc(cluster: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ bootstrap's static resources.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +21,23 @@ import yaml
 METADATA_NAMESPACE = "llm_gateway"
 HCM_NAME = "envoy.filters.network.http_connection_manager"
 BUFFER_FILTER = "envoy.filters.http.buffer"
+# The request header the service sets to the canonical model name; each model route matches it.
+MODEL_HEADER = "x-gateway-model"
 # The shipped configuration, next to the package in a source checkout.
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "envoy" / "envoy.yaml"
+
+
+# `llm-gateway up` renders the operator's envoy.yaml into a copy of its own; this first line of the
+# copy names the operator's file, so every process reports the hash of the file that was edited.
+SOURCE_HASH_MARKER = "# llm-gateway source sha256: "
+
+
+def config_hash(text: bytes) -> str:
+    """The SHA-256 that names a configuration: the operator's file's, as `up`'s copy records it, or the file's own."""
+    first = text.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if first.startswith(SOURCE_HASH_MARKER):
+        return first[len(SOURCE_HASH_MARKER):].strip()
+    return hashlib.sha256(text).hexdigest()
 
 
 def read_config(path: str | Path) -> dict[str, Any]:

@@ -20,13 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out one `cache` subcommand."""
-    from extproc.cache.store import RedisCache  # noqa: PLC0415 - keeps `--help` fast
+    from extproc.cache.sqlite_store import SqliteCache  # noqa: PLC0415 - keeps `--help` fast
+    from extproc.cache.store import RedisCache  # noqa: PLC0415
     from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config  # noqa: PLC0415
     from extproc.stores import redis_client  # noqa: PLC0415
     from extproc.tenancy.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(read_config(args.config or DEFAULT_CONFIG)).with_overrides(redis_url=args.redis_url)
-    if settings.store != "redis" or not settings.redis_url:
+    if settings.store == "memory":
         print(
             "problem: this configuration keeps the cache in each service process (store.kind: memory); "
             "restart the service, or have the tenant call DELETE /v1/gateway/cache",
@@ -35,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     async def purge() -> int:
+        if settings.store == "sqlite":
+            cache = SqliteCache(settings.store_path)
+            try:
+                return await cache.purge(args.tenant)
+            finally:
+                cache.close()
         client = redis_client(settings.redis_url or "")
         try:
             return await RedisCache(client).purge(args.tenant)

@@ -16,11 +16,12 @@ import yaml
 from extproc.cache.policy import load_cache_policies
 from extproc.config.catalog import Catalog, CatalogError, load_catalog
 from extproc.config.envoy_yaml import gateway_section, iter_routes
+from extproc.config.validation import ConfigError, config_problems
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, envoy_binary
 from extproc.prompts.settings import load_prompt_settings
 from extproc.redaction.policy import load_privacy
-from extproc.tenancy.settings import SettingsError, load_settings
+from extproc.tenancy.settings import load_settings
 
 
 @dataclass
@@ -54,18 +55,21 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
         report.problems.append(f"{path} is not an Envoy bootstrap: it has no `static_resources` section.")
         return report
     _check_wiring(config, report)
-    try:
-        catalog = load_catalog(config)
-    except CatalogError as exc:
-        report.problems.append(f"Model routes: {exc}.")
-        catalog = None
-    if catalog is not None:
-        _check_models(catalog, report, environ)
-        _check_chains(config, catalog, report)
-    _check_tenancy(config, catalog, report)
-    _check_privacy(config, report)
-    _check_cache(config, report)
-    _check_prompts(config, report)
+    # Every misspelt key, wrong value and misplaced section at once; what follows reads the settings.
+    report.problems += [f"{problem}." for problem in config_problems(config)]
+    if report.ok:
+        try:
+            catalog = load_catalog(config)
+        except ConfigError as exc:
+            report.problems.append(f"Model routes: {exc}.")
+            catalog = None
+        if catalog is not None:
+            _check_models(catalog, report, environ)
+            _check_chains(config, catalog, report)
+        _check_tenancy(config, catalog, report)
+        _check_privacy(config, report)
+        _check_cache(config, report)
+        _check_prompts(config, report)
     if run_envoy:
         _check_envoy(path, report)
     return report
@@ -74,7 +78,7 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
 def _check_tenancy(config: dict[str, Any], catalog: Catalog | None, report: Report) -> None:
     try:
         settings = load_settings(config)
-    except SettingsError as exc:
+    except ConfigError as exc:
         report.problems.append(f"Tenancy settings (virtual host `llm_gateway` metadata): {exc}.")
         return
     if settings.auth_mode == "none":
@@ -88,7 +92,7 @@ def _check_tenancy(config: dict[str, Any], catalog: Catalog | None, report: Repo
 def _check_privacy(config: dict[str, Any], report: Report) -> None:
     try:
         privacy = load_privacy(config)
-    except SettingsError as exc:
+    except ConfigError as exc:
         report.problems.append(f"Privacy policy: {exc}.")
         return
     if privacy.default.request.mode == "off":
@@ -100,18 +104,18 @@ def _check_privacy(config: dict[str, Any], report: Report) -> None:
 def _check_cache(config: dict[str, Any], report: Report) -> None:
     try:
         load_cache_policies(config)
-    except SettingsError as exc:
+    except ConfigError as exc:
         report.problems.append(f"Cache policy: {exc}.")
 
 
 def _check_prompts(config: dict[str, Any], report: Report) -> None:
     try:
         settings = load_settings(config)
-    except SettingsError:
+    except ConfigError:
         return  # _check_tenancy said what is wrong
     try:
         load_prompt_settings(config, settings)
-    except SettingsError as exc:
+    except ConfigError as exc:
         report.problems.append(f"Prompt registry: {exc}.")
 
 

@@ -1,4 +1,5 @@
-"""The `llm-gateway` command: serve, up, check, render, healthcheck, keys, prompts, eval, fake-provider, import-litellm, compare."""
+"""The `llm-gateway` command: serve, up, reload, check, render, healthcheck, keys, prompts, eval, fake-provider,
+import-litellm, compare."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import importlib
 import logging
 import os
 import sys
+from typing import Any
 
 from extproc import __version__
 
@@ -28,7 +30,17 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as exc:
+        # A mistake in envoy.yaml found by any command that reads it (`keys`, `cache`...): each one
+        # in words, no traceback. (ConfigError, caught by its `problems`: importing it would slow `--help`.)
+        problems = getattr(exc, "problems", None)
+        if not isinstance(problems, list):
+            raise
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--preflight", action="store_true",
         help="at start, log what keeps this deployment from answering (missing provider keys, unreachable stores)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--managed", action="store_true",
+        help="reloads (SIGHUP) are decided and counted by `llm-gateway up`, not by this process",
     )  # fmt: skip
     serve.set_defaults(func=_serve)
 
@@ -91,7 +107,11 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start Envoy, the service and (without provider keys) the fake provider")
     up.add_argument("--config", default=None, help="envoy.yaml to run (default: the shipped one)")
-    up.add_argument("--port", type=int, default=8080, help="the gateway's listener port")
+    up.add_argument("--port", type=int, default=8080, help="the gateway's listener port, on 127.0.0.1")
+    up.add_argument(
+        "--listen", default=None, metavar="HOST:PORT",
+        help="the listener's address instead, e.g. 0.0.0.0:8080 to take requests from other hosts",
+    )  # fmt: skip
     up.add_argument("--admin-port", type=int, default=9901, help="Envoy's admin port (loopback only)")
     up.add_argument("--workers", type=int, default=2, help="ext_proc service processes")
     up.add_argument(
@@ -107,29 +127,26 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--trace-sampling", type=float, default=100.0, metavar="PERCENT", help="requests traced, with --otlp-endpoint")
     up.set_defaults(func=_up)
 
+    reload = commands.add_parser(
+        "reload", help="apply envoy.yaml's changes to the running `up` now (it also does so when the file changes)"
+    )
+    reload.add_argument("--state", default=None, help="the state file `up` writes (default: var/llm-gateway-up.json)")
+    reload.set_defaults(func=_reload)
+
     check = commands.add_parser("check", help="validate envoy.yaml and say what is wrong in plain words")
     check.add_argument("--config", default=None, help="envoy.yaml to check (default: the shipped one)")
     check.set_defaults(func=_check)
 
+    from extproc.ops.litellm_cli import add_compare_arguments, add_import_arguments
+
     imports = commands.add_parser(
         "import-litellm", help="turn a LiteLLM proxy config (model_list, fallbacks) into an envoy.yaml"
     )
-    imports.add_argument("litellm_config", help="the LiteLLM proxy config.yaml")
-    imports.add_argument("--output", "-o", default="-", help="where to write the envoy.yaml (default: stdout)")
-    imports.add_argument("--template", default=None, help="envoy.yaml whose listener and filters to keep (default: the shipped one)")
+    add_import_arguments(imports)
     imports.set_defaults(func=_import_litellm)
 
     compare = commands.add_parser("compare", help="send one request set to a LiteLLM proxy and to the gateway, side by side")
-    compare.add_argument("--litellm", required=True, help="the LiteLLM proxy's base URL, e.g. http://127.0.0.1:4000")
-    compare.add_argument("--gateway", default="http://127.0.0.1:8080", help="the gateway's base URL")
-    compare.add_argument("--model", required=True, help="a chat model name both serve")
-    compare.add_argument("--embeddings-model", default=None, help="an embeddings model name both serve")
-    compare.add_argument(
-        "--litellm-key", default=os.environ.get("LITELLM_MASTER_KEY"), help="LiteLLM's key (default: $LITELLM_MASTER_KEY)"
-    )
-    compare.add_argument(
-        "--gateway-key", default=os.environ.get("LLM_GATEWAY_KEY"), help="the gateway API key (default: LLM_GATEWAY_KEY)"
-    )
+    add_compare_arguments(compare)
     compare.set_defaults(func=_compare)
 
     from extproc.fake_provider import add_arguments
@@ -141,28 +158,42 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from extproc.app import build_gateway
-    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
-    from extproc.ext_proc.server import Listen, serve
+    from pathlib import Path
+
+    from extproc.app import Gateway, build_gateway
+    from extproc.config.envoy_yaml import DEFAULT_CONFIG, config_hash, read_config
+    from extproc.config.validation import ConfigError
+    from extproc.ext_proc.reload import ConfigReloader
+    from extproc.ext_proc.server import Current, Listen, serve
     from extproc.telemetry import metrics, tracing
+    from extproc.tenancy.settings import load_settings
 
     _use_uvloop()
     # Before anything is counted: several processes of one gateway share a directory.
     metrics.configure(os.environ.get(metrics.MULTIPROC_DIR_ENV))
-    from extproc.tenancy.settings import load_settings
+    path = Path(args.config or DEFAULT_CONFIG)
 
-    config = read_config(args.config or DEFAULT_CONFIG)
+    def build(config: dict[str, Any], previous: Gateway | None) -> Gateway:
+        settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
+        return build_gateway(config, settings=settings, previous=previous)
+
+    config = read_config(path)
     if args.preflight:
         from extproc.ops.preflight import problems
 
         for problem in problems(config):
             logging.getLogger("extproc.ops.preflight").error("%s", problem)
-    settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
-    gateway = build_gateway(config, settings=settings)
+    try:
+        current = Current(build(config, None))
+    except ConfigError as exc:  # a mistake in envoy.yaml: say each one, no traceback
+        for problem in exc.problems:
+            logging.getLogger("extproc.config").error("%s", problem)
+        return 1
+    reloader = ConfigReloader(path, current, build, config_hash(path.read_bytes()), count=not args.managed)
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
     tracing.configure(tracing.settings_from_config(config))
     try:
-        asyncio.run(serve(gateway, listen, drain_seconds=args.drain_seconds))
+        asyncio.run(serve(current, listen, drain_seconds=args.drain_seconds, on_hangup=reloader.reload))
     finally:
         tracing.shutdown()  # sends the spans still batched
     return 0
@@ -247,11 +278,18 @@ def _render(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from extproc.config.envoy_yaml import DEFAULT_CONFIG
+    from extproc.ops.render import HostPort, RenderError
     from extproc.ops.up import run_up
 
+    try:
+        listen = HostPort.parse(args.listen) if args.listen else HostPort("127.0.0.1", args.port)
+    except RenderError as exc:
+        print(f"problem: --listen: {exc}", file=sys.stderr)
+        return 1
     return run_up(
         config_path=args.config or DEFAULT_CONFIG,
-        port=args.port,
+        listen_host=listen.host,
+        port=listen.port,
         admin_port=args.admin_port,
         workers=args.workers,
         service_port=args.service_port,
@@ -263,47 +301,24 @@ def _up(args: argparse.Namespace) -> int:
     )
 
 
+def _reload(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from extproc.ops.reload import STATE_FILE, request_reload
+
+    return request_reload(Path(args.state) if args.state else STATE_FILE)
+
+
 def _import_litellm(args: argparse.Namespace) -> int:
-    import yaml
+    from extproc.ops.litellm_cli import run_import
 
-    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
-    from extproc.ops.litellm_import import LiteLLMImportError, import_litellm
-
-    try:
-        with open(args.litellm_config, encoding="utf-8") as handle:
-            source = yaml.safe_load(handle)
-        imported = import_litellm(source if isinstance(source, dict) else {}, read_config(args.template or DEFAULT_CONFIG))
-    except (OSError, yaml.YAMLError, LiteLLMImportError) as exc:
-        print(f"problem: {exc}", file=sys.stderr)
-        return 1
-    text = (
-        f"# Generated by `llm-gateway import-litellm {args.litellm_config}`.\n"
-        "# Check it with `llm-gateway check --config FILE`; see docs/configuration.md.\n"
-        + yaml.safe_dump(imported.config, sort_keys=False)
-    )
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    for note in imported.notes:
-        print(f"note: {note}", file=sys.stderr)
-    return 0
+    return run_import(args)
 
 
 def _compare(args: argparse.Namespace) -> int:
-    import httpx
+    from extproc.ops.litellm_cli import run_compare
 
-    from extproc.ops.compare import default_probes, report, run
-
-    if not args.litellm_key:
-        print("problem: LiteLLM needs its key: --litellm-key or LITELLM_MASTER_KEY", file=sys.stderr)
-        return 1
-    probes = default_probes(args.model, args.embeddings_model)
-    with httpx.Client(base_url=args.litellm, timeout=120) as litellm, httpx.Client(base_url=args.gateway, timeout=120) as gateway:
-        rows = run(litellm, gateway, probes, args.litellm_key, args.gateway_key)
-    print(report(rows))
-    return 0
+    return run_compare(args)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -1,16 +1,20 @@
 """`llm-gateway compare`: one request set sent to a LiteLLM proxy and to the gateway, side by side.
 
-For each request: both statuses, how the answers' shapes differ (fields one
-has and the other lacks, or of another type), usage, cost (LiteLLM's
+Before anything, each side is asked for its models with its key: an
+unreachable side or a refused key is said up front, and nothing is compared.
+Then, for each request: both statuses, how the answers' shapes differ (fields
+one has and the other lacks, or of another type), usage, cost (LiteLLM's
 `x-litellm-response-cost` against `x-gateway-cost-usd`, or the stream's
-`x_gateway.cost_usd`), latency, and the response headers of note (which
-model served, retries and fallbacks, cache, rate limits); then a summary. Both sides are called
-over HTTP exactly as a client would call them, one after the other.
+`x_gateway.cost_usd`), latency, the response headers of note (which model
+served, retries and fallbacks, cache, rate limits), and what each side did
+with a prompt holding an e-mail address and with a repeated request (policy
+differences: masking, caching). A pair is "same" only when both sides answered
+alike; a side that failed makes the command exit non-zero. Both sides are
+called over HTTP exactly as a client would call them, one after the other.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +30,6 @@ NOT_NOTABLE = frozenset({
     "x-gateway-request-id", "x-gateway-cost-usd", "x-litellm-call-id", "x-litellm-response-cost",
     "x-litellm-version", "x-litellm-response-cost-original", "x-litellm-response-cost-discount-amount",
 })  # fmt: skip
-# A header value longer than this is cut in the report.
-MAX_HEADER_VALUE = 48
 WEATHER_TOOL = {
     "type": "function",
     "function": {
@@ -36,6 +38,9 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
+# The personal data the PII request carries, and the shape of a placeholder that replaced it.
+PII_VALUE = "jane.doe@example.com"
+PLACEHOLDER_PREFIX = "<EMAIL_ADDRESS"
 
 
 @dataclass(frozen=True)
@@ -45,18 +50,22 @@ class Probe:
     name: str
     body: dict[str, Any] | bytes
     path: str = CHAT
+    # What the row looks at besides status and shape: "pii" (was the value masked?) or "cache" (was it a hit?).
+    watch: str = ""
 
     @property
     def stream(self) -> bool:
-        """True when the probe asks for a stream."""
+        """True for a streamed request."""
         return isinstance(self.body, dict) and self.body.get("stream") is True
 
 
 def default_probes(model: str, embeddings_model: str | None = None) -> list[Probe]:
-    """A set covering what users notice: plain, multi-turn, stream, tools, JSON mode, and two bad requests."""
+    """A set covering what users notice: plain, multi-turn, stream, tools, JSON mode, personal data, a repeat
+    (the second of two identical requests, which a cache would answer), and two bad requests."""
     user = [{"role": "user", "content": "Name three colours."}]
+    chat = {"model": model, "messages": user, "max_tokens": 64, "temperature": 0}
     probes = [
-        Probe("chat", {"model": model, "messages": user, "max_tokens": 64}),
+        Probe("chat", chat),
         Probe("system + multi-turn", {"model": model, "max_tokens": 64, "messages": [
             {"role": "system", "content": "Be brief."}, *user,
             {"role": "assistant", "content": "Red, green, blue."}, {"role": "user", "content": "Two more?"}]}),
@@ -66,6 +75,9 @@ def default_probes(model: str, embeddings_model: str | None = None) -> list[Prob
                         "tools": [WEATHER_TOOL], "max_tokens": 64}),
         Probe("json mode", {"model": model, "messages": user, "max_tokens": 64,
                             "response_format": {"type": "json_object"}}),
+        Probe("personal data", {"model": model, "max_tokens": 64, "messages": [
+            {"role": "user", "content": f"Repeat this address back exactly: {PII_VALUE}"}]}, watch="pii"),
+        Probe("repeat (cache)", chat, watch="cache"),
         Probe("unknown model", {"model": "no-such-model", "messages": user}),
         Probe("broken json", b'{"model": "' + model.encode() + b'", "messages": ['),
     ]  # fmt: skip
@@ -84,19 +96,84 @@ class Side:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float | None = None
+    # The transport failure (no answer at all), if any.
     error: str | None = None
     # Response headers of note (NOTABLE_PREFIXES), by name.
     headers: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def failed(self) -> bool:
+        """True when this side gave no answer, or a server error (5xx)."""
+        return self.error is not None or self.status >= 500
+
+    def text(self) -> str:
+        """The answer's text (a stream's content joined), for the policy checks."""
+        body = self.body
+        if isinstance(body, dict):
+            if isinstance(body.get("content"), str):
+                return str(body["content"])
+            choices = body.get("choices") or [{}]
+            message = choices[0].get("message") if isinstance(choices[0], dict) else None
+            return str((message or {}).get("content") or "")
+        return ""
+
 
 @dataclass
 class Row:
-    """One probe, both sides."""
+    """One probe, both sides, and what differs."""
 
     probe: Probe
     litellm: Side
     gateway: Side
     shape_differences: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """True when either side failed: such a row is never "same"."""
+        return self.litellm.failed or self.gateway.failed
+
+    def differences(self) -> list[str]:
+        """Everything that differs, in words; empty when the two answered alike."""
+        out = []
+        for name, side in (("LiteLLM", self.litellm), ("gateway", self.gateway)):
+            if side.error is not None:
+                out.append(f"{name} gave no answer ({side.error})")
+            elif side.status >= 500:
+                out.append(f"{name} failed ({side.status})")
+        if self.litellm.status != self.gateway.status and not self.failed:
+            out.append(f"status {self.litellm.status} vs {self.gateway.status}")
+        if self.probe.watch == "pii" and pii_view(self.litellm) != pii_view(self.gateway):
+            out.append(f"policy: the provider got the address {pii_view(self.litellm)} from LiteLLM, "
+                       f"{pii_view(self.gateway)} from the gateway")  # fmt: skip
+        if self.probe.watch == "cache" and cache_view(self.litellm) != cache_view(self.gateway):
+            out.append(f"cache: LiteLLM {cache_view(self.litellm)}, gateway {cache_view(self.gateway)}")
+        return out + self.shape_differences
+
+
+def pii_view(side: Side) -> str:
+    """What the answer to the PII request says the provider got: the address `as is`, `masked`, or `unclear`."""
+    text = side.text()
+    return "as is" if PII_VALUE in text else "masked" if PLACEHOLDER_PREFIX in text else "unclear"
+
+
+def cache_view(side: Side) -> str:
+    """`hit` when a side says its cache answered (the gateway's x-gateway-cache, LiteLLM's cache key header)."""
+    if side.headers.get("x-gateway-cache") == "hit" or "x-litellm-cache-key" in side.headers:
+        return "hit"
+    return "miss"
+
+
+def preflight(client: httpx.Client, key: str | None, name: str) -> str | None:
+    """Why `name` cannot be compared (unreachable, or its key refused), or None when it answers."""
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = client.get("/v1/models", headers=headers)
+    except httpx.HTTPError as exc:
+        return f"{name} at {client.base_url} is unreachable ({type(exc).__name__}: {exc or 'no answer'})"
+    if response.status_code in (401, 403):
+        why = "no key was given" if not key else "its key was refused"
+        return f"{name} at {client.base_url} answers {response.status_code}: {why} ({_message(response)})"
+    return None
 
 
 def call(client: httpx.Client, probe: Probe, headers: dict[str, str], cost_header: str) -> Side:
@@ -170,41 +247,6 @@ def shape_differences(left: Any, right: Any, path: str = "") -> list[str]:
     return []
 
 
-def report(rows: list[Row]) -> str:
-    """A markdown table per probe and a summary; `-` marks LiteLLM-only fields, `+` gateway-only."""
-    lines = [
-        "| request | status LiteLLM / gateway | tokens LiteLLM / gateway | cost USD LiteLLM / gateway "
-        "| ms LiteLLM / gateway | shape differences |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        lite, gate = row.litellm, row.gateway
-        diff = ", ".join(row.shape_differences[:6]) + (" ..." if len(row.shape_differences) > 6 else "")
-        lines.append(
-            f"| {row.probe.name} | {_status(lite)} / {_status(gate)} | {_tokens(lite)} / {_tokens(gate)} "
-            f"| {_usd(lite.cost_usd)} / {_usd(gate.cost_usd)} | {lite.latency_ms:.0f} / {gate.latency_ms:.0f} "
-            f"| {diff or 'same'} |"
-        )
-    same_status = sum(1 for r in rows if r.litellm.status == r.gateway.status)
-    same_class = sum(1 for r in rows if r.litellm.status // 100 == r.gateway.status // 100)
-    ok = [r for r in rows if r.litellm.status == 200 and r.gateway.status == 200]
-    costs = [r for r in ok if r.litellm.cost_usd is not None and r.gateway.cost_usd is not None]
-    cost_gap = max((abs(r.litellm.cost_usd - r.gateway.cost_usd) for r in costs), default=0.0)  # type: ignore[operator]
-    lite_ms = statistics.median([r.litellm.latency_ms for r in ok]) if ok else 0.0
-    gate_ms = statistics.median([r.gateway.latency_ms for r in ok]) if ok else 0.0
-    lines += ["", "| request | headers of note: LiteLLM | gateway |", "|---|---|---|"]
-    for row in rows:
-        lines.append(f"| {row.probe.name} | {_headers(row.litellm)} | {_headers(row.gateway)} |")
-    lines += [
-        "",
-        f"Summary: {len(rows)} requests; same status {same_status}, same status class {same_class}; "
-        f"{sum(1 for r in ok if r.shape_differences)} of {len(ok)} answered pairs differ in shape; "
-        f"costs compared on {len(costs)}, largest gap {cost_gap:.8f} USD; "
-        f"median latency LiteLLM {lite_ms:.1f} ms, gateway {gate_ms:.1f} ms.",
-    ]
-    return "\n".join(lines)
-
-
 def _merge_stream(raw: bytes) -> dict[str, Any]:
     """An OpenAI SSE stream as one object: the first chunk's fields, the content joined, the usage chunk's usage."""
     merged: dict[str, Any] = {}
@@ -232,26 +274,14 @@ def _json(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")[:200]
 
 
+def _message(response: httpx.Response) -> str:
+    body = _json(response.content)
+    error = body.get("error") if isinstance(body, dict) else None
+    message = (error.get("message") if isinstance(error, dict) else error) or body
+    return str(message)[:200]
+
+
 def _kind(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
         type(value), "null"
     )
-
-
-def _headers(side: Side) -> str:
-    def cut(value: str) -> str:
-        return value if len(value) <= MAX_HEADER_VALUE else value[: MAX_HEADER_VALUE - 3] + "..."
-
-    return "<br>".join(f"{name}: {cut(value)}" for name, value in side.headers.items()) or "–"
-
-
-def _status(side: Side) -> str:
-    return side.error or str(side.status)
-
-
-def _tokens(side: Side) -> str:
-    return f"{side.prompt_tokens}+{side.completion_tokens}" if side.prompt_tokens is not None else "–"
-
-
-def _usd(value: float | None) -> str:
-    return f"{value:.8f}".rstrip("0").rstrip(".") if value is not None else "–"

@@ -39,6 +39,7 @@ class ServiceAddress:
 def render(
     config: dict[str, Any],
     *,
+    listener_host: str | None = None,
     listener_port: int | None = None,
     admin_port: int | None = None,
     services: list[ServiceAddress] | None = None,
@@ -47,10 +48,11 @@ def render(
     """A copy of `config` with the given ports and service endpoints."""
     out = copy.deepcopy(config)
     static = out.get("static_resources") or {}
-    if listener_port is not None:
-        for listener in static.get("listeners", []) or []:
+    for listener in (static.get("listeners", []) or [])[:1]:
+        if listener_port is not None:
             listener["address"]["socket_address"]["port_value"] = listener_port
-            break
+        if listener_host is not None:
+            listener["address"]["socket_address"]["address"] = listener_host
     if admin_port is not None:
         out.setdefault("admin", {})["address"] = {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
     for cluster in static.get("clusters", []) or []:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from extproc.cache.policy import load_cache_policies
 from extproc.config.catalog import MODEL_HEADER, PRICE_KEYS, provider_of
 from extproc.config.envoy_yaml import METADATA_NAMESPACE, gateway_section, iter_routes
+from extproc.config.validation import ConfigError
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from extproc.tenancy.settings import SettingsError, mapping_of, tenancy_metadata
 
@@ -116,7 +117,7 @@ def import_litellm(litellm_config: dict[str, Any], template: dict[str, Any]) -> 
             tenancy["cache"].pop("max_error_rate", None)  # LiteLLM's fixed threshold, not the learned bound
         try:
             load_cache_policies(config)  # the service's own check: a threshold out of range, say
-        except SettingsError as exc:
+        except ConfigError as exc:
             raise LiteLLMImportError(f"litellm_settings.cache_params cannot be imported: {exc}") from exc
     return Imported(config=config, notes=notes)
 

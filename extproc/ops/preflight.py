@@ -19,10 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from extproc.cache.policy import load_cache_policies
-from extproc.config.catalog import CatalogError, load_catalog
+from extproc.config.catalog import load_catalog
+from extproc.config.validation import ConfigError
 from extproc.ext_proc.health import serving_problem
 from extproc.prompts.settings import load_prompt_settings
-from extproc.tenancy.settings import SettingsError, load_settings
+from extproc.tenancy.settings import load_settings
 
 # A store that does not answer within this long counts as unreachable.
 STORE_TIMEOUT_S = 2.0
@@ -37,7 +38,7 @@ def problems(config: dict[str, Any], environ: dict[str, str] | None = None) -> l
         settings = load_settings(config)
         cache = load_cache_policies(config)
         prompts = load_prompt_settings(config, settings)
-    except SettingsError as exc:
+    except ConfigError as exc:
         return [*found, f"The configuration's tenancy, cache or prompts settings are wrong: {exc}."]
     redis_urls = {settings.redis_url or ""} if settings.store == "redis" else set()
     if settings.store == "redis":
@@ -75,7 +76,7 @@ def without_password(url: str) -> str:
 def _missing_keys(config: dict[str, Any], environ: dict[str, str]) -> list[str]:
     try:
         catalog = load_catalog(config)
-    except CatalogError as exc:
+    except ConfigError as exc:
         return [f"The model routes are wrong: {exc}."]
     found: dict[str, str] = {}
     for route in catalog.routes.values():

@@ -1,18 +1,31 @@
-"""`llm-gateway up`: run the gateway in the foreground until Ctrl-C or SIGTERM."""
+"""`llm-gateway up`: run the gateway in the foreground until Ctrl-C or SIGTERM.
+
+Safe local defaults: the configuration passes `llm-gateway check` first (its
+warnings, such as a provider key that is not set, are printed; a problem stops
+it), the listener binds 127.0.0.1 unless `--listen` says otherwise, a port
+something else holds is refused before anything starts, and the temporary
+folder of the run is removed on the way out. While it runs, a change to
+envoy.yaml (or `llm-gateway reload`) is checked and applied without a restart
+(ops/reload.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import sys
 import time
 from pathlib import Path
 
 from extproc.app import build_stores
-from extproc.cache.policy import load_cache_policies
+from extproc.cache.policy import CachePolicies, load_cache_policies
+from extproc.config.catalog import Catalog, load_catalog
 from extproc.config.envoy_yaml import read_config
+from extproc.ops.checks import check_config
+from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, Stack, StackOptions
-from extproc.redaction.policy import load_privacy
+from extproc.ops.reload import StackReloader
 from extproc.telemetry.tracing import with_tracing
 from extproc.tenancy.keys import FileKeyStore, generate_key, new_record
 from extproc.tenancy.settings import Settings, load_settings
@@ -20,6 +33,8 @@ from extproc.tenancy.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 _RESTART_BACKOFF_S = 1.0
+# How often `up` looks at envoy.yaml for a change.
+_WATCH_INTERVAL_S = 1.0
 
 
 def run_up(
@@ -33,20 +48,29 @@ def run_up(
     fake_provider: bool | None,
     otlp_endpoint: str | None = None,
     trace_sampling_percent: float = 100.0,
+    listen_host: str = "127.0.0.1",
 ) -> int:
-    """Start everything, print how to call it, restart crashed service processes, stop on a signal."""
+    """Check the configuration, start everything, print how to call it, restart crashed service
+    processes, stop on a signal."""
     try:
-        config = read_config(config_path)
-        settings = load_settings(config)
-        load_privacy(config)
-        load_cache_policies(config)
         if otlp_endpoint:
-            with_tracing(config, otlp_endpoint, trace_sampling_percent)
-    except (OSError, ValueError) as exc:  # the services would refuse it too: say so before starting anything
-        log.error("could not read %s: %s (llm-gateway check says more)", config_path, exc)
+            with_tracing(read_config(config_path), otlp_endpoint, trace_sampling_percent)
+    except (OSError, ValueError) as exc:
+        log.error("could not use %s: %s", config_path, exc)
         return 1
+    report = check_config(config_path)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not report.ok:
+        for problem in report.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        print(f"llm-gateway up: not starting; {len(report.problems)} problem(s) in {config_path}.", file=sys.stderr)
+        return 1
+    config = read_config(config_path)
+    settings, catalog = load_settings(config), load_catalog(config)
     options = StackOptions(
         config_path=Path(config_path),
+        listen_host=listen_host,
         port=port,
         admin_port=admin_port,
         workers=workers,
@@ -57,24 +81,37 @@ def run_up(
         otlp_endpoint=otlp_endpoint,
         trace_sampling_percent=trace_sampling_percent,
     )
-    stop_requested = False
+    stop_requested = reload_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
         nonlocal stop_requested
         stop_requested = True
 
+    def request_reload(signum: int, _frame: object) -> None:  # `llm-gateway reload`
+        nonlocal reload_requested
+        reload_requested = True
+
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, request_reload)
     stack = Stack(options)
     try:
         stack.start()
     except LaunchError as exc:
         log.error("could not start the gateway: %s", exc)
         return 1
-    print(_banner(stack, _demo_key(settings)), flush=True)
-    _warn_about_per_process_limits(settings, workers)
+    reloader = StackReloader(stack, Path(config_path))
+    print(_banner(stack, _demo_key(settings), catalog), flush=True)
+    _warn_about_per_process_state(settings, load_cache_policies(config), workers)
+    next_look = time.monotonic() + _WATCH_INTERVAL_S
     try:
         while not stop_requested:
+            if reload_requested:
+                reload_requested = False
+                reloader.reload("llm-gateway reload")
+            elif time.monotonic() >= next_look:
+                next_look = time.monotonic() + _WATCH_INTERVAL_S
+                reloader.poll()
             exited = stack.poll()
             if exited is None:
                 time.sleep(0.2)
@@ -87,18 +124,26 @@ def run_up(
                 log.error("%s exited; stopping the gateway", exited)
                 return 1
     finally:
+        reloader.close()
         stack.stop()
     return 0
 
 
-def _warn_about_per_process_limits(settings: Settings, workers: int) -> None:
-    """With an in-process store each service process has its own buckets: say so when there are several."""
+def _warn_about_per_process_state(settings: Settings, cache: CachePolicies, workers: int) -> None:
+    """With in-process stores each service process has its own buckets or cache: say so when there are several."""
     if workers > 1 and settings.store == "memory" and settings.limits_anything:
         log.warning(
             "store.kind is memory: each of the %d service processes keeps its own buckets and spend, so a tenant "
             "gets up to %d times its limits. Use store.kind: sqlite (one host, the shipped default) or redis "
             "(several hosts), or --workers 1, for exact limits.",
             workers,
+            workers,
+        )
+    if workers > 1 and settings.store == "memory" and cache.any_active:
+        log.warning(
+            "store.kind is memory: the response cache lives in each of the %d service processes, so a repeated "
+            "request is a hit only once the process it reaches has seen it. Use store.kind: sqlite (one host) or "
+            "redis, or --workers 1, for one cache.",
             workers,
         )
 
@@ -115,12 +160,24 @@ def _demo_key(settings: Settings) -> str | None:
     return key
 
 
-def _banner(stack: Stack, demo_key: str | None) -> str:
+def _fake_provider_models(catalog: Catalog) -> list[str]:
+    """The models some of whose endpoints the fake provider serves (they name its key variable)."""
+    return sorted(
+        route.name for route in catalog.routes.values() if any(e.api_key_env == FAKE_PROVIDER_KEY_ENV for e in route.endpoints)
+    )
+
+
+def _banner(stack: Stack, demo_key: str | None, catalog: Catalog) -> str:
     fake = (
-        f"  fake provider  http://127.0.0.1:{stack.fake_provider_port} (no provider key set)\n"
+        f"  fake provider  http://127.0.0.1:{stack.fake_provider_port}\n"
+        f"                 (started because the endpoints of {', '.join(_fake_provider_models(catalog))} name\n"
+        f"                 {FAKE_PROVIDER_KEY_ENV}, which is not set: it answers them, with a key made for this run)\n"
         if stack.fake_provider_port
         else ""
     )
+    listen = stack.options.listen_host
+    reach = "this host only" if listen in ("127.0.0.1", "::1", "localhost") else "other hosts too"
+    where = f"  listening      {listen}:{stack.port} ({reach}; --listen HOST:PORT to change)\n"
     if demo_key:
         keys = f"  API key        {demo_key}\n                 (tenant demo; shown only now. More: llm-gateway keys create --tenant NAME)\n"
         key, py_key = demo_key, f'"{demo_key}"'
@@ -130,7 +187,7 @@ def _banner(stack: Stack, demo_key: str | None) -> str:
     return f"""
 llm-gateway is up.
   base URL       {stack.base_url}
-  Envoy admin    {stack.admin_url}
+{where}  Envoy admin    {stack.admin_url}
   ext_proc       {", ".join(s.uds or f"127.0.0.1:{s.port}" for s in stack.services)}
 {keys}{fake}
 Try it:

@@ -53,10 +53,10 @@ def _within_deadline(
 ) -> Callable[Concatenate[PostgresPromptStore, _P], Coroutine[Any, Any, _T]]:
     """A store call that answers within the store's deadline (see `PostgresPromptStore._bounded`)."""
 
-    @functools.wraps(call)
-    async def bounded(self: PostgresPromptStore, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    async def bounded(self: PostgresPromptStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         return await self._bounded(call(self, *args, **kwargs))
 
+    functools.update_wrapper(bounded, call)
     return bounded
 
 

@@ -25,14 +25,14 @@ from typing import Any
 
 from extproc.cache.policy import POSTGRES_URL_ENV
 from extproc.config.envoy_yaml import max_request_bytes
+from extproc.config.validation import gateway_settings
 from extproc.prompts.resolver import DEFAULT_HEAD_TTL_S, DEFAULT_MAX_RENDERED_BYTES
 from extproc.prompts.store import STORE_KINDS, PromptStore, open_prompt_store
-from extproc.tenancy.settings import Settings, SettingsError, mapping_of, only_keys, tenancy_metadata
+from extproc.tenancy.settings import Settings, SettingsError
 
 SQLITE_FILE = "prompts.sqlite3"
 # Envoy's body cap when the configuration sets none (the shipped envoy.yaml's buffer filter).
 DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
-_KEYS = ("store", "path", "redis_url", "postgres_url", "max_rendered_bytes", "head_ttl_seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,34 +54,24 @@ class PromptSettings:
 
 
 def load_prompt_settings(config: dict[str, Any], tenancy: Settings) -> PromptSettings:
-    """The `prompts` block of a parsed envoy.yaml, its defaults taken from the tenancy store; SettingsError says
-    what is wrong."""
-    section = mapping_of(tenancy_metadata(config).get("prompts"), "prompts")
-    only_keys(section, _KEYS, "prompts")
-    store = section.get("store", tenancy.store)
+    """The `prompts` block of a parsed envoy.yaml (validated by the schema, extproc/config/schema/prompts.py),
+    its defaults taken from the tenancy store; ConfigError (or SettingsError) says what is wrong."""
+    section = gateway_settings(config).virtual_host.prompts
+    store = section.store or tenancy.store
     if store not in STORE_KINDS:
         raise SettingsError(f"prompts.store must be one of {', '.join(STORE_KINDS)}; got {store!r}")
-    redis_url = section.get("redis_url") or tenancy.redis_url
+    redis_url = section.redis_url or tenancy.redis_url
     if store == "redis" and not redis_url:
         raise SettingsError("prompts.store is redis: set prompts.redis_url (or the tenancy store's store.redis_url)")
-    postgres_url = os.environ.get(POSTGRES_URL_ENV) or section.get("postgres_url")
+    postgres_url = os.environ.get(POSTGRES_URL_ENV) or section.postgres_url
     if store == "postgres" and not postgres_url:
         raise SettingsError(f"prompts.store is postgres: set prompts.postgres_url or {POSTGRES_URL_ENV}")
     return PromptSettings(
         store=store,
-        path=str(section.get("path") or Path(tenancy.store_path).parent / SQLITE_FILE),
+        path=section.path or str(Path(tenancy.store_path).parent / SQLITE_FILE),
         redis_url=redis_url,
         postgres_url=postgres_url,
-        max_rendered_bytes=_positive(section.get("max_rendered_bytes", DEFAULT_MAX_RENDERED_BYTES), "max_rendered_bytes", int),
-        head_ttl_seconds=_positive(section.get("head_ttl_seconds", DEFAULT_HEAD_TTL_S), "head_ttl_seconds", float, zero=True),
+        max_rendered_bytes=section.max_rendered_bytes,
+        head_ttl_seconds=section.head_ttl_seconds,
         body_limit=max_request_bytes(config) or DEFAULT_BODY_LIMIT,
     )
-
-
-def _positive(value: Any, key: str, kind: type, zero: bool = False) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not zero):
-        what = "zero or a positive number" if zero else "a positive number"
-        raise SettingsError(f"prompts.{key} must be {what}; got {value!r}")
-    if kind is int and value != int(value):
-        raise SettingsError(f"prompts.{key} must be a whole number; got {value!r}")
-    return kind(value)

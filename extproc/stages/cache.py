@@ -71,6 +71,11 @@ class CacheStage(Stage):
         # By (tenant, route): this process's share of each error and exploration budget.
         self._budgets: dict[tuple[str, str], RouteBudget] = {}
 
+    @property
+    def embedder(self) -> Embedder | None:
+        """The semantic cache's embedding model (a reload keeps it loaded)."""
+        return self._embedder
+
     async def on_request(self, ctx: RequestContext) -> Reply | None:
         """Set `ctx.cache_hit` (the processor replays it) or `ctx.cache_key` (to store the answer)."""
         await self._look_up(ctx)

@@ -12,6 +12,7 @@ from extproc.config.catalog import Catalog
 from extproc.cost.estimate import Estimator
 from extproc.cost.pricing import Pricing
 from extproc.redaction.policy import PrivacyPolicies
+from extproc.redaction.pool import ScanPool
 from extproc.stages.accounting import AccountingStage
 from extproc.stages.answer_size import AnswerSizeStage
 from extproc.stages.auth import AuthStage
@@ -53,6 +54,7 @@ def build_pipeline(
     pricing: Pricing,
     estimator: Estimator,
     prompt: PromptStage | None = None,
+    scan_pool: ScanPool | None = None,
 ) -> Pipeline:
     """The stages that envoy.yaml's policies switch on, in the request's order.
 
@@ -70,10 +72,12 @@ def build_pipeline(
       and hold come back whole when it settles); a hit ends the pipeline;
     - accounting last, so on the way back it is first: the answer is priced before the cache
       stores it and before limits settle on its cost.
+
+    `scan_pool` is the redaction workers to use (a reload keeps the running ones).
     """
     body: list[Stage] = [RoutingStage(catalog), AnswerSizeStage()]
     if privacy.any_active:
-        body.append(RedactionStage(privacy))
+        body.append(RedactionStage(privacy, scan_pool))
     body.append(CostControlStage(estimator))
     if settings.limits_anything:
         body.append(LimitsStage(settings, limits, estimator))

@@ -23,6 +23,8 @@ as an OpenTelemetry-to-Prometheus exporter would name them):
     llm_gateway_redactions_total, llm_gateway_cache_*                     counters: privacy policy and cache outcomes
     llm_gateway_prompt_requests_total{prompt, version}                    counter: requests expanded from a prompt version
     llm_gateway_prompt_errors_total{code}                                 counter: requests whose prompt could not be used
+    llm_gateway_config_reloads_total{result}                              counter: reloads, applied|refused
+    llm_gateway_config_info{sha256}, llm_gateway_config_loaded_timestamp_seconds   gauges: what each process runs
 
 Rate-limit and budget refusals are `llm_gateway_rejections_total` with
 reason `rate_limit_exceeded` or `budget_exceeded` (status 429). Envoy's own
@@ -66,7 +68,7 @@ counts in `llm_gateway_tokens_total` and in `llm_gateway_usage_estimated_total`.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Bucket boundaries the GenAI semantic conventions recommend.
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
@@ -222,3 +224,24 @@ class Metrics:
             registry=registry,
             buckets=_DURATION_BUCKETS,
         )  # fmt: skip
+        self.config_reloads = Counter(
+            "llm_gateway_config_reloads_total",
+            "Attempts to reload envoy.yaml, by result: applied, or refused (the old configuration keeps serving)."
+            " Counted once per attempt by `llm-gateway up`, or by each service process reloaded on its own.",
+            ("result",),
+            registry=registry,
+        )
+        # Per live process (multiprocess mode adds `pid`): which configuration each one runs.
+        self.config_info = Gauge(
+            "llm_gateway_config_info",
+            "1 for the configuration a service process runs, by the SHA-256 of its envoy.yaml.",
+            ("sha256",),
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
+        self.config_loaded = Gauge(
+            "llm_gateway_config_loaded_timestamp_seconds",
+            "When a service process loaded the configuration it runs (Unix time).",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )

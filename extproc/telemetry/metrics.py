@@ -383,6 +383,34 @@ def record_cache_risk(*, route: str | None, tenant: str, risk: float) -> None:
     state.metrics.cache_expected_errors.labels(_label(route), _label(tenant)).inc(max(risk, 0.0))
 
 
+def record_config_reload(*, result: str) -> None:
+    """record_config_reload counts one attempt to reload envoy.yaml: `applied` or `refused`."""
+    state = _state or _default_state()
+    state.metrics.config_reloads.labels(_label(result)).inc()
+
+
+def record_config_loaded(*, sha256: str, previous: str | None, at: float) -> None:
+    """record_config_loaded marks the configuration this process now runs (and the one it ran before as no longer)."""
+    state = _state or _default_state()
+    if previous and previous != sha256:
+        state.metrics.config_info.labels(previous).set(0)
+    state.metrics.config_info.labels(sha256).set(1)
+    state.metrics.config_loaded.set(at)
+
+
+def loaded_configs(directory: str) -> dict[str, str]:
+    """loaded_configs reads, from a shared directory, the configuration each live process runs: hash by pid."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return {
+        sample.labels["pid"]: sample.labels["sha256"]
+        for family in registry.collect()
+        if family.name == "llm_gateway_config_info"
+        for sample in family.samples
+        if sample.value == 1 and "pid" in sample.labels
+    }
+
+
 def render() -> tuple[bytes, str]:
     """render returns the exposition body and its content type; in multiprocess mode, summed over every process."""
     state = _state or _default_state()

@@ -27,23 +27,28 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
-from extproc.config.envoy_yaml import gateway_section, iter_routes, iter_virtual_hosts
+from extproc.config.envoy_yaml import gateway_section, iter_virtual_hosts
+from extproc.config.schema import tenancy as schema
+from extproc.config.validation import ConfigError, gateway_settings
 from extproc.tenancy.limits.base import DEFAULT_HOLD_TTL_S
 
-AUTH_MODES = ("api_keys", "none")
-STORE_KINDS = ("sqlite", "memory", "redis")
+AUTH_MODES = get_args(schema.AuthMode)
+STORE_KINDS = get_args(schema.StoreKind)
 REDIS_URL_ENV = "LLM_GATEWAY_REDIS_URL"
 # The SQLite store's file, instead of the one envoy.yaml names (tests and side-by-side runs).
 STORE_PATH_ENV = "LLM_GATEWAY_STORE_PATH"
-DEFAULT_STORE_PATH = "var/limits.sqlite3"
+DEFAULT_STORE_PATH = schema.DEFAULT_STORE_PATH
 # The tenant of every request when authentication is off.
 ANONYMOUS = "anonymous"
 
 
-class SettingsError(ValueError):
-    """Tenancy settings envoy.yaml gets wrong, in words an operator can act on."""
+class SettingsError(ConfigError):
+    """Tenancy settings envoy.yaml gets wrong beyond their schema (a Redis store without an address)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,46 +123,25 @@ class Settings:
 
 
 def load_settings(config: dict[str, Any]) -> Settings:
-    """Read the tenancy settings of a parsed envoy.yaml; SettingsError says what is wrong."""
-    meta = tenancy_metadata(config)
-    auth = mapping_of(meta.get("auth"), "auth")
-    only_keys(auth, ("mode", "keys_file", "loopback_metrics_without_key"), "auth")
-    mode = auth.get("mode", "api_keys")
-    if mode not in AUTH_MODES:
-        raise SettingsError(f"auth.mode must be one of {', '.join(AUTH_MODES)}; got {mode!r}")
-    loopback_metrics = auth.get("loopback_metrics_without_key", False)
-    if not isinstance(loopback_metrics, bool):
-        raise SettingsError(f"auth.loopback_metrics_without_key must be true or false; got {loopback_metrics!r}")
-    store = mapping_of(meta.get("store"), "store")
-    only_keys(store, ("kind", "path", "redis_url", "on_error", "hold_ttl_seconds"), "store")
-    kind = store.get("kind", "sqlite")
-    if kind not in STORE_KINDS:
-        raise SettingsError(f"store.kind must be one of {', '.join(STORE_KINDS)}; got {kind!r}")
-    on_error = store.get("on_error", "allow")
-    if on_error not in ("allow", "deny"):
-        raise SettingsError(f"store.on_error must be allow or deny; got {on_error!r}")
-    redis_url = os.environ.get(REDIS_URL_ENV) or store.get("redis_url")
-    if kind == "redis" and not redis_url:
+    """Read the tenancy settings of a parsed envoy.yaml; ConfigError (or SettingsError) says what is wrong."""
+    settings = gateway_settings(config)
+    host = settings.virtual_host
+    redis_url = os.environ.get(REDIS_URL_ENV) or host.store.redis_url
+    if host.store.kind == "redis" and not redis_url:
         raise SettingsError(f"store.kind is redis: set store.redis_url or the {REDIS_URL_ENV} environment variable")
-    hold_ttl = _positive(store.get("hold_ttl_seconds", DEFAULT_HOLD_TTL_S), "store.hold_ttl_seconds", float)
-    limits = mapping_of(meta.get("limits"), "limits")
-    default = _policy(limits, "limits")
-    tenants = {
-        str(name): _override(default, mapping_of(value, f"tenants.{name}"), f"tenants.{name}")
-        for name, value in mapping_of(meta.get("tenants"), "tenants").items()
-    }
+    default = _policy(host.limits)
     return Settings(
-        auth_mode=mode,
-        keys_file=str(auth.get("keys_file", "var/keys.json")),
-        loopback_metrics_without_key=loopback_metrics,
-        store=kind,
-        store_path=os.environ.get(STORE_PATH_ENV) or str(store.get("path", DEFAULT_STORE_PATH)),
+        auth_mode=host.auth.mode,
+        keys_file=host.auth.keys_file,
+        loopback_metrics_without_key=host.auth.loopback_metrics_without_key,
+        store=host.store.kind,
+        store_path=os.environ.get(STORE_PATH_ENV) or host.store.path,
         redis_url=redis_url,
-        hold_ttl_seconds=hold_ttl,
-        on_store_error=on_error,
+        hold_ttl_seconds=host.store.hold_ttl_seconds,
+        on_store_error=host.store.on_error,
         default=default,
-        tenants=tenants,
-        model_rates=_model_rates(config),
+        tenants={name: _override(default, _policy(limits)) for name, limits in host.tenants.items()},
+        model_rates={name: _rates(route.limits) for name, route in settings.routes.items() if route.limits is not None},
     )
 
 
@@ -171,17 +155,12 @@ def tenancy_metadata(config: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _policy(section: dict[str, Any], where: str) -> TenantPolicy:
-    only_keys(section, ("per_tenant", "per_key", "budget"), where)
-    return TenantPolicy(
-        per_tenant=_rates(section.get("per_tenant"), f"{where}.per_tenant"),
-        per_key=_rates(section.get("per_key"), f"{where}.per_key"),
-        budget=_budget(section.get("budget"), f"{where}.budget"),
-    )
+def _policy(section: schema.TenantLimits) -> TenantPolicy:
+    return TenantPolicy(per_tenant=_rates(section.per_tenant), per_key=_rates(section.per_key), budget=_budget(section.budget))
 
 
-def _override(default: TenantPolicy, section: dict[str, Any], where: str) -> TenantPolicy:
-    own = _policy(section, where)
+def _override(default: TenantPolicy, own: TenantPolicy) -> TenantPolicy:
+    """`default` with every limit the tenant's own policy sets replaced."""
     return TenantPolicy(
         per_tenant=_merged(default.per_tenant, own.per_tenant),
         per_key=_merged(default.per_key, own.per_key),
@@ -195,41 +174,12 @@ def _merged(base: _Limit, override: _Limit) -> _Limit:
     return replace(base, **changes)
 
 
-def _model_rates(config: dict[str, Any]) -> dict[str, Rates]:
-    rates = {}
-    for route in iter_routes(config):
-        meta = gateway_section(route) or {}
-        if "model" in meta and meta.get("limits") is not None:
-            rates[str(meta["model"])] = _rates(meta["limits"], f"model {meta['model']!r} limits")
-    return rates
+def _rates(section: schema.Rates) -> Rates:
+    return Rates(section.requests_per_minute, section.tokens_per_minute)
 
 
-def _rates(value: Any, where: str) -> Rates:
-    section = mapping_of(value, where)
-    only_keys(section, ("requests_per_minute", "tokens_per_minute"), where)
-    return Rates(
-        _positive(section.get("requests_per_minute"), f"{where}.requests_per_minute", int),
-        _positive(section.get("tokens_per_minute"), f"{where}.tokens_per_minute", int),
-    )
-
-
-def _budget(value: Any, where: str) -> Budget:
-    section = mapping_of(value, where)
-    only_keys(section, ("usd_per_day", "usd_per_month"), where)
-    return Budget(
-        _positive(section.get("usd_per_day"), f"{where}.usd_per_day", float),
-        _positive(section.get("usd_per_month"), f"{where}.usd_per_month", float),
-    )
-
-
-def _positive(value: Any, where: str, kind: type) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise SettingsError(f"{where} must be a positive number; got {value!r}")
-    if kind is int and value != int(value):
-        raise SettingsError(f"{where} must be a whole number; got {value!r}")
-    return kind(value)
+def _budget(section: schema.Budget) -> Budget:
+    return Budget(section.usd_per_day, section.usd_per_month)
 
 
 def mapping_of(value: Any, where: str) -> dict[str, Any]:
@@ -239,10 +189,3 @@ def mapping_of(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SettingsError(f"{where} must be a mapping; got {type(value).__name__}")
     return value
-
-
-def only_keys(section: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    """SettingsError naming any key of `section` not in `allowed` (a typo would otherwise be ignored)."""
-    unknown = sorted(set(section) - set(allowed))
-    if unknown:
-        raise SettingsError(f"{where} does not know {', '.join(unknown)}; it takes {', '.join(allowed)}")

@@ -292,7 +292,13 @@ class ProviderTranslator:
         if api_key:
             return api_key
         if self._key_required:
-            raise TranslationError(500, f"No API key is configured for {self.model!r}.", "missing_credentials")
+            # As upstream/credentials.py answers a key it cannot find: the endpoint names no key at all.
+            raise TranslationError(
+                503,
+                f"The gateway has no credentials for {self.model!r}: its endpoint sets neither api_key_env nor "
+                "api_key_file.",
+                "provider_credentials_missing",
+            )
         return None
 
     def _base(self) -> str:

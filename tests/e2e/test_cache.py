@@ -21,7 +21,7 @@ from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
 from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack
 from tests.support.redis_server import redis_server
-from tests.support.sdk_clients import ADMIN_AUTH, TEST_ADMIN_KEY, openai_client
+from tests.support.sdk_clients import ADMIN_AUTH, AUTH, TEST_ADMIN_KEY, openai_client
 
 pytestmark = pytest.mark.e2e
 CHAT = "/v1/chat/completions"
@@ -136,3 +136,20 @@ def test_with_redis_killed_requests_still_succeed(cached: tuple[Stack, dict[str,
         assert answer.status_code == 200, answer.text
         assert answer.headers["x-gateway-cache"] == "miss"  # the store is gone: every lookup misses
     assert "Traceback" not in "".join(p.read_text() for p in Path(stack.run_dir).glob("service-*.log"))
+
+
+def test_with_the_embedded_store_every_process_of_the_host_shares_the_cache(tmp_path: Path) -> None:
+    """The shipped store (SQLite) and two service processes, as `up` runs them: the second identical request
+    hits, whichever process it reaches (it used to miss once per process)."""
+    config = shipped_config()
+    tenancy_metadata(config)["cache"] = {"mode": "exact"}
+    stack = start_stack(tmp_path, config, workers=2)
+    try:
+        body = {"model": "fast", "messages": [{"role": "user", "content": _prompt()}]}
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as http:
+            first = http.post(CHAT, json=body)
+            repeats = [http.post(CHAT, json=body, headers={"connection": "close"}) for _ in range(4)]
+        assert first.headers["x-gateway-cache"] == "miss"
+        assert [r.headers["x-gateway-cache"] for r in repeats] == ["hit"] * 4
+    finally:
+        stack.stop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,9 +14,11 @@ import pytest
 import yaml
 
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
-from extproc.ops.compare import default_probes, report, run
-from extproc.ops.launcher import Stack
+from extproc.ops.compare import default_probes, run
+from extproc.ops.compare_report import table
+from extproc.ops.launcher import Stack, free_port
 from extproc.ops.litellm_import import import_litellm
+from extproc.ops.litellm_policies import like_for_like
 from extproc.ops.litellm_proxy import LiteLLMProxy, litellm_proxy
 from tests.e2e.conftest import start_stack
 from tests.support.sdk_clients import AUTH, TEST_API_KEY
@@ -33,10 +37,11 @@ def _litellm_config(fake_port: int) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiteLLMProxy, Stack]]:
-    """The gateway (with its fake provider) on the imported config, and LiteLLM on the original."""
+    """The gateway (with its fake provider) on the config imported like for like, and LiteLLM on the original."""
     tmp = tmp_path_factory.mktemp("compare")
     # The launcher moves fake-provider endpoints to the port it picks; 9000 is rewritten.
     imported = import_litellm(_litellm_config(9000), yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    like_for_like(imported.config, _litellm_config(9000))
     stack = start_stack(tmp, imported.config)
     try:
         assert stack.fake_provider_port is not None
@@ -53,6 +58,11 @@ def test_both_serve_the_same_config_and_the_comparison_shows_where_they_differ(b
     with httpx.Client(base_url=proxy.url, timeout=120) as litellm, httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=120, headers=AUTH) as gateway:
         rows = run(litellm, gateway, probes, proxy.key, None)
     by_name = {row.probe.name: row for row in rows}
+    assert not any(row.failed for row in rows)
+    # Like for like: the provider got the address from both, so no policy difference shows.
+    pii = by_name["personal data"]
+    assert pii.differences() == [] or not any(d.startswith("policy:") for d in pii.differences())
+    assert "jane.doe@example.com" in pii.gateway.text() and "jane.doe@example.com" in pii.litellm.text()
     for name in ("chat", "system + multi-turn", "stream with usage", "tools", "json mode", "embeddings"):
         row = by_name[name]
         assert (row.litellm.status, row.gateway.status) == (200, 200), (name, row)
@@ -69,9 +79,10 @@ def test_both_serve_the_same_config_and_the_comparison_shows_where_they_differ(b
     assert chat.gateway.headers["x-gateway-served-model"] == "gpt-4o-mini"
     assert any(name.startswith("x-litellm-") for name in chat.litellm.headers)
     assert not {"x-gateway-request-id", "x-litellm-call-id"} & (chat.gateway.headers.keys() | chat.litellm.headers.keys())
-    table = report(rows)
-    assert "| chat | 200 / 200 |" in table and table.splitlines()[-1].startswith("Summary: 8 requests")
-    assert "x-gateway-served-model: gpt-4o-mini" in table
+    text = table(rows)
+    assert any(line.startswith("chat ") and " 200 / 200 " in line for line in text.splitlines())
+    assert text.splitlines()[-1].startswith("Summary: ") and "FAILED" not in text
+    assert "G  " in text and "x-gateway-served-model: gpt-4o-mini" in text
 
 
 def test_the_compare_command_prints_the_table(both: tuple[LiteLLMProxy, Stack]) -> None:
@@ -82,5 +93,47 @@ def test_the_compare_command_prints_the_table(both: tuple[LiteLLMProxy, Stack]) 
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "| stream with usage | 200 / 200 |" in done.stdout and "Summary: 7 requests" in done.stdout
+    assert any(line.startswith("stream with usage ") and " 200 / 200 " in line for line in done.stdout.splitlines())
+    assert "Summary: " in done.stdout and "FAILED" not in done.stdout
     assert proxy.key not in done.stdout and TEST_API_KEY not in done.stdout
+    as_json = subprocess.run(
+        [sys.executable, "-m", "extproc", "compare", "--litellm", proxy.url, "--litellm-key", proxy.key,
+         "--gateway", f"http://127.0.0.1:{stack.port}", "--gateway-key", TEST_API_KEY, "--model", "chat", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    rows = json.loads(as_json.stdout)["rows"]
+    assert as_json.returncode == 0 and [r["request"] for r in rows][:2] == ["chat", "system + multi-turn"]
+
+
+def test_compare_against_a_stopped_gateway_says_so_and_fails(both: tuple[LiteLLMProxy, Stack]) -> None:
+    proxy, _ = both
+    port = free_port()  # nothing listens there
+    done = subprocess.run(
+        [sys.executable, "-m", "extproc", "compare", "--litellm", proxy.url, "--litellm-key", proxy.key,
+         "--gateway", f"http://127.0.0.1:{port}", "--gateway-key", TEST_API_KEY, "--model", "chat"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"problem: The gateway at http://127.0.0.1:{port} is unreachable (ConnectError" in done.stderr
+    assert "Nothing was compared" in done.stderr and "same" not in done.stdout + done.stderr
+
+
+def test_a_refused_gateway_key_is_said_up_front(tmp_path: Path, both: tuple[LiteLLMProxy, Stack]) -> None:
+    proxy, _ = both
+    imported = import_litellm(_litellm_config(9000), yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    stack = start_stack(tmp_path, imported.config)  # the template's policies kept: keys, masking, limits
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "extproc", "compare", "--litellm", proxy.url, "--litellm-key", proxy.key,
+             "--gateway", f"http://127.0.0.1:{stack.port}", "--gateway-key", "sk-gw-wrong", "--model", "chat"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2 and "answers 401: its key was refused" in done.stderr, done.stderr
+        # With its key, the template's masking shows as a policy difference on the personal data request.
+        with httpx.Client(base_url=proxy.url, timeout=120) as litellm, \
+                httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=120) as gateway:  # fmt: skip
+            rows = run(litellm, gateway, default_probes("chat"), proxy.key, TEST_API_KEY)
+        pii = next(row for row in rows if row.probe.name == "personal data")
+        assert "policy: the provider got the address as is from LiteLLM, masked from the gateway" in pii.differences()
+    finally:
+        stack.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -22,7 +23,7 @@ from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import Stack
 from tests.support.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client
 
-from .conftest import access_log_entry, fake_requests
+from .conftest import access_log_entry, fake_requests, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -364,16 +365,21 @@ def _own_non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_metrics_are_not_served_to_other_hosts(gateway: Stack) -> None:
+def test_metrics_are_not_served_to_other_hosts(tmp_path: Path) -> None:
     address = _own_non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to connect from")
-    # The listener binds 0.0.0.0: reached through the machine's own address, the peer is not loopback.
-    # A forged X-Forwarded-For does not help: Envoy appends the real peer. (With an admin key, any
-    # peer is answered; without one, none is in the shipped configuration.)
-    response = httpx.get(
-        f"http://{address}:{gateway.port}/metrics", headers={"x-forwarded-for": "127.0.0.1"}, timeout=10
-    )
+    # A listener on every interface (`up --listen 0.0.0.0:PORT`): reached through the machine's own
+    # address, the peer is not loopback. A forged X-Forwarded-For does not help: Envoy appends the
+    # real peer. (With an admin key, any peer is answered; without one, none is in the shipped
+    # configuration.)
+    stack = start_stack(tmp_path, listen_host="0.0.0.0")
+    try:
+        response = httpx.get(
+            f"http://{address}:{stack.port}/metrics", headers={"x-forwarded-for": "127.0.0.1"}, timeout=10
+        )
+    finally:
+        stack.stop()
     assert response.status_code == 401 and response.json()["error"]["code"] == "missing_api_key"
 
 

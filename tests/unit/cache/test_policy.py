@@ -10,7 +10,8 @@ import yaml
 
 from extproc.cache.policy import load_cache_policies
 from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_routes
-from extproc.tenancy.settings import SettingsError, tenancy_metadata
+from extproc.config.validation import ConfigError
+from extproc.tenancy.settings import tenancy_metadata
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG.read_text())
 FREE = yaml.safe_load((DEFAULT_CONFIG.parent / "tiers" / "free.yaml").read_text())
@@ -56,7 +57,7 @@ def test_a_route_overrides_field_by_field() -> None:
     ],
 )
 def test_mistakes_are_named_in_plain_words(cache: dict[str, Any], words: str) -> None:
-    with pytest.raises(SettingsError, match=words):
+    with pytest.raises(ConfigError, match=words):
         load_cache_policies(with_cache(cache))
 
 
@@ -73,5 +74,5 @@ def test_semantic_routes_learn_within_an_error_bound_unless_they_fix_a_threshold
     policies = load_cache_policies(with_cache({"mode": "semantic", "threshold": 0.9}, **{"gpt-4o": {"max_error_rate": 0.005}}))
     assert not policies.for_model("gpt-4o-mini").learned
     assert policies.for_model("gpt-4o").learned and policies.for_model("gpt-4o").max_error_rate == 0.005
-    with pytest.raises(SettingsError, match="model 'gpt-4o' cache sets both"):
+    with pytest.raises(ConfigError, match="model 'gpt-4o': cache sets both"):
         load_cache_policies(with_cache({"mode": "semantic"}, **{"gpt-4o": {"threshold": 0.9, "max_error_rate": 0.01}}))

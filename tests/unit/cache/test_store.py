@@ -1,4 +1,4 @@
-"""Cache stores: the same behaviour in process and in a real Redis; a failing Redis is a miss."""
+"""Cache stores: the same behaviour in process, in the host's SQLite file and in a real Redis; a failing store is a miss."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
+from extproc.cache.sqlite_store import SqliteCache
 from extproc.cache.store import CacheStore, Entry, MemoryCache, RedisCache
 from tests.support.redis_server import redis_server
 
@@ -19,10 +20,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CacheStore]:
     if request.param == "memory":
         yield MemoryCache(max_entries=100)
+        return
+    if request.param == "sqlite":
+        cache = SqliteCache(tmp_path / "limits.sqlite3", max_entries=100)
+        yield cache
+        cache.close()
         return
     client = redis.asyncio.Redis.from_url(request.getfixturevalue("redis_url"))
     await client.flushdb()
@@ -72,6 +78,31 @@ async def test_the_memory_store_is_bounded_and_evicts_the_least_recently_used() 
     await cache.put("t", "new", entry(), 60)
     assert len(cache) == 2
     assert await cache.get("t", "used") is None and await cache.get("t", "old") is not None
+
+
+async def test_the_processes_of_a_host_share_the_sqlite_store_and_it_stays_bounded(tmp_path: Path) -> None:
+    # Two service processes of one host, as `up --workers 2` runs them: one stores, the other hits.
+    first, second = SqliteCache(tmp_path / "limits.sqlite3", 2), SqliteCache(tmp_path / "limits.sqlite3", 2)
+    try:
+        await first.put("acme", "k", entry("shared"), ttl_seconds=60)
+        assert await second.get("acme", "k") == entry("shared")
+        await second.put("acme", "later", entry(), ttl_seconds=120)
+        await second.put("acme", "latest", entry(), ttl_seconds=180)
+        assert await first.get("acme", "k") is None  # the one closest to expiring went
+        assert await first.get("acme", "latest") is not None
+    finally:
+        first.close()
+        second.close()
+
+
+async def test_an_unreadable_sqlite_file_is_a_miss(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    cache = SqliteCache(tmp_path / "not-a-folder" / "limits.sqlite3")
+    try:
+        await cache.put("acme", "k", entry(), 60)  # logged, not raised
+        assert await cache.get("acme", "k") is None
+    finally:
+        cache.close()
 
 
 async def test_an_unreachable_redis_is_a_miss_and_a_skipped_store() -> None:

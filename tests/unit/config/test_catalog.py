@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.config.catalog import Catalog, CatalogError, Endpoint, load_catalog
+from extproc.config.catalog import Catalog, Endpoint, load_catalog
 from extproc.config.envoy_yaml import iter_connection_managers, iter_routes
+from extproc.config.validation import ConfigError
 from extproc.ops.launcher import envoy_binary
 from tests.support.lanes import htpasswd_line, with_example_lane
 
@@ -93,7 +94,7 @@ def test_a_bad_fallback_cost_cap_is_refused(value: object) -> None:
     route = _route("m", "c")
     route["metadata"]["filter_metadata"]["llm_gateway"]["fallback_max_cost_usd"] = value
     config = _config([route], [_cluster("c", _endpoint({"model": "openai/m"}))])
-    with pytest.raises(CatalogError, match="fallback_max_cost_usd"):
+    with pytest.raises(ConfigError, match="fallback_max_cost_usd"):
         load_catalog(config)
 
 
@@ -177,20 +178,20 @@ def test_a_cluster_with_upstream_ext_proc_may_mix_models() -> None:
 
 def test_route_to_a_missing_cluster_is_refused() -> None:
     config = _config([_route("m", "nowhere")], [_cluster("c", _endpoint({"model": "openai/m"}))])
-    with pytest.raises(CatalogError, match="'nowhere'.*not defined"):
+    with pytest.raises(ConfigError, match="'nowhere'.*not defined"):
         load_catalog(config)
 
 
 def test_header_match_must_equal_the_model_name() -> None:
     config = _config([_route("m", "c", header="other")], [_cluster("c", _endpoint({"model": "openai/m"}))])
-    with pytest.raises(CatalogError, match="x-gateway-model.*'m'"):
+    with pytest.raises(ConfigError, match="x-gateway-model.*'m'"):
         load_catalog(config)
 
 
 def test_route_without_a_header_match_is_refused() -> None:
     route = _route("m", "c")
     route["match"] = {"prefix": "/"}
-    with pytest.raises(CatalogError, match="x-gateway-model"):
+    with pytest.raises(ConfigError, match="x-gateway-model"):
         load_catalog(_config([route], [_cluster("c", _endpoint({"model": "openai/m"}))]))
 
 
@@ -199,7 +200,7 @@ def test_an_alias_used_by_two_models_is_refused() -> None:
         [_route("a", "ca", aliases=["fast"]), _route("b", "cb", aliases=["fast"])],
         [_cluster("ca", _endpoint({"model": "openai/a"})), _cluster("cb", _endpoint({"model": "openai/b"}))],
     )
-    with pytest.raises(CatalogError, match="'fast'.*'a'.*'b'"):
+    with pytest.raises(ConfigError, match="'fast'.*'a'.*'b'"):
         load_catalog(config)
 
 
@@ -208,38 +209,38 @@ def test_an_alias_equal_to_another_model_name_is_refused() -> None:
         [_route("a", "ca"), _route("b", "cb", aliases=["a"])],
         [_cluster("ca", _endpoint({"model": "openai/a"})), _cluster("cb", _endpoint({"model": "openai/b"}))],
     )
-    with pytest.raises(CatalogError, match="'a'"):
+    with pytest.raises(ConfigError, match="'a'"):
         load_catalog(config)
 
 
 def test_the_same_model_on_two_routes_is_refused() -> None:
     config = _config([_route("m", "c"), _route("m", "c")], [_cluster("c", _endpoint({"model": "openai/m"}))])
-    with pytest.raises(CatalogError, match="'m' is defined by two routes"):
+    with pytest.raises(ConfigError, match="'m' is defined by two routes"):
         load_catalog(config)
 
 
 def test_aliases_must_be_a_list_of_strings() -> None:
     route = _route("m", "c")
     route["metadata"]["filter_metadata"]["llm_gateway"]["aliases"] = "fast"
-    with pytest.raises(CatalogError, match="aliases"):
+    with pytest.raises(ConfigError, match="aliases"):
         load_catalog(_config([route], [_cluster("c", _endpoint({"model": "openai/m"}))]))
 
 
 def test_endpoint_without_gateway_metadata_is_refused() -> None:
     config = _config([_route("m", "bare")], [_cluster("bare", _endpoint(None))])
-    with pytest.raises(CatalogError, match="'bare'.*llm_gateway"):
+    with pytest.raises(ConfigError, match="'bare'.*llm_gateway"):
         load_catalog(config)
 
 
 def test_endpoint_without_a_model_string_is_refused() -> None:
     config = _config([_route("m", "c")], [_cluster("c", _endpoint({"api_key_env": "OPENAI_API_KEY"}))])
-    with pytest.raises(CatalogError, match="'c'.*`model`"):
+    with pytest.raises(ConfigError, match=r"cluster 'c' endpoint .*lacks model \(the LiteLLM model string"):
         load_catalog(config)
 
 
 def test_a_cluster_without_upstream_ext_proc_cannot_mix_models() -> None:
     cluster = _cluster("mixed", _endpoint({"model": "openai/a"}), _endpoint({"model": "openai/b"}))
-    with pytest.raises(CatalogError, match="'mixed' mixes endpoints of different models"):
+    with pytest.raises(ConfigError, match="'mixed' mixes endpoints of different models"):
         load_catalog(_config([_route("m", "mixed")], [cluster]))
 
 
@@ -286,7 +287,7 @@ def _lane_route(with_lane: dict[str, Any]) -> dict[str, Any]:
 def test_a_lane_that_envoy_does_not_authenticate_is_refused(with_lane: dict[str, Any]) -> None:
     config = copy.deepcopy(with_lane)
     del _lane_route(config)["typed_per_filter_config"]["envoy.filters.http.basic_auth"]
-    with pytest.raises(CatalogError, match="fails open without authentication"):
+    with pytest.raises(ConfigError, match="fails open without authentication"):
         load_catalog(config)
 
 
@@ -294,7 +295,7 @@ def test_a_lane_whose_auth_filter_is_not_in_the_chain_is_refused(with_lane: dict
     config = copy.deepcopy(with_lane)
     hcm = next(iter_connection_managers(config))
     hcm["http_filters"] = [f for f in hcm["http_filters"] if f["name"] != "envoy.filters.http.basic_auth"]
-    with pytest.raises(CatalogError, match="fails open without authentication"):
+    with pytest.raises(ConfigError, match="fails open without authentication"):
         load_catalog(config)
 
 
@@ -303,7 +304,7 @@ def test_a_lane_injecting_another_providers_key_is_refused(with_lane: dict[str, 
     stand-ins use too."""
     config = copy.deepcopy(with_lane)
     _lane_route(config)["request_headers_to_add"][0]["header"]["value"] = "Bearer %ENVIRONMENT(FAKE_PROVIDER_API_KEY)%"
-    with pytest.raises(CatalogError, match="FAKE_PROVIDER_API_KEY, the API key of another cluster's provider"):
+    with pytest.raises(ConfigError, match="FAKE_PROVIDER_API_KEY, the API key of another cluster's provider"):
         load_catalog(config)
 
 
@@ -314,5 +315,5 @@ def test_a_lane_injecting_another_providers_key_is_refused(with_lane: dict[str, 
 def test_a_lane_that_cannot_fail_open_is_refused(prefix: str, upstream_filter: bool, message: str) -> None:
     lane = {"match": {"prefix": prefix}, "route": {"cluster": "c"}, "metadata": {"filter_metadata": {"llm_gateway": {"lane": True}}}}
     config = _config([_route("m", "c"), lane], [_cluster("c", _endpoint({"model": "openai/m"}), upstream_ext_proc=upstream_filter)])
-    with pytest.raises(CatalogError, match=message):
+    with pytest.raises(ConfigError, match=message):
         load_catalog(config)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, gateway_section, iter_routes
 from extproc.ops.checks import Report, check_config
 
 SHIPPED = Path(__file__).resolve().parents[3] / "envoy" / "envoy.yaml"
@@ -103,12 +103,19 @@ def test_no_models(check: Callable[..., Report], config: dict[str, Any]) -> None
     assert problem.startswith("No model is defined")
 
 
+def test_an_endpoint_without_its_model_string_is_named(check: Callable[..., Report], config: dict[str, Any]) -> None:
+    _provider_meta(config)[0].pop("model")
+    [problem] = check(config).problems
+    assert problem.startswith("cluster 'fake_openai_gpt_4o_mini' endpoint 127.0.0.1:9000: llm_gateway lacks model")
+
+
 def test_catalog_errors_are_reported_as_model_route_problems(
     check: Callable[..., Report], config: dict[str, Any]
 ) -> None:
-    _provider_meta(config)[0].pop("model")
+    [route] = [r for r in iter_routes(config) if (gateway_section(r) or {}).get("model") == "gpt-4o"]
+    route["route"]["cluster"] = "nowhere"
     [problem] = check(config).problems
-    assert problem.startswith("Model routes:") and "`model`" in problem
+    assert problem.startswith("Model routes:") and "'nowhere', which is not defined" in problem
 
 
 def test_a_model_whose_cluster_has_no_endpoints(check: Callable[..., Report], config: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ from extproc.ops.checks import check_config
 from extproc.ops.launcher import free_port
 from extproc.ops.preflight import problems
 from extproc.prompts.settings import PromptSettings, load_prompt_settings
-from extproc.tenancy.settings import Settings, SettingsError, load_settings, tenancy_metadata
+from extproc.config.validation import ConfigError
+from extproc.tenancy.settings import Settings, load_settings, tenancy_metadata
 
 
 @pytest.fixture
@@ -54,16 +55,16 @@ def test_a_named_store_and_bounds_are_read(config: dict[str, Any], monkeypatch: 
         ({"store": "file"}, "prompts.store must be one of memory, sqlite, redis, postgres; got 'file'"),
         ({"store": "postgres"}, "prompts.store is postgres: set prompts.postgres_url or LLM_GATEWAY_POSTGRES_URL"),
         ({"store": "redis"}, "prompts.store is redis: set prompts.redis_url"),
-        ({"max_rendered_bytes": 0}, "prompts.max_rendered_bytes must be a positive number; got 0"),
-        ({"max_rendered_bytes": 1.5}, "prompts.max_rendered_bytes must be a whole number"),
-        ({"head_ttl_seconds": -1}, "prompts.head_ttl_seconds must be zero or a positive number"),
-        ({"labels": {}}, "prompts does not know labels"),
+        ({"max_rendered_bytes": 0}, "prompts.max_rendered_bytes must be a positive whole number; got 0"),
+        ({"max_rendered_bytes": 1.5}, "prompts.max_rendered_bytes must be a positive whole number; got 1.5"),
+        ({"head_ttl_seconds": -1}, "prompts.head_ttl_seconds must be a number, at least 0; got -1"),
+        ({"labels": {}}, "prompts does not know labels; it takes store, path, redis_url, postgres_url"),
         ("sqlite", "prompts must be a mapping"),
     ],
 )
 def test_mistakes_are_named(config: dict[str, Any], monkeypatch: pytest.MonkeyPatch, block: Any, words: str) -> None:
     monkeypatch.delenv("LLM_GATEWAY_POSTGRES_URL", raising=False)
-    with pytest.raises(SettingsError, match=words.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
         load_prompt_settings(with_prompts(config, block), Settings())
 
 
@@ -71,7 +72,7 @@ def test_check_reports_a_wrong_block(config: dict[str, Any], tmp_path: Path) -> 
     path = tmp_path / "envoy.yaml"
     path.write_text(yaml.safe_dump(with_prompts(config, {"store": "file"})))
     report = check_config(path, run_envoy=False, environ={})
-    assert any(problem.startswith("Prompt registry: prompts.store must be one of") for problem in report.problems)
+    assert any("prompts.store must be one of" in problem for problem in report.problems), report.problems
 
 
 def test_preflight_names_an_unreachable_prompt_store_without_its_password(

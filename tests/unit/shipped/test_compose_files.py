@@ -26,7 +26,7 @@ def _exported_series() -> set[str]:
 
     registry = CollectorRegistry()
     Metrics(registry)
-    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""]}
     return {family.name + suffix for family in registry.collect() for suffix in suffixes[family.type]}
 
 

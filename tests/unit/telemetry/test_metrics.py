@@ -47,6 +47,9 @@ FAMILIES = {
         "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model", "error_type",
     },
     "llm_gateway_fallbacks": {"route", "provider"},
+    "llm_gateway_config_reloads": {"result"},
+    "llm_gateway_config_info": {"sha256"},
+    "llm_gateway_config_loaded_timestamp_seconds": set(),
     "gen_ai_server_time_to_first_token_seconds": {
         "gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model", "gen_ai_response_model",
     },
@@ -240,6 +243,8 @@ def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     metrics.record_overhead(route="fast", seconds=0.001)
     metrics.record_prompt(prompt="support-reply", version=3)
     metrics.record_prompt_error(code="prompt_not_found")
+    metrics.record_config_reload(result="applied")
+    metrics.record_config_loaded(sha256="ab" * 32, previous=None, at=1.0)
     body, content_type = metrics.render()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     families = {family.name: family for family in text_string_to_metric_families(body.decode())}

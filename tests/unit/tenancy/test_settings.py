@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
-from extproc.tenancy.settings import Budget, Rates, SettingsError, load_settings, tenancy_metadata
+from extproc.config.validation import ConfigError
+from extproc.tenancy.settings import Budget, Rates, load_settings, tenancy_metadata
 
 SHIPPED = yaml.safe_load(DEFAULT_CONFIG.read_text())
 
@@ -57,7 +58,7 @@ def test_a_tenant_override_keeps_the_defaults_it_does_not_name() -> None:
 def test_mistakes_are_named(meta: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLM_GATEWAY_REDIS_URL", raising=False)
     monkeypatch.delenv("LLM_GATEWAY_STORE_PATH", raising=False)
-    with pytest.raises(SettingsError, match=message):
+    with pytest.raises(ConfigError, match=message):
         load_settings(_with(meta))
 
 

@@ -1004,7 +1004,7 @@ def test_missing_key_is_a_gateway_error(fake: FakeServer) -> None:
     for provider in ("openai", "anthropic", "gemini", "mistral"):
         with pytest.raises(TranslationError) as failed:
             translator(fake, provider).chat_request(payload("plain"), None)
-        assert failed.value.status == 500 and failed.value.code == "missing_credentials"
+        assert failed.value.status == 503 and failed.value.code == "provider_credentials_missing"
         assert PROVIDERS[provider][0] in failed.value.message
     with pytest.raises(TranslationError):
         azure_translator().embeddings_request({"input": "x"}, "")
