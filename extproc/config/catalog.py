@@ -98,6 +98,16 @@ class ModelRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class VirtualModel:
+    """A model name that no cluster serves: its route's `routing` policy picks a model per request
+    (`routing/policy.py` reads the policy; Envoy never sees this name)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Lane:
     """A fail-open lane: requests under `prefix` (`/local/v1/...`) are for `cluster`'s models only,
     and Envoy, after its own authentication filter admits them, sends them straight to that
@@ -113,20 +123,29 @@ class Catalog:
 
     routes: dict[str, ModelRoute] = field(default_factory=dict)
     lanes: tuple[Lane, ...] = ()
+    virtual: dict[str, VirtualModel] = field(default_factory=dict)
     _by_name: dict[str, ModelRoute] = field(default_factory=dict)
+    _virtual_by_name: dict[str, VirtualModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for route in self.routes.values():
-            for name in (route.name, *route.aliases):
-                if name in self._by_name:
-                    raise CatalogError(
-                        f"model name {name!r} is used by both {self._by_name[name].name!r} and {route.name!r}"
-                    )
-                self._by_name[name] = route
+        owners: dict[str, str] = {}
+        for entry in (*self.routes.values(), *self.virtual.values()):
+            for name in (entry.name, *entry.aliases):
+                if name in owners:
+                    raise CatalogError(f"model name {name!r} is used by both {owners[name]!r} and {entry.name!r}")
+                owners[name] = entry.name
+                if isinstance(entry, ModelRoute):
+                    self._by_name[name] = entry
+                else:
+                    self._virtual_by_name[name] = entry
 
     def resolve(self, requested: str) -> ModelRoute | None:
         """The route serving `requested` (a model name or an alias), if any."""
         return self._by_name.get(requested)
+
+    def resolve_virtual(self, requested: str) -> VirtualModel | None:
+        """The virtual model `requested` names (its name or an alias), if any."""
+        return self._virtual_by_name.get(requested)
 
     def lane_for(self, path: str) -> Lane | None:
         """The lane a request path is under, if any."""
@@ -140,10 +159,11 @@ class Catalog:
         return sorted(r.name for r in self.routes.values() if r.cluster == lane.cluster)
 
     def names(self) -> list[str]:
-        """Every name a client may ask for: models first, then aliases, sorted."""
+        """Every name a client may ask for: models first, then virtual models, then aliases, sorted."""
         models = sorted(self.routes)
-        aliases = sorted(n for n in self._by_name if n not in self.routes)
-        return models + aliases
+        virtual = sorted(self.virtual)
+        aliases = sorted(n for n in (*self._by_name, *self._virtual_by_name) if n not in self.routes and n not in self.virtual)
+        return models + virtual + aliases
 
 
 def provider_of(model: str) -> str:
@@ -155,6 +175,7 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     """Build the catalog from a parsed envoy.yaml (bootstrap with static resources)."""
     clusters = {c.get("name"): c for c in static_resources(config).get("clusters", []) or []}
     routes: dict[str, ModelRoute] = {}
+    virtual: dict[str, VirtualModel] = {}
     lanes: list[Lane] = []
     for vhost, route in iter_routes_with_hosts(config):
         meta = gateway_section(route)
@@ -164,6 +185,11 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
         if not meta or "model" not in meta:
             continue
         name = str(meta["model"])
+        if "routing" in meta:
+            if name in virtual or name in routes:
+                raise CatalogError(f"model {name!r} is defined by two routes")
+            virtual[name] = _virtual_model(route, name, meta)
+            continue
         target = (route.get("route") or {}).get("cluster")
         if not target:
             raise CatalogError(f"route for model {name!r} must name a `cluster` in its `route` action")
@@ -200,7 +226,23 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     for lane in lanes:
         if not any(r.cluster == lane.cluster for r in routes.values()):
             raise CatalogError(f"lane {lane.prefix!r} sends to cluster {lane.cluster!r}, which serves no model route")
-    return Catalog(routes, tuple(lanes))
+    return Catalog(routes, tuple(lanes), virtual)
+
+
+def _virtual_model(route: dict[str, Any], name: str, meta: dict[str, Any]) -> VirtualModel:
+    """A route whose `routing` policy picks the model: it matches its name like a model route, and
+    sends nowhere (Envoy only sees the model the policy picked)."""
+    if (route.get("route") or {}).get("cluster"):
+        raise CatalogError(
+            f"route for model {name!r} has a `routing` policy and a cluster: a policy's route sends nowhere "
+            "(use a `direct_response`; see the `auto` route in the shipped envoy.yaml)"
+        )
+    if not _matches_model_header(route, name):
+        raise CatalogError(f"route for model {name!r} must match header {MODEL_HEADER!r} exactly equal to {name!r}")
+    aliases = meta.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise CatalogError(f"`aliases` of model {name!r} must be a list of strings")
+    return VirtualModel(name=name, aliases=tuple(aliases), description=str(meta.get("description", "")))
 
 
 def _lane(route: dict[str, Any], clusters: dict[str, Any], auth_filters: set[str]) -> Lane:

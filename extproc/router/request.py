@@ -58,12 +58,14 @@ def read_body(ctx: RequestContext, spec: EndpointSpec, body: bytes) -> ParsedReq
     except orjson.JSONDecodeError as exc:
         raise GatewayError(400, f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
     options = _pop_gateway_options(decoded)
+    task_type, fallback_models = _pop_routing_fields(decoded, options)
     canonical = spec.to_canonical(decoded)
     parsed = spec.parse(canonical)
     ctx.gateway_options, ctx.client_body, ctx.body, ctx.kind = options, decoded, canonical, spec.kind
     ctx.requested_model, ctx.stream, ctx.dry_run = parsed.model, parsed.stream, parsed.dry_run
     ctx.client_wants_stream_usage = parsed.stream_usage
-    ctx.body_changed = bool(options) or canonical is not decoded
+    ctx.task_type, ctx.fallback_models = task_type, fallback_models
+    ctx.body_changed = bool(options) or task_type is not None or fallback_models is not None or canonical is not decoded
     return parsed
 
 
@@ -103,6 +105,17 @@ def _unknown_endpoint(ctx: RequestContext, registry: Registry, path: str) -> Gat
     if registry.knows_path(path.split("?", 1)[0]):
         return GatewayError(405, f"Method {method} is not allowed on {where}.", code="method_not_allowed")
     return GatewayError(404, f"Unknown endpoint {method} {where}.", code="unknown_endpoint")
+
+
+def _pop_routing_fields(body: Any, options: dict[str, Any]) -> tuple[Any, Any]:
+    """Remove `task_type` and `models` (routing's, checked by the routing stage) from a request body of
+    either client format, before its schema sees them; the seed API sends the task as `x_gateway.task`."""
+    if not isinstance(body, dict):
+        return None, None
+    task_type = body.pop("task_type", None)
+    if task_type is None:
+        task_type = options.get("task")
+    return task_type, body.pop("models", None)
 
 
 def _pop_gateway_options(body: Any) -> dict[str, Any]:

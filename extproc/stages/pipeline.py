@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from extproc.config.catalog import Catalog
 from extproc.cost.estimate import Estimator
 from extproc.cost.pricing import Pricing
 from extproc.redaction.policy import PrivacyPolicies
@@ -40,7 +39,7 @@ class Pipeline:
 
 
 def build_pipeline(
-    catalog: Catalog,
+    routing: RoutingStage,
     authenticator: Authenticator,
     settings: Settings,
     limits: Limits,
@@ -63,7 +62,7 @@ def build_pipeline(
     - accounting last, so on the way back it is first: the answer is priced before the cache
       stores it and before limits settle on its cost.
     """
-    body: list[Stage] = [RoutingStage(catalog), AnswerSizeStage()]
+    body: list[Stage] = [routing, AnswerSizeStage()]
     if privacy.any_active:
         body.append(RedactionStage(privacy))
     body.append(CostControlStage(estimator))

@@ -17,6 +17,8 @@ stays the one file an operator tunes:
               budget:     { usd_per_day: 20, usd_per_month: 300 }
             tenants:
               acme: { per_tenant: { tokens_per_minute: 2000000 }, budget: { usd_per_day: 100 } }
+              # `models`: what a tenant may ask for (names or aliases); absent, any model.
+              trial: { models: [auto, gpt-4o-mini] }
 
 and on a model route, per tenant and model:
 
@@ -72,6 +74,8 @@ class TenantPolicy:
     per_tenant: Rates = Rates()
     per_key: Rates = Rates()
     budget: Budget = Budget()
+    # The model names (and aliases) the tenant may ask for, by name or in a fallback list; None: any.
+    models: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +185,24 @@ def _policy(section: dict[str, Any], where: str) -> TenantPolicy:
 
 
 def _override(default: TenantPolicy, section: dict[str, Any], where: str) -> TenantPolicy:
-    own = _policy(section, where)
+    only_keys(section, ("per_tenant", "per_key", "budget", "models"), where)
+    models = _models(section.get("models"), f"{where}.models")
+    own = _policy({k: v for k, v in section.items() if k != "models"}, where)
     return TenantPolicy(
         per_tenant=_merged(default.per_tenant, own.per_tenant),
         per_key=_merged(default.per_key, own.per_key),
         budget=_merged(default.budget, own.budget),
+        models=models,
     )
+
+
+def _models(value: Any, where: str) -> frozenset[str] | None:
+    """A tenant's `models` allow-list (names or aliases), or None when it sets none."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) and m for m in value):
+        raise SettingsError(f"{where} must be a non-empty list of model names or aliases; got {value!r}")
+    return frozenset(value)
 
 
 def _merged(base: _Limit, override: _Limit) -> _Limit:
