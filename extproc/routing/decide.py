@@ -42,6 +42,8 @@ class Decision:
 
     model: str
     reason: str
+    # The virtual model whose policy decided.
+    policy: str = ""
     # The entry that decided (None: the default, with no entry matching).
     rule: str | None = None
     arm: str | None = None
@@ -72,13 +74,13 @@ def decide(
         if not holds(rule.when, facts):
             continue
         if rule.model is not None:
-            return Decision(rule.model, rule.name, rule.name)
+            return Decision(rule.model, rule.name, policy.name, rule.name)
         if rule.split is not None:
             arm = split_arm(rule.split, sticky_key(rule.split, facts), f"{policy.name}/{rule.name}")
-            return Decision(arm.model, f"{rule.name}/{arm.name}", rule.name, arm=arm.name)
+            return Decision(arm.model, f"{rule.name}/{arm.name}", policy.name, rule.name, arm=arm.name)
         assert rule.classify is not None and classifier is not None, "a classifying policy loads the classifier"
         return _classified(policy, rule, rule.classify, classifier.classify(messages), facts.task, conversation_complex)
-    return Decision(policy.default, DEFAULT_REASON)
+    return Decision(policy.default, DEFAULT_REASON, policy.name)
 
 
 def _classified(
@@ -106,10 +108,10 @@ def _classified(
             reason = FROM_REQUEST
         else:
             reason = FROM_CLASSIFIER
-        return Decision(row.model, reason, rule.name, None, task, task_confidence, complexity, complexity_confidence, reached)
-    return Decision(
-        policy.default, DEFAULT_REASON, rule.name, None, task, task_confidence, complexity, complexity_confidence, reached
-    )
+        return Decision(row.model, reason, policy.name, rule.name, None, task, task_confidence, complexity,
+                        complexity_confidence, reached)  # fmt: skip
+    return Decision(policy.default, DEFAULT_REASON, policy.name, rule.name, None, task, task_confidence, complexity,
+                    complexity_confidence, reached)  # fmt: skip
 
 
 def sticky_key(split: Split, facts: RequestFacts) -> str:

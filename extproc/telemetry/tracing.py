@@ -288,6 +288,12 @@ class StreamTrace(NoTrace):
             "llm_gateway.cost_usd": ctx.cost_usd,
             "llm_gateway.decisions": tuple(ctx.decisions),
         }
+        if ctx.routing is not None:
+            attributes["llm_gateway.route_reason"] = ctx.routing.reason
+            attributes["llm_gateway.routing.policy"] = ctx.routing.policy
+            attributes["llm_gateway.routing.split_arm"] = ctx.routing.arm
+            attributes["llm_gateway.routing.task"] = ctx.routing.task
+            attributes["llm_gateway.routing.complexity"] = ctx.routing.complexity
         body = ctx.body or {}
         for field, key in (("max_tokens", "gen_ai.request.max_tokens"), ("temperature", "gen_ai.request.temperature")):
             if isinstance(body.get(field), (int, float)) and not isinstance(body.get(field), bool):
