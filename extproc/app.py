@@ -95,7 +95,7 @@ def build_gateway(
         index, embedder = build_semantic_index(cache) if cache.any_semantic else (None, None)
         cache_stage = CacheStage(cache, build_cache_store(settings, cache), index, embedder)
     pipeline = build_pipeline(
-        build_routing(catalog, routing, settings), authenticator, settings, limits, privacy, cache_stage, pricing, estimator
+        build_routing(catalog, routing, settings, privacy), authenticator, settings, limits, privacy, cache_stage, pricing, estimator
     )
     return Gateway(
         catalog=catalog,
@@ -111,7 +111,7 @@ def build_gateway(
     )
 
 
-def build_routing(catalog: Catalog, policies: RoutingPolicies, settings: Settings) -> RoutingStage:
+def build_routing(catalog: Catalog, policies: RoutingPolicies, settings: Settings, privacy: PrivacyPolicies) -> RoutingStage:
     """The routing stage, with the classifier loaded when a policy classifies (~40 ms, 25 MiB) and the
     conversation store when a policy keeps conversations' tiers (where `store.kind` says)."""
     classifier = Classifier.load() if policies.classifies else None
@@ -123,7 +123,7 @@ def build_routing(catalog: Catalog, policies: RoutingPolicies, settings: Setting
             conversations = SqliteConversations(settings.store_path)
         else:
             conversations = MemoryConversations()
-    return RoutingStage(catalog, policies, settings, classifier, conversations)
+    return RoutingStage(catalog, policies, settings, classifier, conversations, privacy)
 
 
 def build_semantic_index(policies: CachePolicies) -> tuple[SemanticIndex, Embedder]:
@@ -162,8 +162,9 @@ def build_stores(settings: Settings) -> tuple[KeyStore | None, Limits]:
 def build_translators(catalog: Catalog) -> dict[Endpoint, ProviderTranslator]:
     """One translator per provider endpoint; CatalogError names an endpoint LiteLLM cannot serve."""
     translators: dict[Endpoint, ProviderTranslator] = {}
-    for route in catalog.routes.values():
-        for endpoint in route.endpoints:
+    fallback_copies = catalog.fallback_list.endpoints.values() if catalog.fallback_list is not None else ()
+    for endpoints in (*(r.endpoints for r in catalog.routes.values()), *fallback_copies):
+        for endpoint in endpoints:
             options = {"api_version": endpoint.api_version} if endpoint.api_version else None
             try:
                 translators[endpoint] = ProviderTranslator.for_model(endpoint.model, endpoint.api_base, options)

@@ -63,8 +63,10 @@ class RequestContext:
     # named (`task_type`, or the seed API's `x_gateway.task`) and its `models` fallback list.
     task_type: Any = None
     fallback_models: Any = None
-    # Why the request went where it did, when a routing policy (a virtual model) chose.
+    # Why the request went where it did, when a routing policy (a virtual model) or a fallback list chose.
     routing: Decision | None = None
+    # Envoy's load-balancer metadata (`envoy.lb`): a fallback list's positions.
+    lb_metadata: dict[str, str] | None = None
     # The fail-open lane the request came in on (`/local/v1/...`), if any.
     lane: Lane | None = None
     # The lowest priority level a fallback may reach under a cost cap (None: any).

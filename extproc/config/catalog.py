@@ -11,7 +11,7 @@ same file Envoy loads, so the two can never disagree about what exists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +23,7 @@ from extproc.config.envoy_yaml import (
     iter_routes_with_hosts,
     static_resources,
 )
+from extproc.config.fallback_list import AGGREGATE_CLUSTER, FallbackList, is_fallback_route, slot_count
 
 MODEL_HEADER = "x-gateway-model"
 ROUTE_KINDS = ("chat", "embeddings")
@@ -60,6 +61,8 @@ class Endpoint:
     prices: Prices | None = None
     # Client headers this endpoint may get besides the common ones (lower case; `x-fake-*`: a prefix).
     forward_headers: tuple[str, ...] = ()
+    # On the fallback-list cluster: the model route whose endpoint this copy is.
+    route: str | None = None
 
     @property
     def upstream_model(self) -> str:
@@ -124,6 +127,8 @@ class Catalog:
     routes: dict[str, ModelRoute] = field(default_factory=dict)
     lanes: tuple[Lane, ...] = ()
     virtual: dict[str, VirtualModel] = field(default_factory=dict)
+    # The route and cluster that walk a client's `models` list, when the configuration has them.
+    fallback_list: FallbackList | None = None
     _by_name: dict[str, ModelRoute] = field(default_factory=dict)
     _virtual_by_name: dict[str, VirtualModel] = field(default_factory=dict)
 
@@ -177,7 +182,9 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     routes: dict[str, ModelRoute] = {}
     virtual: dict[str, VirtualModel] = {}
     lanes: list[Lane] = []
+    has_fallback_route = False
     for vhost, route in iter_routes_with_hosts(config):
+        has_fallback_route = has_fallback_route or is_fallback_route(route)
         meta = gateway_section(route)
         if meta and meta.get("lane") is True:
             lanes.append(_lane(route, clusters, envoy_auth_filters(config)))
@@ -226,7 +233,20 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     for lane in lanes:
         if not any(r.cluster == lane.cluster for r in routes.values()):
             raise CatalogError(f"lane {lane.prefix!r} sends to cluster {lane.cluster!r}, which serves no model route")
-    return Catalog(routes, tuple(lanes), virtual)
+    fallback = _fallback_list(routes, slot_count(clusters)) if has_fallback_route and AGGREGATE_CLUSTER in clusters else None
+    return Catalog(routes, tuple(lanes), virtual, fallback)
+
+
+def _fallback_list(routes: dict[str, ModelRoute], slots: int) -> FallbackList:
+    """Each chat model's first level as the fallback-list cluster serves it (ops/fallback_resources.py copies them)."""
+    endpoints = {}
+    for route in routes.values():
+        if route.kind == "chat" and route.endpoints:
+            first = route.priorities[0]
+            endpoints[route.name] = tuple(
+                replace(e, cluster=AGGREGATE_CLUSTER, route=route.name) for e in route.endpoints if e.priority == first
+            )
+    return FallbackList(AGGREGATE_CLUSTER, slots, endpoints)
 
 
 def _virtual_model(route: dict[str, Any], name: str, meta: dict[str, Any]) -> VirtualModel:

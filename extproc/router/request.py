@@ -80,7 +80,7 @@ def upstream_changes(
     cluster without an upstream filter, the request prepared for its only endpoint (GatewayError when
     it cannot be)."""
     assert ctx.body is not None
-    changes = Changes(set_headers=ctx.upstream_headers, clear_route_cache=True)
+    changes = Changes(set_headers=ctx.upstream_headers, clear_route_cache=True, lb_metadata=ctx.lb_metadata)
     body_changed = spec.prepare_upstream(ctx.body, parsed) or ctx.body_changed
     if spec.upstream_path != ctx.path:
         changes.set_headers[":path"] = spec.upstream_path

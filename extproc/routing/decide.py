@@ -55,6 +55,8 @@ class Decision:
     complexity_confidence: float | None = None
     # The classifier found this request complex, above the table's floor: its conversation keeps that.
     reached_complex: bool = False
+    # A client's `models` list, in the order Envoy walks it (empty: a policy decided).
+    fallback_list: tuple[str, ...] = ()
 
     @property
     def classified(self) -> bool:

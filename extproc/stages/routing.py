@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from extproc.config.catalog import MODEL_HEADER, Catalog, ModelRoute
+from extproc.config.fallback_list import FALLBACK_MODEL, lb_criteria
 from extproc.context import RequestContext
 from extproc.decisions import Reply
 from extproc.errors import GatewayError, StoreUnavailable, shown
@@ -23,13 +24,19 @@ from extproc.routing.classifier import TASKS
 from extproc.routing.conversations import ConversationStore, conversation_key
 from extproc.routing.decide import FROM_CLASSIFIER, Classifies, Decision, decide
 from extproc.routing.facts import read_facts
+from extproc.routing.fallbacks import chain_route, check_same_policy, fallback_chain
 from extproc.routing.policy import RoutingPolicies, RoutingPolicy
+from extproc.redaction.policy import PrivacyPolicies
 from extproc.stages.base import Stage
 from extproc.tenancy.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ROUTE_REASON_HEADER = "x-gateway-route-reason"
+# A client's `models` list: its decision's policy and reason (in metrics and the log line).
+FALLBACK_POLICY, FALLBACK_REASON = "models", "fallback_list"
+# Envoy's router takes the number of retries from this request header.
+MAX_RETRIES_HEADER = "x-envoy-max-retries"
 TASK_HEADER = "x-gateway-task"
 COMPLEXITY_HEADER = "x-gateway-complexity"
 # Listing hundreds of names in an error helps nobody.
@@ -48,12 +55,14 @@ class RoutingStage(Stage):
         settings: Settings | None = None,
         classifier: Classifies | None = None,
         conversations: ConversationStore | None = None,
+        privacy: PrivacyPolicies | None = None,
     ) -> None:
         self._catalog = catalog
         self._policies = policies or RoutingPolicies()
         self._settings = settings or Settings()
         self._classifier = classifier
         self._conversations = conversations
+        self._privacy = privacy or PrivacyPolicies()
         # Per tenant, the canonical names its `models` allow-list stands for (names and aliases alike).
         self._allowed: dict[str, frozenset[str]] = {}
 
@@ -62,6 +71,9 @@ class RoutingStage(Stage):
         requested = ctx.requested_model or ""
         task = _task_type(ctx.task_type)
         self._check_allowed(ctx, requested, "model", 403)
+        if ctx.fallback_models is not None:
+            self._fallback_list(ctx, requested)
+            return None
         virtual = self._catalog.resolve_virtual(requested)
         if virtual is not None:
             decision = await self._apply(ctx, self._policies.by_model[virtual.name], task)
@@ -78,6 +90,39 @@ class RoutingStage(Stage):
         ctx.route = route
         ctx.upstream_headers[MODEL_HEADER] = route.name
         return None
+
+    def _fallback_list(self, ctx: RequestContext, requested: str) -> None:
+        """Route a client's `models` list to the fallback-list route, its positions filled in for Envoy."""
+        chain = fallback_chain(requested, ctx.fallback_models, self._catalog, self._policies.max_fallback_models)
+        for name in ctx.fallback_models:
+            self._check_allowed(ctx, name, "models", 400)
+        if len(chain) == 1:  # nothing to fall back to: an ordinary request
+            ctx.fallback_models = None
+            self._check_route(ctx, requested, chain[0])
+            ctx.route = chain[0]
+            ctx.upstream_headers[MODEL_HEADER] = chain[0].name
+            ctx.decisions.append(f"route:{chain[0].name}")
+            return
+        fallback = self._catalog.fallback_list
+        if fallback is None or len(chain) > fallback.slots:
+            raise GatewayError(
+                400,
+                f"This gateway's Envoy configuration has no route for a fallback list of {len(chain)} models "
+                "(`llm-gateway up` and `render` add it); send one model, or use a model whose route falls back.",
+                code="fallback_lists_unavailable",
+                param="models",
+            )
+        if ctx.lane is not None:
+            raise GatewayError(400, "A fail-open lane serves one model: `models` is not allowed there.", code="invalid_request", param="models")
+        check_same_policy(chain, self._privacy.for_model, "privacy")
+        names = [route.name for route in chain]
+        ctx.route = chain_route(chain, fallback)
+        ctx.upstream_headers[MODEL_HEADER] = FALLBACK_MODEL
+        ctx.upstream_headers[MAX_RETRIES_HEADER] = str(len(chain) - 1)
+        ctx.lb_metadata = lb_criteria(names, fallback.slots)
+        ctx.routing = Decision(names[0], FALLBACK_REASON, FALLBACK_POLICY, fallback_list=tuple(names))
+        ctx.client_headers[ROUTE_REASON_HEADER] = FALLBACK_REASON
+        ctx.decisions.append(f"fallback_list:{'>'.join(names)}")
 
     async def _apply(self, ctx: RequestContext, policy: RoutingPolicy, task: str | None) -> Decision:
         """The policy's decision for this request, in the request's headers and on its context."""

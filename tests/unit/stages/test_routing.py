@@ -10,7 +10,10 @@ import yaml
 
 from extproc.app import Gateway, build_gateway
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.config.fallback_list import FALLBACK_MODEL
 from extproc.decisions import Changes, Reply
+from extproc.ops.envoy_config import render
+from extproc.redaction.policy import load_privacy
 from extproc.redaction.policy import PrivacyPolicies
 from extproc.router.processor import RouterProcessor
 from extproc.stages.routing import COMPLEXITY_HEADER, ROUTE_REASON_HEADER, TASK_HEADER
@@ -27,10 +30,11 @@ DESIGN = (
 FOLLOW_UP = "yes please"
 
 
-def _gateway(settings: Settings = Settings(auth_mode="none")) -> Gateway:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+def _gateway(settings: Settings = Settings(auth_mode="none"), privacy: PrivacyPolicies = PrivacyPolicies()) -> Gateway:
+    # As `up` runs it: with the fallback-list route and clusters.
+    config = render(yaml.safe_load(DEFAULT_CONFIG.read_text()))
     return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=settings,
-                         privacy=PrivacyPolicies())  # fmt: skip
+                         privacy=privacy)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +158,78 @@ async def test_models_list_names_the_virtual_model(gateway: Gateway) -> None:
     assert isinstance(reply, Reply)
     ids = {entry["id"]: entry for entry in orjson.loads(reply.body)["data"]}
     assert ids["auto"]["owned_by"] == "llm-gateway" and ids["router"]["alias_of"] == "auto"
+
+
+# --- a client's fallback list ---------------------------------------------------
+
+
+async def test_a_fallback_list_goes_to_the_route_envoy_walks_in_the_clients_order(gateway: Gateway) -> None:
+    body = _chat(GREETING, model="fast", models=["claude", "gpt-4o-mini", "gpt-4o"])
+    processor, result = await _route(gateway, body)
+    assert isinstance(result, Changes)
+    assert result.set_headers["x-gateway-model"] == FALLBACK_MODEL
+    assert result.set_headers["x-envoy-max-retries"] == "2"
+    assert result.lb_metadata == {"position_0": "gpt-4o-mini", "position_1": "claude-haiku-4-5",
+                                  "position_2": "gpt-4o", "position_3": "-", "position_4": "-"}  # fmt: skip
+    assert processor.ctx.client_headers[ROUTE_REASON_HEADER] == "fallback_list"
+    assert result.body is not None and b'"models"' not in result.body  # the provider never sees the list
+
+
+async def test_a_list_of_one_model_is_an_ordinary_request(gateway: Gateway) -> None:
+    processor, result = await _route(gateway, _chat(GREETING, model="gpt-4o", models=["gpt-4o"]))
+    assert _model(result) == "gpt-4o" and processor.ctx.routing is None
+
+
+@pytest.mark.parametrize(
+    ("model", "models", "code", "says"),
+    [
+        ("gpt-4o", ["a", "b", "c", "d", "e"], "too_many_models", "names 6 models; a fallback list may have at most 5"),
+        ("gpt-4o", ["gpt-5"], "model_not_found", "'gpt-5' in `models` cannot be tried: it does not exist"),
+        ("gpt-4o", ["embed"], "wrong_model_kind", "serves embeddings"),
+        ("auto", ["gpt-4o"], "invalid_request", "not the routing policy 'auto'"),
+        ("gpt-4o", ["auto"], "model_not_found", "a routing policy cannot be part of a list"),
+        ("gpt-4o", "gpt-4o-mini", "invalid_request", "must be a list of model names"),
+    ],
+)
+async def test_a_bad_fallback_list_is_a_400_naming_models(
+    gateway: Gateway, model: str, models: Any, code: str, says: str
+) -> None:
+    _, result = await _route(gateway, _chat(GREETING, model=model, models=models))
+    assert isinstance(result, Reply) and result.status == 400
+    error = orjson.loads(result.body)["error"]
+    assert (error["code"], error["param"]) == (code, "models") and says in error["message"]
+
+
+async def test_a_list_naming_a_model_the_tenant_may_not_use_is_a_400() -> None:
+    gateway = _gateway(Settings(auth_mode="none", tenants={"anonymous": TenantPolicy(models=frozenset({"gpt-4o-mini", "claude"}))}))
+    assert isinstance((await _route(gateway, _chat(GREETING, model="gpt-4o-mini", models=["claude-haiku-4-5"])))[1], Changes)
+    _, result = await _route(gateway, _chat(GREETING, model="gpt-4o-mini", models=["claude", "gpt-4o"]))
+    assert isinstance(result, Reply) and result.status == 400
+    error = orjson.loads(result.body)["error"]
+    assert error["code"] == "model_not_allowed" and error["param"] == "models" and "'gpt-4o'" in error["message"]
+
+
+async def test_a_list_whose_models_have_different_privacy_policies_is_refused() -> None:
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    gateway = _gateway(privacy=load_privacy(config))  # llama-3.1-8b sends prompts as they are; gpt-4o masks
+    _, result = await _route(gateway, _chat(GREETING, model="llama-3.1-8b", models=["gpt-4o"]))
+    assert isinstance(result, Reply) and result.status == 400
+    error = orjson.loads(result.body)["error"]
+    assert error["code"] == "fallback_policies_differ" and "gpt-4o differ from llama-3.1-8b" in error["message"]
+
+
+async def test_a_fallback_list_on_messages_is_refused_in_anthropics_format(gateway: Gateway) -> None:
+    body = {"model": "claude", "max_tokens": 50, "messages": [{"role": "user", "content": GREETING}], "models": "x"}
+    _, result = await _route(gateway, body, path="/v1/messages")
+    assert isinstance(result, Reply) and result.status == 400
+    payload = orjson.loads(result.body)
+    assert payload["type"] == "error" and "`models` must be a list" in payload["error"]["message"]
+
+
+async def test_without_the_generated_route_a_list_is_refused_saying_why() -> None:
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    gateway = build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
+                            settings=Settings(auth_mode="none"), privacy=PrivacyPolicies())  # fmt: skip
+    _, result = await _route(gateway, _chat(GREETING, model="gpt-4o", models=["gpt-4o-mini"]))
+    assert isinstance(result, Reply) and result.status == 400
+    assert orjson.loads(result.body)["error"]["code"] == "fallback_lists_unavailable"
