@@ -134,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--model", required=True, help="a chat model name both serve")
     compare.add_argument("--embeddings-model", default=None, help="an embeddings model name both serve")
     compare.add_argument(
+        "--router", default=None, metavar="MODEL",
+        help="a virtual model of the gateway (e.g. auto): routing probes go to it, and to --model on LiteLLM",
+    )
+    compare.add_argument(
         "--litellm-key", default=os.environ.get("LITELLM_MASTER_KEY"), help="LiteLLM's key (default: $LITELLM_MASTER_KEY)"
     )
     compare.add_argument(
@@ -327,12 +331,14 @@ def _import_litellm(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     import httpx
 
-    from extproc.ops.compare import default_probes, report, run
+    from extproc.ops.compare import default_probes, report, routing_probes, run
 
     if not args.litellm_key:
         print("problem: LiteLLM needs its key: --litellm-key or LITELLM_MASTER_KEY", file=sys.stderr)
         return 1
     probes = default_probes(args.model, args.embeddings_model)
+    if args.router:
+        probes += routing_probes(args.model, args.router)
     with httpx.Client(base_url=args.litellm, timeout=120) as litellm, httpx.Client(base_url=args.gateway, timeout=120) as gateway:
         rows = run(litellm, gateway, probes, args.litellm_key, args.gateway_key)
     print(report(rows))

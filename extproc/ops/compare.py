@@ -4,8 +4,11 @@ For each request: both statuses, how the answers' shapes differ (fields one
 has and the other lacks, or of another type), usage, cost (LiteLLM's
 `x-litellm-response-cost` against `x-gateway-cost-usd`, or the stream's
 `x_gateway.cost_usd`), latency, and the response headers of note (which
-model served, retries and fallbacks, cache, rate limits); then a summary. Both sides are called
-over HTTP exactly as a client would call them, one after the other.
+model served, retries and fallbacks, cache, rate limits); which model each side routed to and
+why (the gateway's `x-gateway-route-reason`, task and complexity); then a summary. With
+`--router auto`, probes that exercise routing (code, a greeting, an analysis) go to the gateway's
+virtual model while LiteLLM gets them with `--model`. Both sides are called over HTTP exactly as
+a client would call them, one after the other.
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ class Probe:
     name: str
     body: dict[str, Any] | bytes
     path: str = CHAT
+    # The model the gateway is asked for instead of the body's (a virtual model such as `auto`).
+    gateway_model: str | None = None
+
+    def body_for(self, gateway: bool) -> dict[str, Any] | bytes:
+        """The body one side gets."""
+        if gateway and self.gateway_model and isinstance(self.body, dict):
+            return {**self.body, "model": self.gateway_model}
+        return self.body
 
     @property
     def stream(self) -> bool:
@@ -73,6 +84,20 @@ def default_probes(model: str, embeddings_model: str | None = None) -> list[Prob
     return probes
 
 
+def routing_probes(model: str, router: str) -> list[Probe]:
+    """Requests a routing policy tells apart, sent to the gateway's `router` (LiteLLM gets `model`)."""
+    asks = {
+        "routed: code": "Write a Python function that merges two sorted lists, with pytest tests.",
+        "routed: greeting": "hi there, how are you?",
+        "routed: analysis": ("Analyse the economic and social trade-offs of a four-day work week for a manufacturer, "
+                             "compare evidence from pilots in three countries, and recommend a rollout plan."),
+    }  # fmt: skip
+    return [
+        Probe(name, {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 64}, gateway_model=router)
+        for name, text in asks.items()
+    ]
+
+
 @dataclass
 class Side:
     """What one side answered."""
@@ -98,10 +123,12 @@ class Row:
     shape_differences: list[str] = field(default_factory=list)
 
 
-def call(client: httpx.Client, probe: Probe, headers: dict[str, str], cost_header: str) -> Side:
-    """Send one probe; read status, body (a stream's chunks are merged), usage and cost."""
+def call(client: httpx.Client, probe: Probe, headers: dict[str, str], cost_header: str, gateway: bool = False) -> Side:
+    """Send one probe (as the gateway side gets it when `gateway`); read status, body (a stream's chunks
+    are merged), usage and cost."""
     side = Side()
-    content = probe.body if isinstance(probe.body, bytes) else orjson.dumps(probe.body)
+    body = probe.body_for(gateway)
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
     started = time.perf_counter()
     try:
         with client.stream("POST", probe.path, content=content, headers={"content-type": "application/json", **headers}) as response:
@@ -135,7 +162,7 @@ def run(
     gateway_headers = {"authorization": f"Bearer {gateway_key}"} if gateway_key else {}
     for probe in probes:
         left = call(litellm, probe, {"authorization": f"Bearer {litellm_key}"}, "x-litellm-response-cost")
-        right = call(gateway, probe, gateway_headers, "x-gateway-cost-usd")
+        right = call(gateway, probe, gateway_headers, "x-gateway-cost-usd", gateway=True)
         rows.append(Row(probe, left, right, shape_differences(left.body, right.body)))
     return rows
 
@@ -191,6 +218,9 @@ def report(rows: list[Row]) -> str:
     cost_gap = max((abs(r.litellm.cost_usd - r.gateway.cost_usd) for r in costs), default=0.0)  # type: ignore[operator]
     lite_ms = statistics.median([r.litellm.latency_ms for r in ok]) if ok else 0.0
     gate_ms = statistics.median([r.gateway.latency_ms for r in ok]) if ok else 0.0
+    lines += ["", "| request | routed: LiteLLM | gateway (reason) |", "|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row.probe.name} | {_answered_by(row.litellm)} | {_routing(row.gateway)} |")
     lines += ["", "| request | headers of note: LiteLLM | gateway |", "|---|---|---|"]
     for row in rows:
         lines.append(f"| {row.probe.name} | {_headers(row.litellm)} | {_headers(row.gateway)} |")
@@ -242,6 +272,22 @@ def _headers(side: Side) -> str:
         return value if len(value) <= MAX_HEADER_VALUE else value[: MAX_HEADER_VALUE - 3] + "..."
 
     return "<br>".join(f"{name}: {cut(value)}" for name, value in side.headers.items()) or "–"
+
+
+def _answered_by(side: Side) -> str:
+    """The model an answer says it came from."""
+    model = side.body.get("model") if isinstance(side.body, dict) else None
+    return str(model) if model else "–"
+
+
+def _routing(side: Side) -> str:
+    """The gateway's routing: the model that served, and why a policy chose it (with the classifier's labels)."""
+    served = side.headers.get("x-gateway-served-model") or _answered_by(side)
+    reason = side.headers.get("x-gateway-route-reason")
+    if not reason:
+        return served
+    labels = [side.headers[h] for h in ("x-gateway-task", "x-gateway-complexity") if side.headers.get(h)]
+    return f"{served} ({reason}{': ' + ', '.join(labels) if labels else ''})"
 
 
 def _status(side: Side) -> str:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from extproc.ops.compare import Probe, Row, Side, _merge_stream, notable_headers, report, shape_differences
+from extproc.ops.compare import (
+    Probe,
+    Row,
+    Side,
+    _merge_stream,
+    notable_headers,
+    report,
+    routing_probes,
+    shape_differences,
+)
 
 
 def test_shape_differences_name_missing_extra_and_retyped_fields() -> None:
@@ -52,3 +61,16 @@ def test_headers_of_note_are_shown_side_by_side_without_ids_or_costs() -> None:
     litellm = Side(status=200, body={}, headers={"x-litellm-model-id": "a" * 80})
     text = report([Row(Probe("a", {}), litellm, gateway)])
     assert f"| a | x-litellm-model-id: {'a' * 45}... | x-gateway-served-model: gpt-4o-mini<br>x-gateway-cache: miss |" in text
+
+
+def test_routing_and_its_reason_show_side_by_side() -> None:
+    [code, *_] = routing_probes("gpt-4o-mini", "auto")
+    assert code.body_for(gateway=True)["model"] == "auto" and code.body_for(gateway=False)["model"] == "gpt-4o-mini"
+    gateway = Side(status=200, body={"model": "qwen2.5-coder-32b"}, headers={
+        "x-gateway-served-model": "qwen2.5-coder-32b", "x-gateway-route-reason": "classifier",
+        "x-gateway-task": "code", "x-gateway-complexity": "simple"})  # fmt: skip
+    litellm = Side(status=200, body={"model": "gpt-4o-mini"})
+    plain = Side(status=200, body={"model": "gpt-4o-mini"}, headers={"x-gateway-served-model": "gpt-4o-mini"})
+    text = report([Row(code, litellm, gateway), Row(Probe("chat", {}), litellm, plain)])
+    assert "| routed: code | gpt-4o-mini | qwen2.5-coder-32b (classifier: code, simple) |" in text
+    assert "| chat | gpt-4o-mini | gpt-4o-mini |" in text
