@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import queue
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,43 +76,68 @@ class Row:
 
 
 class Background:
-    """The victim's light load: one request every 1/rate seconds on a thread of its own, each timed."""
+    """The victim's light load: one request every 1/rate seconds, each timed, from a process of its own.
+
+    The key is passed in: the spawned process imports abuse_cases afresh, which makes new keys.
+    A process, not a thread: the attacking cases run their requests on threads of this process,
+    and their GIL time (100 clients at once, 3.5 MB bodies encoded) would otherwise show up as
+    the victim's latency. CLOCK_MONOTONIC is system-wide, so the times compare across processes.
+    """
 
     def __init__(self, port: int, rate: float) -> None:
-        self._port, self._interval = port, 1.0 / rate
+        context = multiprocessing.get_context("spawn")
+        self._queue: multiprocessing.Queue[tuple[float, float, int] | None] = context.Queue()
+        self._stop = context.Event()
+        self._process = context.Process(target=_victim, args=(port, VICTIM_KEY, 1.0 / rate, self._queue, self._stop), name="victim", daemon=True)
         self.samples: list[Sample] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="victim", daemon=True)
 
     def __enter__(self) -> Background:
-        self._thread.start()
+        self._process.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(60)
+        self._drain(until_done=True)
+        self._process.join(60)
 
     def since(self, start: float) -> list[Sample]:
         """The samples that started at or after `start` (monotonic)."""
-        return [s for s in list(self.samples) if s.started >= start]
+        self._drain()
+        return [s for s in self.samples if s.started >= start]
 
-    async def _run(self) -> None:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self._port}", timeout=30, headers=_auth(VICTIM_KEY)) as client:
-            pending: set[asyncio.Task[None]] = set()
-            while not self._stop.is_set():
-                task = asyncio.create_task(self._one(client))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-                await asyncio.sleep(self._interval)  # open loop: a slow answer does not slow the load
-            await asyncio.gather(*pending, return_exceptions=True)
+    def _drain(self, until_done: bool = False) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=60 if until_done else 0.05)
+            except queue.Empty:
+                return
+            if item is None:
+                return
+            self.samples.append(Sample(*item))
 
-    async def _one(self, client: httpx.AsyncClient) -> None:
+
+def _victim(port: int, key: str, interval: float, samples: multiprocessing.Queue[tuple[float, float, int] | None], stop: Any) -> None:
+    asyncio.run(_victim_loop(port, key, interval, samples, stop))
+    samples.put(None)
+
+
+async def _victim_loop(port: int, key: str, interval: float, samples: multiprocessing.Queue[tuple[float, float, int] | None], stop: Any) -> None:
+    async def one(client: httpx.AsyncClient) -> None:
         started = time.monotonic()
         try:
             status = (await client.post(CHAT, json=VICTIM_BODY)).status_code
         except httpx.HTTPError:
             status = 0
-        self.samples.append(Sample(started, time.monotonic() - started, status))
+        samples.put((started, time.monotonic() - started, status))
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=_auth(key)) as client:
+        pending: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            task = asyncio.create_task(one(client))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            await asyncio.sleep(interval)  # open loop: a slow answer does not slow the load
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 # --- the run ------------------------------------------------------------------------------------

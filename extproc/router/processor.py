@@ -257,6 +257,8 @@ class RouterProcessor:
             return
         self._settled = True
         for stage in self._back():
+            if type(stage).on_response is Stage.on_response:
+                continue  # nothing to do on the way back: no call, no span
             with self._trace.stage(f"{stage.name} (response)", self.ctx):
                 await stage.on_response(self.ctx)
 

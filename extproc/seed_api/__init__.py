@@ -12,10 +12,10 @@ The contract is docs/seed-api.md.
 - `responses`: the seed's answer, dry-run, cost-estimate and status shapes.
 """
 
-from .errors import SeedApiError, seed_error
-from .models import ConfiguredModel, ModelChoices
-from .requests import TASK_TYPES, SeedQuery, is_seed_body, parse_cost_estimate, parse_query
-from .responses import dry_run_response, estimate_response, query_response, status_response
+from extproc.seed_api.errors import SeedApiError, seed_error
+from extproc.seed_api.models import ConfiguredModel, ModelChoices
+from extproc.seed_api.requests import TASK_TYPES, SeedQuery, is_seed_body, parse_cost_estimate, parse_query
+from extproc.seed_api.responses import dry_run_response, estimate_response, query_response, status_response
 
 __all__ = [
     "TASK_TYPES",

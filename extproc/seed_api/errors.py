@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MAX_MESSAGE_CHARS, clipped
+from extproc.errors import MAX_MESSAGE_CHARS, clipped
 
 # The `type` of each status, as the gateway's OpenAI errors name them.
 _TYPE_BY_STATUS = {

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import shown
-from .errors import SeedApiError
+from extproc.errors import shown
+from extproc.seed_api.errors import SeedApiError
 
 if TYPE_CHECKING:
-    from ..catalog import Catalog
+    from extproc.config.catalog import Catalog
 
 AUTO = "auto"
 # The seed's provider names, and the LiteLLM providers each covers.

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import shown
-from .errors import SeedApiError
-from .models import ModelChoices
+from extproc.errors import shown
+from extproc.seed_api.errors import SeedApiError
+from extproc.seed_api.models import ModelChoices
 
 TASK_TYPES = (
     "text_generation", "summarization", "sentiment_analysis", "question_answering", "code", "math", "translation",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..usage import Usage, usage_from_openai
-from .requests import SeedQuery
+from extproc.cost.usage import Usage, usage_from_openai
+from extproc.seed_api.requests import SeedQuery
 
 CURRENCY = "USD"
 
