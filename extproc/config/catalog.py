@@ -134,7 +134,8 @@ class Catalog:
 
     def __post_init__(self) -> None:
         owners: dict[str, str] = {}
-        for entry in (*self.routes.values(), *self.virtual.values()):
+        entries: list[ModelRoute | VirtualModel] = [*self.routes.values(), *self.virtual.values()]
+        for entry in entries:
             for name in (entry.name, *entry.aliases):
                 if name in owners:
                     raise CatalogError(f"model name {name!r} is used by both {owners[name]!r} and {entry.name!r}")

@@ -155,7 +155,7 @@ def _check_models(catalog: Catalog, report: Report, environ: dict[str, str]) -> 
             if endpoint.api_key_file and not Path(endpoint.api_key_file).is_file():
                 report.warnings.append(f"Model {route.name!r}: key file {endpoint.api_key_file} does not exist.")
     _check_translation(catalog, report)
-    aliases = sum(len(r.aliases) for r in (*catalog.routes.values(), *catalog.virtual.values()))
+    aliases = sum(len(r.aliases) for r in catalog.routes.values()) + sum(len(v.aliases) for v in catalog.virtual.values())
     routed = f", {len(catalog.virtual)} routed by policy ({', '.join(sorted(catalog.virtual))})" if catalog.virtual else ""
     report.summary = f"{len(catalog.routes)} models ({', '.join(sorted(catalog.routes))}){routed} and {aliases} aliases."
 

@@ -28,7 +28,12 @@ import copy
 from typing import Any
 
 from extproc.config.catalog import Catalog, has_upstream_ext_proc
-from extproc.config.envoy_yaml import METADATA_NAMESPACE, iter_lb_endpoints, iter_virtual_hosts, static_resources
+from extproc.config.envoy_yaml import (
+    METADATA_NAMESPACE,
+    iter_lb_endpoints,
+    iter_virtual_hosts,
+    static_resources,
+)
 from extproc.config.fallback_list import (
     AGGREGATE_CLUSTER,
     FALLBACK_MODEL,
@@ -78,7 +83,9 @@ def with_fallback_list(config: dict[str, Any], catalog: Catalog, slots: int) -> 
     out_static["clusters"] = [*kept, *slot_clusters, aggregate]
     out_host = next(h for h in iter_virtual_hosts(out) if h.get("name") == host.get("name"))
     routes = [r for r in out_host.get("routes", []) or [] if not is_fallback_route(r)]
-    out_host["routes"] = [_route(host, slots), *routes]
+    # After the model routes (it matches its own header value only), before any catch-all.
+    after = max(i for i, r in enumerate(routes) if _model_of(r)) + 1
+    out_host["routes"] = [*routes[:after], _route(host, slots), *routes[after:]]
     return out
 
 
@@ -114,11 +121,14 @@ def _slot(position: int, slots: int, chat: list[Any], clusters: dict[str, Any]) 
         "lb_subset_config": {
             "fallback_policy": "NO_FALLBACK",
             "subset_selectors": [
-                {"keys": [position_key(i) for i in range(slots)], "fallback_policy": "KEYS_SUBSET",
-                 "fallback_keys_subset": [position_key(position)]},
+                {
+                    "keys": [position_key(i) for i in range(slots)],
+                    "fallback_policy": "KEYS_SUBSET",
+                    "fallback_keys_subset": [position_key(position)],
+                },
                 {"keys": [position_key(position)]},
             ],
-        },  # fmt: skip
+        },
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": lb_endpoints}]},
         "typed_extension_protocol_options": {
             _PROTOCOL_OPTIONS: {
@@ -134,7 +144,7 @@ def _slot(position: int, slots: int, chat: list[Any], clusters: dict[str, Any]) 
 
 def _route(host: dict[str, Any], slots: int) -> dict[str, Any]:
     """The route the service sends a fallback list to; retries walk one position each."""
-    policy = next(
+    policy: dict[str, Any] = next(
         (copy.deepcopy(r["route"]["retry_policy"]) for r in host.get("routes", []) or []
          if _model_of(r) and "retry_policy" in (r.get("route") or {})),
         {"retry_on": "5xx,reset,connect-failure,refused-stream,retriable-status-codes", "retriable_status_codes": [429]},

@@ -43,7 +43,12 @@ from typing import Any
 from extproc.config.catalog import Catalog
 from extproc.config.envoy_yaml import gateway_section, iter_routes
 from extproc.routing.classifier import COMPLEXITIES, TASKS
-from extproc.tenancy.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
+from extproc.tenancy.settings import (
+    SettingsError,
+    mapping_of,
+    only_keys,
+    tenancy_metadata,
+)
 
 # The client's `models` fallback list: at most this many models unless the gateway says otherwise.
 DEFAULT_MAX_FALLBACK_MODELS = 5

@@ -20,13 +20,13 @@ from extproc.config.fallback_list import FALLBACK_MODEL, lb_criteria
 from extproc.context import RequestContext
 from extproc.decisions import Reply
 from extproc.errors import GatewayError, StoreUnavailable, shown
+from extproc.redaction.policy import PrivacyPolicies
 from extproc.routing.classifier import TASKS
 from extproc.routing.conversations import ConversationStore, conversation_key
 from extproc.routing.decide import FROM_CLASSIFIER, Classifies, Decision, decide
 from extproc.routing.facts import read_facts
 from extproc.routing.fallbacks import chain_route, check_same_policy, fallback_chain
 from extproc.routing.policy import RoutingPolicies, RoutingPolicy
-from extproc.redaction.policy import PrivacyPolicies
 from extproc.stages.base import Stage
 from extproc.tenancy.settings import Settings
 

@@ -22,7 +22,12 @@ import pytest
 from extproc.config.envoy_yaml import gateway_section, iter_routes
 from extproc.ops.launcher import Stack
 from extproc.tenancy.settings import tenancy_metadata
-from tests.e2e.conftest import SUITE_TENANT, access_log_entry, shipped_config, start_stack
+from tests.e2e.conftest import (
+    SUITE_TENANT,
+    access_log_entry,
+    shipped_config,
+    start_stack,
+)
 from tests.support.sdk_clients import ADMIN_AUTH, AUTH, anthropic_client, openai_client
 
 CHAT = "/v1/chat/completions"

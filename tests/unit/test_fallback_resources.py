@@ -11,7 +11,13 @@ import yaml
 
 from extproc.config.catalog import load_catalog
 from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_lb_endpoints, iter_routes
-from extproc.config.fallback_list import AGGREGATE_CLUSTER, FALLBACK_MODEL, SLOT_PREFIX, is_fallback_route, lb_criteria
+from extproc.config.fallback_list import (
+    AGGREGATE_CLUSTER,
+    FALLBACK_MODEL,
+    SLOT_PREFIX,
+    is_fallback_route,
+    lb_criteria,
+)
 from extproc.ops.envoy_config import render
 from extproc.ops.launcher import envoy_binary
 from extproc.tenancy.settings import tenancy_metadata

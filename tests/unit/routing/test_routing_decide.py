@@ -11,7 +11,16 @@ import pytest
 from extproc.routing.classifier import Classifier, Prediction
 from extproc.routing.decide import decide, split_arm, sticky_key
 from extproc.routing.facts import RequestFacts, read_facts
-from extproc.routing.policy import Arm, Classify, Conversation, RoutingPolicy, Rule, Split, TableRow, When
+from extproc.routing.policy import (
+    Arm,
+    Classify,
+    Conversation,
+    RoutingPolicy,
+    Rule,
+    Split,
+    TableRow,
+    When,
+)
 
 TABLE = Classify(
     (
@@ -26,10 +35,13 @@ POLICY = RoutingPolicy(
     default="large",
     rules=(
         Rule("tools", When(tools=True), model="large"),
-        Rule("acme-canary", When(tenants=frozenset({"acme"})),
-             split=Split((Arm("control", "small", 90.0), Arm("canary", "other", 10.0)))),
+        Rule(
+            "acme-canary",
+            When(tenants=frozenset({"acme"})),
+            split=Split((Arm("control", "small", 90.0), Arm("canary", "other", 10.0))),
+        ),
         Rule("classifier", classify=TABLE),
-    ),  # fmt: skip
+    ),
     conversation=Conversation(),
 )
 

@@ -13,8 +13,7 @@ from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.config.fallback_list import FALLBACK_MODEL
 from extproc.decisions import Changes, Reply
 from extproc.ops.envoy_config import render
-from extproc.redaction.policy import load_privacy
-from extproc.redaction.policy import PrivacyPolicies
+from extproc.redaction.policy import PrivacyPolicies, load_privacy
 from extproc.router.processor import RouterProcessor
 from extproc.stages.routing import COMPLEXITY_HEADER, ROUTE_REASON_HEADER, TASK_HEADER
 from extproc.tenancy.settings import Settings, TenantPolicy
@@ -30,7 +29,11 @@ DESIGN = (
 FOLLOW_UP = "yes please"
 
 
-def _gateway(settings: Settings = Settings(auth_mode="none"), privacy: PrivacyPolicies = PrivacyPolicies()) -> Gateway:
+NO_AUTH = Settings(auth_mode="none")
+NO_PRIVACY = PrivacyPolicies()
+
+
+def _gateway(settings: Settings = NO_AUTH, privacy: PrivacyPolicies = NO_PRIVACY) -> Gateway:
     # As `up` runs it: with the fallback-list route and clusters.
     config = render(yaml.safe_load(DEFAULT_CONFIG.read_text()))
     return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=settings,
