@@ -170,8 +170,16 @@ def _serve(args: argparse.Namespace) -> int:
 
         for problem in problems(config):
             logging.getLogger("extproc.ops.preflight").error("%s", problem)
-    settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
-    gateway = build_gateway(config, settings=settings)
+    from extproc.config.catalog import CatalogError
+    from extproc.tenancy.settings import SettingsError
+
+    try:
+        settings = load_settings(config).with_overrides(keys_file=args.keys_file, redis_url=args.redis_url)
+        gateway = build_gateway(config, settings=settings)
+    except (CatalogError, SettingsError) as exc:
+        # A configuration the gateway cannot run (a routing rule naming a missing model, say): refuse to start.
+        print(f"problem: {exc}; `llm-gateway check --config FILE` lists every problem", file=sys.stderr)
+        return 1
     listen = Listen(host=args.host, port=args.port, uds=args.uds, metrics_port=args.metrics_port)
     tracing.configure(tracing.settings_from_config(config))
     try:
