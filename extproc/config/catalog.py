@@ -23,7 +23,7 @@ from extproc.config.envoy_yaml import (
     iter_routes_with_hosts,
     static_resources,
 )
-from extproc.config.fallback_list import AGGREGATE_CLUSTER, FallbackList, is_fallback_route, slot_count
+from extproc.config.fallback_list import AGGREGATE_CLUSTER, SLOT_PREFIX, FallbackList, is_fallback_route, slot_count
 
 MODEL_HEADER = "x-gateway-model"
 ROUTE_KINDS = ("chat", "embeddings")
@@ -335,7 +335,8 @@ def _provider_key_variables(clusters: dict[str, Any], exclude: str) -> set[str]:
     """Every `api_key_env` of the endpoints of the clusters other than `exclude`."""
     names: set[str] = set()
     for name, cluster in clusters.items():
-        if name == exclude:
+        # A fallback list's slot clusters hold copies of the model clusters' endpoints (their keys too).
+        if name == exclude or str(name).startswith(SLOT_PREFIX):
             continue
         for _, lb_endpoint in iter_lb_endpoints(cluster):
             variable = (gateway_section(lb_endpoint) or {}).get("api_key_env")

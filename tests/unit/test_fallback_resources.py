@@ -93,3 +93,13 @@ def test_tls_endpoints_keep_their_transport_socket(tmp_path: Path) -> None:
     result = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "-l", "critical"],
                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr or result.stdout
+
+
+def test_a_lane_still_loads_beside_the_fallback_list(tmp_path: Path) -> None:
+    # The slot clusters copy the lane's own endpoints (and its key variable): not another cluster's key.
+    from tests.support.lanes import htpasswd_line, with_example_lane  # noqa: PLC0415
+
+    users = tmp_path / "lane.htpasswd"
+    users.write_text(htpasswd_line("ops", "secret"))
+    catalog = load_catalog(render(with_example_lane(SHIPPED, users)))
+    assert [lane.prefix for lane in catalog.lanes] == ["/local"] and catalog.fallback_list is not None
