@@ -38,15 +38,24 @@ from typing import Any
 import httpx
 import yaml
 
-from extproc.config.envoy_yaml import iter_routes
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
-from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, new_record
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_routes
 from extproc.ops.launcher import Stack, StackOptions
+from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, new_record
 from extproc.tenancy.settings import STORE_PATH_ENV, tenancy_metadata
 
-from .abuse_cases import ATTACKER_BUDGET_USD, ATTACKER_KEY, CACHER_KEY, CASES, CHAT, SPENDER_KEY, VICTIM_BODY, VICTIM_KEY
+from .abuse_cases import (
+    ATTACKER_BUDGET_USD,
+    ATTACKER_KEY,
+    CACHER_KEY,
+    CASES,
+    CHAT,
+    SPENDER_KEY,
+    VICTIM_BODY,
+    VICTIM_KEY,
+    case_revoked_during_redis_hang,
+    redis_call,
+)
 from .abuse_cases import auth as _auth
-from .abuse_cases import case_revoked_during_redis_hang, redis_call
 
 
 @dataclass
@@ -219,7 +228,7 @@ def run(args: argparse.Namespace) -> list[Row]:
 
 
 def _redis_case(tmp: Path, args: argparse.Namespace) -> Row:
-    from tests.support.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+    from tests.support.redis_server import redis_server  # the test suite's real-Redis launcher
 
     with redis_server(tmp) as url:
         attacker = new_record(ATTACKER_KEY, "attacker")
@@ -252,7 +261,7 @@ def main() -> None:
     parser.add_argument("--no-redis", dest="redis", action="store_false", help="skip the revocation case (needs redis-server)")
     args = parser.parse_args()
     if args.redis:
-        import shutil  # noqa: PLC0415
+        import shutil
 
         args.redis = shutil.which("redis-server") is not None
     print(table(run(args)))

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import orjson
 
-from extproc.tenancy.keys import RedisKeyStore, generate_key
 from extproc.ops.launcher import Stack
+from extproc.tenancy.keys import RedisKeyStore, generate_key
 
 VICTIM_KEY, ATTACKER_KEY = generate_key(), generate_key()
 # Tenants of their own for the cases that exhaust a limit, so that no case spoils the next.
@@ -224,7 +224,7 @@ def case_revoked_during_redis_hang(stack: Stack, redis_url: str, key_id: str, de
 
 async def redis_call(url: str, action: Callable[[Any], Any]) -> None:
     """Run `action` on a Redis client of `url`, then close it."""
-    import redis.asyncio  # noqa: PLC0415 - only the Redis case needs it
+    import redis.asyncio  # only the Redis case needs it
 
     client = redis.asyncio.Redis.from_url(url, decode_responses=True)
     try:

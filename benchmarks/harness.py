@@ -30,12 +30,11 @@ import httpx
 import redis.asyncio
 import yaml
 
-from extproc.config.envoy_yaml import iter_routes
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_routes
 from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV, render
-from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
 from extproc.ops.launcher import Child, Stack, StackOptions, envoy_binary, free_port, terminate
 from extproc.ops.litellm_proxy import LITELLM, litellm_proxy
+from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
 from extproc.tenancy.settings import tenancy_metadata
 
 HERE = Path(__file__).resolve().parent
@@ -166,7 +165,7 @@ def _gateway(
 
 def _with_shared_limits(source: dict[str, Any], tmp: Path, workers: int, args: argparse.Namespace) -> Result:
     """The `fast` route with keys, stacked limits and budgets in one Redis shared by the processes."""
-    from tests.support.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+    from tests.support.redis_server import redis_server  # the test suite's real-Redis launcher
 
     with redis_server(tmp) as url:
         client = redis.asyncio.Redis.from_url(url, decode_responses=True)

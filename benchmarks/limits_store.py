@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", default="1,8", help="requests in flight at once, comma-separated runs")
     args = parser.parse_args(argv)
-    from tests.support.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+    from tests.support.redis_server import redis_server  # the test suite's real-Redis launcher
 
     with tempfile.TemporaryDirectory(prefix="limits-bench-") as tmp, redis_server(Path(tmp)) as redis_url:
         rows = ["| store | p50 µs | p99 µs | p50 vs memory |", "|---|---:|---:|---:|"]

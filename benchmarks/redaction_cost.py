@@ -50,10 +50,10 @@ from benchmarks.harness import (  # the harness's own set-up, shared rather than
     _with_tenancy,
 )
 from benchmarks.pii_eval import load_corpus
-from extproc.tenancy.keys import FileKeyStore, new_record
 from extproc.ops.launcher import free_port
 from extproc.redaction.detector import Detector
 from extproc.redaction.entities import ENTITIES
+from extproc.tenancy.keys import FileKeyStore, new_record
 
 SIZES = (1024, 8192, 65536)
 
@@ -140,10 +140,10 @@ def scan_table(timeout: float) -> None:
     for kind, make in kinds.items():
         for size in SCAN_SIZES:
             text = make(size)
-            whole, findings = _timed(lambda: detector.find(text), timeout)
+            whole, findings = _timed(lambda text=text: detector.find(text), timeout)
             chunked = "-"
             if find_all is not None:
-                seconds, _ = _timed(lambda: find_all(detector, text, Limits(time.monotonic() + 3600)), timeout)
+                seconds, _ = _timed(lambda text=text: find_all(detector, text, Limits(time.monotonic() + 3600)), timeout)
                 chunked = seconds
             print(f"{kind:<28}{size // 1024:>6}KB{findings:>10}{whole:>10}{chunked:>11}", flush=True)
 

@@ -86,14 +86,14 @@ def reliability(confidence: np.ndarray, correct: np.ndarray) -> str:
 
 def prompt_tokens(examples: list[dict]) -> np.ndarray:
     """Prompt tokens of each example, counted by LiteLLM for the large model."""
-    import litellm  # noqa: PLC0415 - slow import, only for the cost section
+    import litellm  # slow import, only for the cost section
 
     return np.array([litellm.token_counter(model=LARGE_MODEL, messages=example["messages"]) for example in examples])
 
 
 def routing_table(examples: list[dict], p_complex: np.ndarray, tokens: np.ndarray, weights: np.ndarray) -> str:
     """Per floor: share of complex prompts sent large, share of requests sent small, cost vs always-large."""
-    import litellm  # noqa: PLC0415
+    import litellm
 
     prices = {model: (litellm.model_cost[model]["input_cost_per_token"], litellm.model_cost[model]["output_cost_per_token"])
               for model in (SMALL_MODEL, LARGE_MODEL)}
@@ -126,7 +126,7 @@ def routing_table(examples: list[dict], p_complex: np.ndarray, tokens: np.ndarra
 
 def latency(classifier: Classifier, examples: list[dict]) -> str:
     """p50/p99 of classify() and of json.loads of the same body, by prompt length."""
-    import litellm  # noqa: PLC0415 - its bundled tokenizer: nothing is fetched
+    import litellm  # its bundled tokenizer: nothing is fetched
 
     text = "\n\n".join(e["messages"][-1]["content"] for e in examples if e.get("lang") == "en")
     corpus = litellm.encode(model=LARGE_MODEL, text=text[:200_000])
@@ -153,7 +153,7 @@ def latency(classifier: Classifier, examples: list[dict]) -> str:
 
 def memory(model_dir: Path) -> tuple[str, Classifier]:
     """RSS of this process before and after importing and loading the classifier."""
-    import psutil  # noqa: PLC0415
+    import psutil
 
     process = psutil.Process(os.getpid())
     gc.collect()

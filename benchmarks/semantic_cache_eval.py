@@ -106,7 +106,7 @@ def main() -> int:
     args = parser.parse_args()
     embedder = Embedder()
     if args.replay:
-        from benchmarks.semantic_cache_replay import GROUPS, replay  # noqa: PLC0415
+        from benchmarks.semantic_cache_replay import GROUPS, replay
 
         replay(args.groups or GROUPS, embedder, seeds=args.seeds, repeats=args.repeats)
         print_embedding_time(embedder)

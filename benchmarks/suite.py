@@ -66,12 +66,12 @@ import yaml
 
 from benchmarks.harness import (
     AUTH,
-    Result,
-    _fixed_rate,
     BENCH_KEY,
     NEVER_REFUSING,
+    Result,
     _bare_config,
     _benchmark_source,
+    _fixed_rate,
     _gateway,
     _start_envoy,
     _stop,
@@ -79,10 +79,10 @@ from benchmarks.harness import (
     _with_tenancy,
     parse_wrk,
 )
-from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, new_record
 from extproc.ops.envoy_config import ServiceAddress, render
 from extproc.ops.launcher import Child, free_port, terminate, wait_grpc_health, wait_http
 from extproc.ops.litellm_proxy import LITELLM, litellm_proxy
+from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, new_record
 
 PROMPT = "Say hello"
 PARAPHRASE = "Please say hello"
@@ -223,7 +223,7 @@ def _full_policy(
     source: dict[str, Any], tmp: Path, args: argparse.Namespace, model: str = "fast",
     name: str = "gateway, full policy (cache misses)",
 ) -> Row:  # fmt: skip
-    from tests.support.redis_server import redis_server  # noqa: PLC0415 - the test suite's real-Redis launcher
+    from tests.support.redis_server import redis_server  # the test suite's real-Redis launcher
 
     with redis_server(tmp) as url:
         client = redis.Redis.from_url(url)
@@ -254,7 +254,7 @@ def _check_routed(target: Target) -> None:
 
 
 async def _add_redis_key(url: str) -> None:
-    import redis.asyncio  # noqa: PLC0415
+    import redis.asyncio
 
     client = redis.asyncio.Redis.from_url(url, decode_responses=True)
     await RedisKeyStore(client).add(new_record(BENCH_KEY, "bench"))
@@ -371,7 +371,7 @@ def _wrk(name: str, target: Target, args: argparse.Namespace, *, stream: bool, p
 def _lua(target: Target, prompt: str, stream: bool, unique: bool) -> str:
     lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
     lines += [f'wrk.headers["{key}"] = "{value}"' for key, value in target.headers.items()]
-    body = '{"model":"%s","messages":[{"role":"user","content":"%s%%s"}],"max_tokens":16%s}' % (
+    body = '{"model":"%s","messages":[{"role":"user","content":"%s%%s"}],"max_tokens":16%s}' % (  # noqa: UP031  # Lua's %s stays literal
         target.model, prompt, ',"stream":true' if stream else ""
     )  # fmt: skip
     if not unique:
@@ -400,7 +400,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._cpu_start = self._cpu()
         self._thread.start()
         return self

@@ -11,15 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from extproc.config.catalog import Endpoint, Lane, ModelRoute
-from extproc.cost.estimate import Estimate
 from extproc.cache.replay import StreamAssembler
 from extproc.cache.store import Entry
-from extproc.tenancy.limits import Reservation
+from extproc.config.catalog import Endpoint, Lane, ModelRoute
+from extproc.cost.estimate import Estimate
+from extproc.cost.usage import Usage
 from extproc.redaction.output import OutputGuard
 from extproc.routing.decide import Decision
 from extproc.tenancy.auth import Access
-from extproc.cost.usage import Usage
+from extproc.tenancy.limits import Reservation
 
 
 @dataclass(slots=True)

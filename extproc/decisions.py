@@ -33,7 +33,7 @@ class Reply:
     metadata: dict[str, object] | None = None
 
     @classmethod
-    def from_error(cls, error: GatewayError, headers: dict[str, str] | None = None, body: bytes | None = None) -> "Reply":
+    def from_error(cls, error: GatewayError, headers: dict[str, str] | None = None, body: bytes | None = None) -> Reply:
         """The reply for a gateway error: `body` in the client's error format (default: OpenAI's JSON)."""
         return cls(
             status=error.status,
@@ -43,7 +43,7 @@ class Reply:
         )
 
     @classmethod
-    def json(cls, status: int, body: bytes, headers: dict[str, str] | None = None) -> "Reply":
+    def json(cls, status: int, body: bytes, headers: dict[str, str] | None = None) -> Reply:
         """A JSON reply with the right content type."""
         return cls(status=status, body=body, headers={"content-type": "application/json", **(headers or {})})
 
@@ -63,7 +63,7 @@ class Changes:
     # Dynamic metadata for Envoy's load balancer (namespace envoy.lb): a fallback list's positions.
     lb_metadata: dict[str, str] | None = None
 
-    def replace_body(self, body: bytes) -> "Changes":
+    def replace_body(self, body: bytes) -> Changes:
         """Replace a buffered body; Envoy refuses a mutated body whose content-length disagrees."""
         self.body = body
         self.set_headers["content-length"] = str(len(body))

@@ -10,8 +10,7 @@ stores catches a backend's own error.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar

@@ -14,16 +14,16 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from extproc.telemetry import metrics
 from extproc.cache.labels import answer_text, same_answer
 from extproc.cache.learned import Label
 from extproc.cache.semantic import SemanticIndex
 from extproc.cache.store import Entry
+from extproc.telemetry import metrics
 
 if TYPE_CHECKING:
-    from extproc.context import RequestContext
     from extproc.cache.embeddings import Embedder
     from extproc.cache.policy import CachePolicy
+    from extproc.context import RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,12 @@ class Exploration:
 class Explorer:
     """Settles explorations on tasks of their own, and keeps them until they are done."""
 
-    def __init__(self, index: SemanticIndex, embedder: "Embedder | None") -> None:
+    def __init__(self, index: SemanticIndex, embedder: Embedder | None) -> None:
         self._index = index
         self._embedder = embedder
         self._pending: set[asyncio.Task[None]] = set()
 
-    def settle(self, ctx: "RequestContext", policy: "CachePolicy", fresh: Entry | None) -> None:
+    def settle(self, ctx: RequestContext, policy: CachePolicy, fresh: Entry | None) -> None:
         """Label the request's exploration against `fresh` (None: the answer cannot be cached)."""
         task = asyncio.get_running_loop().create_task(self._settle(ctx, policy, fresh))
         self._pending.add(task)  # a reference until it is done: the loop keeps only weak ones
@@ -56,7 +56,7 @@ class Explorer:
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
-    async def _settle(self, ctx: "RequestContext", policy: "CachePolicy", fresh: Entry | None) -> None:
+    async def _settle(self, ctx: RequestContext, policy: CachePolicy, fresh: Entry | None) -> None:
         exploration: Exploration = ctx.cache_explored
         route, tenant = ctx.route.name if ctx.route else "", ctx.tenant
         outcome = "unlabelled"
@@ -75,7 +75,7 @@ class Explorer:
         # Read last: the accounting stage prices the answer after this stage's response side.
         metrics.record_cache_exploration(route=route, tenant=tenant, outcome=outcome, usd=ctx.cost_usd)
 
-    async def _label(self, exploration: Exploration, policy: "CachePolicy", fresh: Entry | None) -> Label | None:
+    async def _label(self, exploration: Exploration, policy: CachePolicy, fresh: Entry | None) -> Label | None:
         cached_text = answer_text(exploration.cached.payload)
         fresh_text = answer_text(fresh.payload) if fresh is not None else None
         if cached_text is None or fresh_text is None:

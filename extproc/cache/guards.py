@@ -68,7 +68,7 @@ TASKS = {
 # A few frequent words per language: the language a prompt is written in is the one its answer comes in.
 LANGUAGE_WORDS = {
     "en": {"the", "is", "what", "how", "and", "of", "to", "in", "a", "for", "do", "i", "you", "can", "my", "with"},
-    "de": {"der", "die", "das", "ist", "wie", "und", "ich", "nicht", "ein", "eine", "was", "mit", "für", "ich", "kann"},
+    "de": {"der", "die", "das", "ist", "wie", "und", "ich", "nicht", "ein", "eine", "was", "mit", "für", "kann"},
     "fr": {"le", "la", "les", "est", "comment", "et", "je", "un", "une", "des", "quelle", "quel", "pour", "dans", "du"},
     "es": {"el", "la", "los", "las", "es", "cómo", "qué", "y", "un", "una", "para", "en", "del", "puedo", "cuál"},
     "it": {"il", "lo", "gli", "è", "come", "che", "e", "un", "una", "per", "di", "della", "qual", "quale", "posso"},

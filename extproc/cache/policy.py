@@ -31,11 +31,10 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from extproc.config.envoy_yaml import gateway_section, iter_routes
-from extproc.tenancy.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
-
 from extproc.cache.guards import GUARDS
 from extproc.cache.labels import COMPARISONS
+from extproc.config.envoy_yaml import gateway_section, iter_routes
+from extproc.tenancy.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
 
 MODES = ("off", "exact", "semantic")
 SEMANTIC_STORES = ("memory", "pgvector")

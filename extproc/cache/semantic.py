@@ -16,6 +16,7 @@ One that fails is a miss, and a label it cannot keep is lost, never an error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -130,10 +131,10 @@ class MemoryIndex:
             for i in best
         ]
 
-    async def add(
+    async def add(  # noqa: D102
         self, tenant: str, scope: str, vector: np.ndarray, prompt: str, entry: Entry, ttl_seconds: int,
         labels: Sequence[Label] = (),
-    ) -> None:  # noqa: D102
+    ) -> None:
         key = f"{tenant}:{next(self._keys)}"
         stored = _Stored(vector, prompt, entry, time.monotonic() + ttl_seconds, key, list(labels)[-MAX_LABELS:])
         self._scopes.setdefault((tenant, scope), []).append(stored)
@@ -212,10 +213,10 @@ class PgVectorIndex:
             for key, prompt, entry, labels, similarity in rows
         ]
 
-    async def add(
+    async def add(  # noqa: D102
         self, tenant: str, scope: str, vector: np.ndarray, prompt: str, entry: Entry, ttl_seconds: int,
         labels: Sequence[Label] = (),
-    ) -> None:  # noqa: D102
+    ) -> None:
         try:
             async with await self._connection() as connection:
                 await connection.execute(
@@ -224,7 +225,7 @@ class PgVectorIndex:
                     (tenant, scope, _vector(vector), prompt, orjson.dumps(asdict(entry)).decode(), ttl_seconds,
                      _labels(list(labels)[-MAX_LABELS:])),
                 )  # fmt: skip
-                if random.random() < 0.02:  # noqa: S311 - housekeeping now and then, not security
+                if random.random() < 0.02:  # housekeeping now and then, not security
                     await connection.execute(f"DELETE FROM {TABLE} WHERE expires_at <= now()")
                     await connection.execute(
                         f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM {TABLE} WHERE tenant = %s "
@@ -300,10 +301,8 @@ async def _create_schema(connection: Any) -> None:
         "right_count bigint NOT NULL DEFAULT 0, wrong_count bigint NOT NULL DEFAULT 0, PRIMARY KEY (tenant, route, bin))",
     ]
     for statement in statements:
-        try:
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # another replica created it at the same moment
             await connection.execute(statement)
-        except psycopg.errors.UniqueViolation:
-            pass  # another replica created it at the same moment
 
 
 def _labels(labels: Sequence[Label]) -> str:

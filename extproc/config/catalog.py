@@ -11,8 +11,8 @@ same file Envoy loads, so the two can never disagree about what exists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from extproc.config.envoy_yaml import (

@@ -15,9 +15,8 @@ from typing import Any
 
 from extproc.config.catalog import Endpoint, ModelRoute
 from extproc.cost.pricing import Pricing
-from extproc.translation import model_map
 from extproc.cost.usage import Usage
-
+from extproc.translation import model_map
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from extproc.translation import model_map
 from extproc.config.catalog import Endpoint
 from extproc.cost.usage import Usage
-
+from extproc.translation import model_map
 
 log = logging.getLogger(__name__)
 

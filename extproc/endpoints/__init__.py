@@ -9,8 +9,6 @@ described by an `EndpointSpec`. Paths not in the registry are refused with a
 from __future__ import annotations
 
 from extproc.config.catalog import Catalog
-from extproc.tenancy.limits import Limits
-from extproc.tenancy.settings import Settings
 from extproc.endpoints.base import EndpointSpec, LocalEndpoint, ParsedRequest
 from extproc.endpoints.cache_purge import CachePurge, Purger
 from extproc.endpoints.chat_completions import ChatCompletions
@@ -20,6 +18,8 @@ from extproc.endpoints.messages import Messages
 from extproc.endpoints.metrics import MetricsEndpoint
 from extproc.endpoints.models import ModelsList
 from extproc.endpoints.tenant_limits import TenantLimits
+from extproc.tenancy.limits import Limits
+from extproc.tenancy.settings import Settings
 
 __all__ = ["EndpointSpec", "LocalEndpoint", "ParsedRequest", "Registry", "default_registry"]
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from extproc.formats import OPENAI, ClientFormat
 
 if TYPE_CHECKING:
-    from extproc.tenancy.auth import Access
     from extproc.context import RequestContext
+    from extproc.tenancy.auth import Access
 
 
 @dataclass(slots=True)
@@ -70,8 +70,8 @@ class LocalEndpoint(Protocol):
     path: str
     content_type: str
     # Who it answers: any tenant's key, or admin keys only (operators' data).
-    access: "Access"
+    access: Access
 
-    async def answer(self, ctx: "RequestContext") -> bytes:
+    async def answer(self, ctx: RequestContext) -> bytes:
         """The body of the answer to the (authenticated) caller in `ctx`."""
         ...

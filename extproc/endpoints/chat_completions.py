@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from extproc.endpoints.base import OpenAIEndpoint, ParsedRequest
 from extproc.errors import shown
 from extproc.formats.validation import check_depth, check_int, check_number, invalid, require_model
-from extproc.endpoints.base import OpenAIEndpoint, ParsedRequest
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _MAX_N = 128

@@ -15,9 +15,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from extproc.cost.usage import Usage, usage_from_openai
+from extproc.endpoints.base import OpenAIEndpoint, ParsedRequest
 from extproc.errors import GatewayError, shown
 from extproc.formats.validation import check_depth, invalid, require_model
-from extproc.endpoints.base import OpenAIEndpoint, ParsedRequest
 
 if TYPE_CHECKING:
     from extproc.config.catalog import ModelRoute

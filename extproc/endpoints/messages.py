@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from extproc.formats import ANTHROPIC
-from extproc.translation import anthropic_messages
-from extproc.formats.validation import check_depth
 from extproc.endpoints.base import ParsedRequest
 from extproc.endpoints.chat_completions import ChatCompletions
+from extproc.formats import ANTHROPIC
+from extproc.formats.validation import check_depth
+from extproc.translation import anthropic_messages
 
 
 class Messages:

@@ -7,13 +7,12 @@ without seeing anyone else's.
 from __future__ import annotations
 
 from dataclasses import asdict
+
 import orjson
 
-from extproc.tenancy.auth import Access
-from extproc.errors import GatewayError
-from extproc.errors import StoreUnavailable
-
 from extproc.context import RequestContext
+from extproc.errors import GatewayError, StoreUnavailable
+from extproc.tenancy.auth import Access
 from extproc.tenancy.limits import Limits
 from extproc.tenancy.settings import Settings
 

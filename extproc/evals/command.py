@@ -14,8 +14,6 @@ from types import FrameType
 
 import orjson
 
-from extproc.prompts.files import load_prompt_dir
-from extproc.prompts.model import PromptInvalid
 from extproc.evals.base import SuiteError
 from extproc.evals.baseline import Comparison, compare, load_baseline
 from extproc.evals.metrics import push, write_textfile
@@ -23,6 +21,8 @@ from extproc.evals.report import summary, table, write_junit
 from extproc.evals.results import ERROR, FAILED, SuiteResult
 from extproc.evals.runner import Runner
 from extproc.evals.suite import Suite, load_suite
+from extproc.prompts.files import load_prompt_dir
+from extproc.prompts.model import PromptInvalid
 
 log = logging.getLogger(__name__)
 

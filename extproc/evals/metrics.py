@@ -43,7 +43,7 @@ class _RunCollector(Collector):
         self._result = result
         self._regression = regression
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:  # noqa: D102
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         result, suite = self._result, self._result.suite
         ratio = GaugeMetricFamily("llm_gateway_eval_pass_ratio", "Share of the suite's counted cases that passed, last run.",
                                   labels=["suite"])  # fmt: skip

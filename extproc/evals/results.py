@@ -100,7 +100,7 @@ class SuiteResult:
         }  # fmt: skip
 
     @staticmethod
-    def from_json(value: dict[str, Any]) -> "SuiteResult":
+    def from_json(value: dict[str, Any]) -> SuiteResult:
         """A run read back from `to_json`'s output; ValueError when it is not one."""
         if not isinstance(value, dict) or value.get("format") != FORMAT_VERSION or not isinstance(value.get("cases"), list):
             raise ValueError("not the JSON of an eval run (llm-gateway eval run --json FILE writes one)")

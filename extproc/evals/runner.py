@@ -22,13 +22,13 @@ import httpx
 import orjson
 
 from extproc.errors import GatewayError
-from extproc.prompts.model import GLOBAL, PromptTemplate
-from extproc.prompts.resolver import PromptResolver, parse_reference
-from extproc.prompts.store import MemoryPromptStore
 from extproc.evals.base import PROMPT_VERSION_HEADER, Answer, Score
 from extproc.evals.results import ERROR, FAILED, PASSED, SKIPPED, CaseResult, SuiteResult
 from extproc.evals.scorers import Status
 from extproc.evals.suite import ENDPOINTS, Case, Suite
+from extproc.prompts.model import GLOBAL, PromptTemplate
+from extproc.prompts.resolver import PromptResolver, parse_reference
+from extproc.prompts.store import MemoryPromptStore
 
 JUDGE_DEFAULTS = {"temperature": 0, "max_tokens": 1024}
 
@@ -127,11 +127,11 @@ class _CaseContext:
         self._others: dict[str, Answer] = {}
         self.request_text = _request_text(body)
 
-    async def judge(self, messages: list[dict[str, Any]]) -> Answer:  # noqa: D102
+    async def judge(self, messages: list[dict[str, Any]]) -> Answer:
         body = {**JUDGE_DEFAULTS, **self._suite.judge_params, "model": self._suite.judge_model, "messages": messages}
         return await send(self._client, "chat", body, {}, stream=False)
 
-    async def answer_with(self, model: str) -> Answer:  # noqa: D102
+    async def answer_with(self, model: str) -> Answer:
         if model not in self._others:
             body = {**self._body, "model": model}
             self._others[model] = await send(self._client, self._case.endpoint, body, self._case.headers, self._case.stream)

@@ -31,10 +31,10 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from extproc.prompts.files import describe_schema_error, yaml_problem
 from extproc.evals.base import Scorer, SuiteError
 from extproc.evals.judge import JUDGE_SCORERS
 from extproc.evals.scorers import build_scorer
+from extproc.prompts.files import describe_schema_error, yaml_problem
 
 ENDPOINTS = {"chat": "/v1/chat/completions", "embeddings": "/v1/embeddings"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

@@ -83,7 +83,7 @@ def run(config: FakeConfig, host: str, port: int) -> None:
 
 
 def _run_one(config: FakeConfig, host: str, port: int, reuse_port: bool, parent: int | None) -> None:
-    import uvloop
+    import uvloop  # noqa: PLC0415  # each worker process's own loop
 
     async def main() -> None:
         task = asyncio.current_task()

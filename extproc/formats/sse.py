@@ -8,7 +8,7 @@ events, keeping any partial tail for the next chunk.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 # An event ends at a blank line; providers use \n\n or \r\n\r\n.
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")

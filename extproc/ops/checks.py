@@ -13,11 +13,11 @@ from typing import Any
 
 import yaml
 
+from extproc.cache.policy import load_cache_policies
 from extproc.config.catalog import Catalog, CatalogError, load_catalog
 from extproc.config.envoy_yaml import gateway_section, iter_routes
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, envoy_binary
-from extproc.cache.policy import load_cache_policies
 from extproc.redaction.policy import load_privacy
 from extproc.routing.policy import load_routing, unreachable
 from extproc.tenancy.settings import SettingsError, load_settings

@@ -154,10 +154,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from extproc.telemetry import metrics, tracing
-    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
     from extproc.app import build_gateway
+    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config
     from extproc.ext_proc.server import Listen, serve
+    from extproc.telemetry import metrics, tracing
 
     _use_uvloop()
     # Before anything is counted: several processes of one gateway share a directory.
@@ -354,8 +354,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from extproc.ops.checks import check_config
     from extproc.config.envoy_yaml import DEFAULT_CONFIG
+    from extproc.ops.checks import check_config
 
     path = args.config or DEFAULT_CONFIG
     report = check_config(path)

@@ -59,6 +59,7 @@ class Probe:
 
     @property
     def stream(self) -> bool:
+        """True when the probe asks for a stream."""
         return isinstance(self.body, dict) and self.body.get("stream") is True
 
 

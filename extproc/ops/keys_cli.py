@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from extproc.tenancy.keys import KeyRecord, KeyStore, KeyStoreError, generate_key, new_record
 from extproc.errors import StoreUnavailable
+from extproc.tenancy.keys import KeyRecord, KeyStore, KeyStoreError, generate_key, new_record
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _open_store(config_path: str | None, keys_file: str | None) -> KeyStore | None:
     """The key store of a configuration, or None when it turns authentication off."""
-    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config  # noqa: PLC0415 - keeps `--help` fast
     from extproc.app import build_stores  # noqa: PLC0415 - keeps `--help` fast
+    from extproc.config.envoy_yaml import DEFAULT_CONFIG, read_config  # noqa: PLC0415 - keeps `--help` fast
     from extproc.tenancy.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(read_config(config_path or DEFAULT_CONFIG)).with_overrides(keys_file=keys_file)
@@ -73,7 +73,7 @@ async def _run(store: KeyStore, args: argparse.Namespace) -> int:
 
 
 def _row(record: KeyRecord) -> str:
-    created = datetime.fromtimestamp(record.created, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    created = datetime.fromtimestamp(record.created, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     state = "active" if record.active else "revoked"
     role = "admin" if record.admin else "tenant"
     return f"{record.id:<18} {record.tenant:<20} {record.shown:<14} {created:<20} {role:<7} {state:<8} {record.name}"

@@ -26,8 +26,8 @@ from typing import IO, Any
 import yaml
 
 from extproc.ext_proc.health import wait_serving
-from extproc.telemetry import metrics
 from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV, ServiceAddress, render, uses_fake_provider
+from extproc.telemetry import metrics
 from extproc.telemetry.tracing import with_tracing
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Stack:
         """Envoy's admin interface (loopback only)."""
         return f"http://127.0.0.1:{self.admin_port}"
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         """Start every part and wait until each is healthy; stops everything on failure."""
         try:
             self._start()
@@ -247,7 +247,7 @@ class Stack:
                 # With Envoy gone there is nothing to drain for: SIGINT stops a service at once.
                 terminate(child, signal.SIGINT if name.startswith("service-") else signal.SIGTERM)
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from extproc.cache.policy import load_cache_policies
 from extproc.config.catalog import MODEL_HEADER, PRICE_KEYS, provider_of
 from extproc.config.envoy_yaml import METADATA_NAMESPACE, gateway_section, iter_routes
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
-from extproc.cache.policy import load_cache_policies
 from extproc.tenancy.settings import SettingsError, mapping_of, tenancy_metadata
 
 # LiteLLM's default base URL per provider, for deployments that set no api_base.

@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from extproc.cache.policy import load_cache_policies
-from extproc.ext_proc.health import serving_problem
 from extproc.config.catalog import CatalogError, load_catalog
+from extproc.ext_proc.health import serving_problem
 from extproc.tenancy.settings import SettingsError, load_settings
 
 # A store that does not answer within this long counts as unreachable.

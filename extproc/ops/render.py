@@ -20,8 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 from extproc.cache.policy import MODES, SEMANTIC_STORES
 from extproc.config.envoy_yaml import gateway_section, is_ip_address
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, fake_provider_endpoints, render
-from extproc.tenancy.settings import STORE_KINDS, tenancy_metadata
 from extproc.telemetry.tracing import with_tracing
+from extproc.tenancy.settings import STORE_KINDS, tenancy_metadata
 
 
 class RenderError(ValueError):
@@ -36,7 +36,7 @@ class HostPort:
     port: int
 
     @classmethod
-    def parse(cls, text: str) -> "HostPort":
+    def parse(cls, text: str) -> HostPort:
         """`host:port` (or `[v6]:port`) as a HostPort; RenderError when it is not one."""
         host, _, port = text.rpartition(":")
         host = host.strip("[]")

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 from extproc.app import build_stores
-from extproc.config.envoy_yaml import read_config
-from extproc.tenancy.keys import FileKeyStore, generate_key, new_record
-from extproc.ops.launcher import LaunchError, Stack, StackOptions
 from extproc.cache.policy import load_cache_policies
+from extproc.config.envoy_yaml import read_config
+from extproc.ops.launcher import LaunchError, Stack, StackOptions
 from extproc.redaction.policy import load_privacy
-from extproc.tenancy.settings import Settings, load_settings
 from extproc.telemetry.tracing import with_tracing
+from extproc.tenancy.keys import FileKeyStore, generate_key, new_record
+from extproc.tenancy.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,13 @@ from typing import Any
 
 import orjson
 
-from extproc.tenancy.auth import Identity
 from extproc.errors import GatewayError
 from extproc.prompts.files import validate_document
 from extproc.prompts.model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, PromptInvalid, PromptVersion, check_label, namespace_label
 from extproc.prompts.resolver import PromptResolver, answer_or_503
 from extproc.prompts.store import PromptStore
 from extproc.prompts.template import CompiledPrompt, compile_prompt
+from extproc.tenancy.auth import Identity
 
 PREFIX = "/v1/gateway/prompts"
 _TENANT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -88,9 +88,9 @@ def validate_document(document: Any) -> PromptTemplate:
         raise PromptInvalid([f"the prompt is larger than {MAX_DOCUMENT_BYTES // 1024} KiB"])
     document = {**document, "variables": {k: v or {} for k, v in (document.get("variables") or {}).items()}}
     template = template_from_document(document)
-    if template.response_format is not None and template.response_format.get("type") == "json_schema":
-        if "json_schema" not in template.response_format:
-            raise PromptInvalid(["response_format: type json_schema needs a json_schema object (name and schema)"])
+    response_format = template.response_format
+    if response_format is not None and response_format.get("type") == "json_schema" and "json_schema" not in response_format:
+        raise PromptInvalid(["response_format: type json_schema needs a json_schema object (name and schema)"])
     compile_prompt(template)  # raises PromptInvalid for template syntax and variable mismatches
     return template
 

@@ -9,13 +9,14 @@ not at all. The tables are created on each new connection when missing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from extproc.errors import StoreUnavailable
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
-from extproc.prompts.store import next_version, MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
+from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, next_version, to_version
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS llm_gateway_prompts (namespace text NOT NULL, name text NOT NULL, "
@@ -176,7 +177,5 @@ async def _create_schema(connection: Any) -> None:
     import psycopg  # noqa: PLC0415
 
     for statement in _SCHEMA:
-        try:
+        with contextlib.suppress(psycopg.errors.UniqueViolation):  # another replica created it at the same moment
             await connection.execute(statement)
-        except psycopg.errors.UniqueViolation:
-            pass  # another replica created it at the same moment

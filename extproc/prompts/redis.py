@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from extproc.stores import store_call
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
 from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of
+from extproc.stores import store_call
 
 # KEYS: names, versions, digests, labels. ARGV: name, digest, stored version, then the labels.
 # Returns {number, 1 if created else 0, the stored version}.

@@ -31,8 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from extproc.errors import GatewayError
-from extproc.errors import StoreUnavailable
+from extproc.errors import GatewayError, StoreUnavailable
 from extproc.prompts.model import DEFAULT_LABEL, GLOBAL, LATEST, PromptHead, PromptVersion, namespace_label
 from extproc.prompts.store import PromptStore
 from extproc.prompts.template import CompiledPrompt, RenderError, RenderTooLarge, compile_prompt, render_messages

@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from extproc.stores import in_transaction, open_sqlite, store_call
 from extproc.prompts.model import PromptHead, PromptTemplate, PromptVersion
-from extproc.prompts.store import next_version, MAX_LISTED_VERSIONS, StoredVersion, head_of, to_version
+from extproc.prompts.store import MAX_LISTED_VERSIONS, StoredVersion, head_of, next_version, to_version
+from extproc.stores import in_transaction, open_sqlite, store_call
 
 _T = TypeVar("_T")
 

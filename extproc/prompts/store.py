@@ -77,7 +77,7 @@ class StoredVersion:
     created_by: str | None
 
     @staticmethod
-    def of(template: PromptTemplate, author: str | None, now: float | None = None) -> "StoredVersion":
+    def of(template: PromptTemplate, author: str | None, now: float | None = None) -> StoredVersion:
         """The stored form of a new version of `template`."""
         return StoredVersion(canonical_json(template.to_document()), template.digest, now or time.time(), author)
 
@@ -88,7 +88,7 @@ class StoredVersion:
         )
 
     @staticmethod
-    def decode(raw: bytes | str) -> "StoredVersion":
+    def decode(raw: bytes | str) -> StoredVersion:
         """The inverse of `encode`."""
         value = orjson.loads(raw)
         return StoredVersion(canonical_json(value["document"]), value["digest"], value["at"], value["by"])

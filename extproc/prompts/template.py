@@ -68,7 +68,7 @@ class _PromptSandbox(SandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "+", "**", "%"})
 
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:  # noqa: D102
+    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "*":
             for sequence, times in ((left, right), (right, left)):
                 if isinstance(sequence, (str, list, tuple)) and isinstance(times, int):
@@ -83,7 +83,7 @@ class _PromptSandbox(SandboxedEnvironment):
             raise SecurityError("'%' formatting of text is not allowed in a prompt template; use ~ or filters")
         return super().call_binop(context, op, left, right)
 
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:  # noqa: D102
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, str) and attr in _REFUSED_STR_METHODS:
             return False
         return super().is_safe_attribute(obj, attr, value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 import regex
@@ -69,7 +69,7 @@ class Detector:
     def __init__(self, entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> None:
         # Here, not at the top: importing Presidio loads spaCy (over a second), which only
         # a gateway with a privacy policy should pay for.
-        from extproc.redaction.recognizers import deny_list_recognizer, recognizer_for
+        from extproc.redaction.recognizers import deny_list_recognizer, recognizer_for  # noqa: PLC0415
 
         self.entities = entities
         recognizers = [(entity, TRIGGERS.get(entity), recognizer_for(entity)) for entity in entities]
@@ -111,7 +111,7 @@ class Detector:
         return _resolve_overlaps(candidates, len(text))
 
 
-@lru_cache(maxsize=None)
+@cache
 def detector_for(entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> Detector:
     """The process's detector for these entities and words, built (and run once) on first use."""
     detector = Detector(entities, deny_list)
@@ -121,7 +121,7 @@ def detector_for(entities: tuple[str, ...], deny_list: tuple[str, ...] = ()) -> 
 
 def warm_up() -> None:
     """Build the detector of every entity now, so that the first request does not pay for it."""
-    from extproc.redaction.entities import ENTITIES
+    from extproc.redaction.entities import ENTITIES  # noqa: PLC0415  # entities import Presidio's recognizers
 
     detector_for(ENTITIES)
 
@@ -134,7 +134,7 @@ def _matcher(recognizer: EntityRecognizer) -> Callable[[str], list[tuple[int, in
     a text full of values); nested duplicates are left to the overlap resolution, which keeps the
     longer one as Presidio does. A recognizer with its own `analyze` (IBAN's) runs as it is.
     """
-    from presidio_analyzer import EntityRecognizer, PatternRecognizer
+    from presidio_analyzer import EntityRecognizer, PatternRecognizer  # noqa: PLC0415  # loads spaCy: only when redacting
 
     if type(recognizer).analyze is not PatternRecognizer.analyze:
         entity = recognizer.supported_entities[0]

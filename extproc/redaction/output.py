@@ -95,7 +95,7 @@ class OutputGuard:
             return text
         return Placeholders(numbered=False).mask(text, self._detector.find(text))
 
-    def stream(self) -> "GuardedStream":
+    def stream(self) -> GuardedStream:
         """A filter for the text of one streamed choice."""
         return GuardedStream(self)
 

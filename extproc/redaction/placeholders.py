@@ -65,7 +65,7 @@ class Placeholders:
         copy(at, len(text))
         return ["".join(parts) for parts in out]
 
-    def take(self, other: "Placeholders") -> None:
+    def take(self, other: Placeholders) -> None:
         """Become `other` (the same request's placeholders, filled in another process)."""
         self._by_value, self._per_entity = other._by_value, other._per_entity
         self.originals, self.counts = other.originals, other.counts

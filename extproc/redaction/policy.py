@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extproc.config.envoy_yaml import gateway_section, iter_routes
-from extproc.tenancy.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
 from extproc.redaction.entities import ENTITIES
+from extproc.tenancy.settings import SettingsError, mapping_of, only_keys, tenancy_metadata
 
 REQUEST_MODES = ("off", "mask", "block", "restore")
 RESPONSE_MODES = ("off", "mask", "block")

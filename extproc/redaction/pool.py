@@ -153,10 +153,8 @@ def default_pool() -> ScanPool:
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: the process is stopping
         loop.call_soon_threadsafe(callback, *args)
-    except RuntimeError:  # the loop is closed: the process is stopping
-        pass
 
 
 # --- in the worker process ---------------------------------------------------------
@@ -192,7 +190,7 @@ def _start_worker(flags: Any, service: int) -> None:
 
 
 def _warm_up() -> None:
-    from extproc.redaction.detector import warm_up  # the worker's first import of Presidio (seconds), done at start-up
+    from extproc.redaction.detector import warm_up  # noqa: PLC0415  # the worker's first import of Presidio (seconds), done at start-up
 
     warm_up()
 

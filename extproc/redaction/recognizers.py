@@ -19,7 +19,7 @@ for provider API keys, cloud keys, bearer tokens and PEM private keys.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import phonenumbers
 import regex
@@ -230,7 +230,7 @@ def deny_list_recognizer(terms: tuple[str, ...]) -> PatternRecognizer:
     return PatternRecognizer(supported_entity=DENY_LIST, deny_list=list(terms), name="DenyListRecognizer")
 
 
-@lru_cache(maxsize=None)
+@cache
 def recognizer_for(entity: str) -> EntityRecognizer:
     """The one recognizer of an entity (built once per process: they hold compiled patterns)."""
     builders = {

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from extproc.routing.features import Featurizer, FeatureSettings
+from extproc.routing.features import FeatureSettings, Featurizer
 from extproc.routing.text import request_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -84,6 +84,7 @@ class MemoryConversations:
         self._clock = clock
 
     async def recall(self, key: str, ttl_seconds: int) -> bool:
+        """True when the conversation reached complex and has not expired; its expiry restarts."""
         expires = self._entries.get(key)
         now = self._clock()
         if expires is None or expires <= now:
@@ -94,6 +95,7 @@ class MemoryConversations:
         return True
 
     async def remember(self, key: str, ttl_seconds: int) -> None:
+        """The conversation reached complex: keep that for `ttl_seconds` after now."""
         self._entries[key] = self._clock() + ttl_seconds
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
@@ -118,6 +120,7 @@ class SqliteConversations:
         self._swept = 0.0
 
     async def recall(self, key: str, ttl_seconds: int) -> bool:
+        """True when the conversation reached complex and has not expired; its expiry restarts."""
         def touch(db: Any) -> bool:
             now = self._clock()
             cursor = db.execute(
@@ -128,6 +131,7 @@ class SqliteConversations:
         return await self._run(touch)
 
     async def remember(self, key: str, ttl_seconds: int) -> None:
+        """The conversation reached complex: keep that for `ttl_seconds` after now."""
         def keep(db: Any) -> None:
             db.execute("INSERT OR REPLACE INTO conversations (key, expires) VALUES (?, ?)", (key, self._clock() + ttl_seconds))
 
@@ -167,10 +171,12 @@ class RedisConversations:
         self._redis = client
 
     async def recall(self, key: str, ttl_seconds: int) -> bool:
+        """True when the conversation reached complex and has not expired; its expiry restarts."""
         # EXPIRE answers 1 only for a key that exists: the check and the new expiry in one command.
         with store_call("redis conversations"):
             return bool(await self._redis.expire(key, ttl_seconds))
 
     async def remember(self, key: str, ttl_seconds: int) -> None:
+        """The conversation reached complex: keep that for `ttl_seconds` after now."""
         with store_call("redis conversations"):
             await self._redis.set(key, "complex", ex=ttl_seconds)

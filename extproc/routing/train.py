@@ -29,7 +29,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.naive_bayes import ComplementNB, MultinomialNB
 
 from extproc.routing.classifier import COMPLEXITIES, MODEL_FILE, SETTINGS_FILE, TASKS
-from extproc.routing.features import Featurizer, FeatureSettings
+from extproc.routing.features import FeatureSettings, Featurizer
 from extproc.routing.text import RequestText, request_text
 
 TRAINING_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "routing" / "train.jsonl"

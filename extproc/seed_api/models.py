@@ -53,7 +53,7 @@ class ModelChoices:
         self._by_name = {name: m for m in self._models for name in (m.name, *m.aliases)}
 
     @classmethod
-    def from_catalog(cls, catalog: "Catalog") -> "ModelChoices":
+    def from_catalog(cls, catalog: Catalog) -> ModelChoices:
         """The catalog's chat models (the first endpoint of each route names its provider)."""
         models = []
         for route in catalog.routes.values():

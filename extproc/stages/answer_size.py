@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from extproc.context import RequestContext
 from extproc.decisions import Reply
-from extproc.stages.base import Stage
 from extproc.endpoints.embeddings import check_answer_fits
+from extproc.stages.base import Stage
 
 
 class AnswerSizeStage(Stage):

@@ -24,11 +24,10 @@ import copy
 import time
 from typing import TYPE_CHECKING, Any
 
-from extproc.telemetry import metrics
 from extproc.cache.budget import RouteBudget
 from extproc.cache.exploration import Exploration, Explorer
-from extproc.cache.keys import exact_key
 from extproc.cache.guards import refusals
+from extproc.cache.keys import exact_key
 from extproc.cache.learned import Calibration, decide
 from extproc.cache.policy import DEFAULT_TEMPERATURE, CachePolicies, CachePolicy
 from extproc.cache.replay import StreamAssembler
@@ -39,6 +38,7 @@ from extproc.cost.usage import usage_from_openai
 from extproc.decisions import PROVIDER_HEADER, SERVED_MODEL_HEADER, Reply
 from extproc.stages.accounting import COST_HEADER
 from extproc.stages.base import Stage
+from extproc.telemetry import metrics
 
 if TYPE_CHECKING:
     from extproc.cache.embeddings import Embedder
@@ -61,7 +61,7 @@ class CacheStage(Stage):
         policies: CachePolicies,
         store: CacheStore,
         index: SemanticIndex | None = None,
-        embedder: "Embedder | None" = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self._policies = policies
         self.store = store

@@ -21,13 +21,13 @@ from typing import Any
 
 import orjson
 
-from extproc.context import RequestContext
-from extproc.decisions import Reply
-from extproc.stages.base import Stage
-from extproc.errors import GatewayError
 from extproc.config.catalog import ModelRoute
+from extproc.context import RequestContext
 from extproc.cost.estimate import Estimate, Estimator
 from extproc.cost.pricing import format_usd
+from extproc.decisions import Reply
+from extproc.errors import GatewayError
+from extproc.stages.base import Stage
 
 DRY_RUN_HEADER = "llm-gateway-dry-run"
 MAX_COST_HEADER = "llm-gateway-max-cost-usd"

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from extproc.context import RequestContext
-from extproc.decisions import Reply
-from extproc.stages.base import Stage
-from extproc.errors import GatewayError
 from extproc.cost.estimate import Estimator
+from extproc.cost.pricing import format_usd
+from extproc.decisions import Reply
+from extproc.errors import GatewayError, StoreUnavailable
+from extproc.stages.base import Stage
 from extproc.tenancy.limits import (
     DAY,
     REQUESTS,
@@ -44,8 +45,6 @@ from extproc.tenancy.limits import (
     bucket_key,
 )
 from extproc.tenancy.settings import Budget, Rates, Settings
-from extproc.errors import StoreUnavailable
-from extproc.cost.pricing import format_usd
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +229,7 @@ def _over_budget(tenant: str, admission: Admission, hold: Hold) -> GatewayError:
     spent = spend.day if daily else spend.month
     assert budget is not None
     if spent >= budget:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if daily:
             reset = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         else:

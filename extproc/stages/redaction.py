@@ -14,10 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from extproc.telemetry import metrics
 from extproc.context import RequestContext
 from extproc.decisions import Reply
-from extproc.stages.base import Stage
 from extproc.errors import GatewayError
 from extproc.redaction.detector import Detector, detector_for
 from extproc.redaction.output import OutputGuard
@@ -25,6 +23,8 @@ from extproc.redaction.placeholders import Placeholders
 from extproc.redaction.policy import PrivacyPolicies, RequestPolicy
 from extproc.redaction.pool import ScanBusy, ScanPool, default_pool
 from extproc.redaction.request_scan import RequestScan, scan_job
+from extproc.stages.base import Stage
+from extproc.telemetry import metrics
 
 log = logging.getLogger(__name__)
 

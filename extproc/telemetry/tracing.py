@@ -245,7 +245,7 @@ class StreamTrace(NoTrace):
         self._logged = 0  # decisions already recorded as events
 
     @contextlib.contextmanager
-    def stage(self, name: str, ctx: RequestContext) -> Iterator[None]:
+    def stage(self, name: str, ctx: RequestContext) -> Iterator[None]:  # noqa: D102
         # Decisions made between stages (a stream, the attempt log) belong to the request's span.
         self._decisions(self._span, ctx.decisions)
         # Not made current: nothing below a stage makes spans, and a context attached across
@@ -257,10 +257,10 @@ class StreamTrace(NoTrace):
             self._decisions(span, ctx.decisions)
             span.end()
 
-    def replied(self, status: int, reason: str) -> None:
+    def replied(self, status: int, reason: str) -> None:  # noqa: D102
         self._reply = (status, reason)
 
-    def end_request(self, ctx: RequestContext) -> None:
+    def end_request(self, ctx: RequestContext) -> None:  # noqa: D102
         span = self._span
         self._decisions(span, ctx.decisions)
         operation = ctx.kind  # "chat" or "embeddings": the GenAI operation names
@@ -307,7 +307,7 @@ class StreamTrace(NoTrace):
         _set_status(span, status, error)
         span.end()
 
-    def end_attempt(self, provider: str | None, model: str | None, number: int, status: int | None) -> None:
+    def end_attempt(self, provider: str | None, model: str | None, number: int, status: int | None) -> None:  # noqa: D102
         span = self._span
         span.update_name(f"attempt {provider}/{model}" if provider else "attempt")
         attributes = {

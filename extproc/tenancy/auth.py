@@ -19,10 +19,9 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 
-from extproc.errors import GatewayError
+from extproc.errors import GatewayError, StoreUnavailable
 from extproc.tenancy.keys import KeyStore, digest
 from extproc.tenancy.settings import ANONYMOUS
-from extproc.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

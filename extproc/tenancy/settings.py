@@ -111,7 +111,7 @@ class Settings:
             p.per_tenant != Rates() or p.per_key != Rates() or p.budget != Budget() for p in policies
         )
 
-    def with_overrides(self, keys_file: str | None = None, redis_url: str | None = None) -> "Settings":
+    def with_overrides(self, keys_file: str | None = None, redis_url: str | None = None) -> Settings:
         """These settings with the command line's (or environment's) choices applied."""
         changes: dict[str, Any] = {}
         if keys_file:

@@ -16,23 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-
-from extproc.translation import litellm_offline  # noqa: F401 - must come before litellm
-
-import httpx  # noqa: E402
-import litellm  # noqa: E402
-from litellm.anthropic_beta_headers_manager import update_request_with_filtered_beta  # noqa: E402
-from litellm.litellm_core_utils.litellm_logging import Logging  # noqa: E402
-from litellm.litellm_core_utils.prompt_templates import image_handling  # noqa: E402
-from litellm.llms.anthropic.chat.handler import ModelResponseIterator as AnthropicStreamParser  # noqa: E402
-from litellm.llms.anthropic.chat.transformation import ANTHROPIC_TOOL_NAME_REVERSE_MAP_KEY  # noqa: E402
-from litellm.llms.base_llm.chat.transformation import BaseConfig  # noqa: E402
-from litellm.llms.vertex_ai.gemini import vertex_and_google_ai_studio_gemini as gemini_chat  # noqa: E402
-from litellm.llms.vertex_ai.gemini.transformation import transform_request_body as gemini_request_body  # noqa: E402
-from litellm.llms.vertex_ai.gemini_embeddings import batch_embed_content_transformation as gemini_embed  # noqa: E402
-from litellm.types.llms.vertex_ai import VertexAIBatchEmbeddingsResponseObject  # noqa: E402
-from litellm.types.utils import EmbeddingResponse, LlmProviders, ModelResponse, all_litellm_params  # noqa: E402
-from litellm.utils import (  # noqa: E402
+import httpx
+import litellm
+from litellm.anthropic_beta_headers_manager import update_request_with_filtered_beta
+from litellm.litellm_core_utils.litellm_logging import Logging
+from litellm.litellm_core_utils.prompt_templates import image_handling
+from litellm.llms.anthropic.chat.handler import ModelResponseIterator as AnthropicStreamParser
+from litellm.llms.anthropic.chat.transformation import ANTHROPIC_TOOL_NAME_REVERSE_MAP_KEY
+from litellm.llms.base_llm.chat.transformation import BaseConfig
+from litellm.llms.vertex_ai.gemini import vertex_and_google_ai_studio_gemini as gemini_chat
+from litellm.llms.vertex_ai.gemini.transformation import transform_request_body as gemini_request_body
+from litellm.llms.vertex_ai.gemini_embeddings import batch_embed_content_transformation as gemini_embed
+from litellm.types.llms.vertex_ai import VertexAIBatchEmbeddingsResponseObject
+from litellm.types.utils import EmbeddingResponse, LlmProviders, ModelResponse, all_litellm_params
+from litellm.utils import (
     ProviderConfigManager,
     get_optional_params,
     get_optional_params_embeddings,
@@ -40,6 +37,8 @@ from litellm.utils import (  # noqa: E402
     validate_chat_completion_tool_choice,
     validate_openai_optional_params,
 )
+
+from extproc.translation import litellm_offline  # noqa: F401 - must come before litellm
 
 UnsupportedParamsError = litellm.UnsupportedParamsError
 ImageFetchError = litellm.ImageFetchError

@@ -329,6 +329,7 @@ def _litellm_types_ready() -> None:
         ModelResponse(choices=[{"index": 0, "message": message, "finish_reason": "stop"}], usage=_NO_USAGE)
 
 def anthropic_type(type_: str | None, status: int) -> str:
+    """The Anthropic error type for an error type (or, without one, an HTTP status)."""
     if type_:
         if type_ in _ANTHROPIC_TYPES:
             return type_

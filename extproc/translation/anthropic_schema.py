@@ -11,7 +11,6 @@ from typing import Any
 from extproc.errors import GatewayError, shown
 from extproc.formats.validation import check_int, check_number, invalid
 
-
 # Top-level request fields: translated ones, and Anthropic-only ones dropped
 # because a chat-completions provider has nothing to map them to.
 _TRANSLATED_FIELDS = frozenset(
@@ -67,6 +66,7 @@ _TOOL_CHOICES = ("auto", "any", "tool", "none")
 _THINKING_TYPES = ("enabled", "disabled", "adaptive")
 
 def check_request(request: Any) -> None:
+    """Refuse a Messages request the translation cannot carry, naming the field."""
     if not isinstance(request, dict):
         raise invalid("The request body must be a JSON object.", None)
     for key in request:

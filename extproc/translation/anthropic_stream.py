@@ -15,8 +15,8 @@ from extproc.translation.anthropic_messages import (
     ZERO_CACHE,
     anthropic_type,
     anthropic_usage,
-    message_id,
     matched_stop_sequence,
+    message_id,
 )
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import litellm  # after litellm_offline
+
 from extproc.translation import litellm_offline  # noqa: F401 - before litellm
-
-import litellm  # noqa: E402 - after litellm_offline
-
-from extproc.translation._litellm import counting_model  # noqa: E402
+from extproc.translation._litellm import counting_model
 
 litellm.suppress_debug_info = True
 

@@ -351,6 +351,7 @@ def _copy(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def embedding_input(payload: dict[str, Any]) -> Any:
+    """The embeddings request's `input`, refused when missing or empty."""
     inputs = payload.get("input")
     if inputs is None or inputs == "" or inputs == []:
         raise TranslationError(400, "'input' is required for embeddings.", "invalid_request")

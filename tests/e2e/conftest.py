@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
-from extproc.tenancy.keys import FileKeyStore, new_record
 from extproc.ops.launcher import Stack, StackOptions
+from extproc.tenancy.keys import FileKeyStore, new_record
 from extproc.tenancy.settings import STORE_PATH_ENV, tenancy_metadata
 from tests.support.sdk_clients import AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 

@@ -15,9 +15,9 @@ import pytest
 from extproc.config.envoy_yaml import iter_connection_managers
 from extproc.fake_provider.recording import fingerprint
 from extproc.ops.launcher import Stack
+from tests.support.sdk_clients import AUTH, openai_client
 
 from .conftest import access_log_entry, fake_requests, shipped_config, start_stack
-from tests.support.sdk_clients import AUTH, openai_client
 
 pytestmark = pytest.mark.e2e
 

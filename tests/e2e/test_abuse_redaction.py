@@ -33,8 +33,8 @@ import orjson
 import pytest
 
 from extproc.config.envoy_yaml import iter_routes
-from extproc.tenancy.keys import FileKeyStore, new_record
 from extproc.ops.launcher import Stack
+from extproc.tenancy.keys import FileKeyStore, new_record
 from tests.e2e.conftest import shipped_config, start_stack
 from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
@@ -127,7 +127,7 @@ class LightTraffic:
         self.samples: list[tuple[str, int, float]] = []  # (what, status, seconds)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "LightTraffic":
+    def __enter__(self) -> LightTraffic:
         self._thread.start()
         return self
 

@@ -63,9 +63,9 @@ def tight(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 
 
 def _add_test_key_to_redis(url: str) -> None:
-    import redis.asyncio  # noqa: PLC0415
+    import redis.asyncio
 
-    from extproc.tenancy.keys import RedisKeyStore, new_record  # noqa: PLC0415
+    from extproc.tenancy.keys import RedisKeyStore, new_record
 
     async def add() -> None:
         client = redis.asyncio.Redis.from_url(url, decode_responses=True)

@@ -16,8 +16,8 @@ import openai
 import pytest
 import redis.asyncio
 
-from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
 from extproc.ops.launcher import Stack
+from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
 from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack
 from tests.support.redis_server import redis_server

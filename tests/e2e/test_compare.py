@@ -11,12 +11,12 @@ import httpx
 import pytest
 import yaml
 
-from extproc.ops.compare import default_probes, report, run
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.ops.compare import default_probes, report, run
 from extproc.ops.launcher import Stack
 from extproc.ops.litellm_import import import_litellm
-from tests.e2e.conftest import start_stack
 from extproc.ops.litellm_proxy import LiteLLMProxy, litellm_proxy
+from tests.e2e.conftest import start_stack
 from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
 

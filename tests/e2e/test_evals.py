@@ -3,7 +3,7 @@
 The runner is the real command in a subprocess, an HTTP client of the gateway like any other. The
 fake provider answers "Fake reply to: <last user message>", so each case's words decide what a model
 (and a judge model) says; the judge cases show the judge's plumbing and its bias counters working
-through the gateway, not a judgement of quality (tests/unit/evals/test_eval_judge.py covers those
+through the gateway, not a judgement of quality (tests/unit/evals/test_judge.py covers those
 with scripted judges).
 """
 

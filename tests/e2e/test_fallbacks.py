@@ -141,7 +141,7 @@ def test_when_every_level_fails_the_last_error_comes_back_with_the_attempt_log(h
 
 
 def test_an_anthropic_client_gets_the_last_error_in_anthropics_format(chain: Stack) -> None:
-    import anthropic  # noqa: PLC0415
+    import anthropic
 
     with pytest.raises(anthropic.APIStatusError) as raised:
         anthropic_client(chain.base_url.removesuffix("/v1")).messages.create(
@@ -297,7 +297,7 @@ def test_a_failing_primary_is_ejected_skipped_and_brought_back(ejecting: Stack, 
 
 def test_a_refused_connection_is_in_the_attempt_log(tmp_path: Path) -> None:
     """The first level's server is down (nothing listens): Envoy counts the attempt, no filter sees it."""
-    from extproc.ops.launcher import free_port  # noqa: PLC0415
+    from extproc.ops.launcher import free_port
 
     config = _without_outlier_detection()
     chain_cluster = next(c for c in config["static_resources"]["clusters"] if c["name"] == "reliable_chain")

@@ -42,9 +42,9 @@ import pytest
 
 from extproc.ops.launcher import Stack
 from tests.support.anthropic_errors import ANTHROPIC_ERROR_TYPES
+from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
 from .conftest import fake_requests
-from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
 

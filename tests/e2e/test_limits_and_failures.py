@@ -19,10 +19,10 @@ from extproc.fake_provider.recording import fingerprint
 from extproc.fake_provider.server import FakeServer
 from extproc.fake_provider.testing import running
 from extproc.ops.launcher import Stack
-
-from .conftest import fake_requests, shipped_config, start_stack, wait_until
 from tests.support.lanes import LANE_CREDENTIAL_HEADER, LANE_KEY_ENV, basic, htpasswd_line, with_example_lane
 from tests.support.sdk_clients import AUTH
+
+from .conftest import fake_requests, shipped_config, start_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from extproc.playground.files import CONTENT_SECURITY_POLICY, StaticFiles
 from tests.support.browser import PHONE, BrowserPage, browser_page
@@ -217,7 +218,7 @@ def test_page_streams_the_answer_and_shows_the_decisions(gateway: FakeGateway, b
     page.click("#send")
 
     answer = page.locator(".turn.assistant .text")
-    page.wait_for_function("document.querySelector('.turn.assistant .text')?.textContent === 'Paris '")
+    expect(answer).to_have_text("Paris ")
     assert answer.text_content() == "Paris "  # the first piece is on the page before the rest was sent
     assert _decisions(browser)["Served model"] == "gpt-4o-mini-2024-07-18"  # headers came first
     gateway.release_stream.set()
@@ -263,7 +264,7 @@ def test_page_keeps_the_conversation_for_the_next_turn(gateway: FakeGateway, bro
     for question in ("First?", "Second?"):
         page.fill("#user", question)
         page.click("#send")
-        page.wait_for_function("!document.querySelector('#send').disabled")
+        expect(page.locator("#send")).to_be_enabled()
     second = json.loads([r for r in gateway.requests if r["path"] == "/v1/chat/completions"][1]["body"])
     assert [m["role"] for m in second["messages"]] == ["user", "assistant", "user"]
     assert second["messages"][1]["content"] == "".join(ANSWER)
@@ -274,7 +275,7 @@ def test_page_shows_the_gateways_401_message(gateway: FakeGateway, browser: Brow
     page = browser.page
     page.goto(gateway.url + "/playground/")
     _enter_key(browser, WRONG_KEY)
-    page.wait_for_function("document.querySelector('#key-status').textContent.includes('Invalid API key.')")
+    expect(page.locator("#key-status")).to_contain_text("Invalid API key.")
     page.fill("#user", "Hello?")
     page.click("#send")
     error = page.locator("#chat-error")

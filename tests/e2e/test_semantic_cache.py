@@ -27,8 +27,8 @@ import pytest
 import redis.asyncio
 
 from extproc.config.envoy_yaml import iter_routes
-from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
 from extproc.ops.launcher import Stack
+from extproc.tenancy.keys import RedisKeyStore, generate_key, new_record
 from extproc.tenancy.settings import tenancy_metadata
 from tests.e2e.conftest import access_log_entry, fake_requests, shipped_config, start_stack, wait_until
 from tests.support.postgres_server import postgres_server

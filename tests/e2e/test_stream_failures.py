@@ -45,13 +45,12 @@ def test_an_anthropic_client_gets_an_anthropic_error_event(gateway: Stack) -> No
     """An OpenAI provider's error event, as the `event: error` the Anthropic SDK raises on."""
     client = anthropic_client(gateway.base_url.removesuffix("/v1"))
     stop_reasons = []
-    with pytest.raises(anthropic.APIError) as raised:
-        with client.messages.stream(
-            model="smart", max_tokens=200, messages=MESSAGES, extra_headers=FAIL_AFTER_3  # type: ignore[arg-type]
-        ) as stream:
-            for event in stream:
-                if event.type == "message_delta":
-                    stop_reasons.append(event.delta.stop_reason)
+    with pytest.raises(anthropic.APIError) as raised, client.messages.stream(
+        model="smart", max_tokens=200, messages=MESSAGES, extra_headers=FAIL_AFTER_3  # type: ignore[arg-type]
+    ) as stream:
+        for event in stream:
+            if event.type == "message_delta":
+                stop_reasons.append(event.delta.stop_reason)
     assert "failed mid-stream" in str(raised.value) and "had an error" in str(raised.value)
     assert stop_reasons == []
 
@@ -59,15 +58,14 @@ def test_an_anthropic_client_gets_an_anthropic_error_event(gateway: Stack) -> No
 def test_a_reset_mid_stream_is_logged_with_its_reason(gateway: Stack) -> None:
     """Envoy cannot write an error event into a connection the provider reset; it cuts the client's
     stream (the SDK raises) and its access log line names the reset."""
-    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30, headers=AUTH) as http:
-        with http.stream(
-            "POST", "/v1/chat/completions", json={"model": "fast", "stream": True, "messages": MESSAGES},
-            headers={"x-fake-reset-after-chunks": "2", "x-fake-chunk-delay-ms": "20"},
-        ) as response:  # fmt: skip
-            request_id = response.headers["x-gateway-request-id"]
-            with pytest.raises(httpx.HTTPError):
-                for _ in response.iter_bytes():
-                    pass
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30, headers=AUTH) as http, http.stream(
+        "POST", "/v1/chat/completions", json={"model": "fast", "stream": True, "messages": MESSAGES},
+        headers={"x-fake-reset-after-chunks": "2", "x-fake-chunk-delay-ms": "20"},
+    ) as response:  # fmt: skip
+        request_id = response.headers["x-gateway-request-id"]
+        with pytest.raises(httpx.HTTPError):
+            for _ in response.iter_bytes():
+                pass
     entry = access_log_entry(gateway, request_id)
     assert "upstream_reset_after_response_started" in entry["response_code_details"]
     assert "UR" in entry["response_flags"] or "UPE" in entry["response_flags"] or "UC" in entry["response_flags"]
@@ -136,7 +134,7 @@ GPT_4O = dict(tenant="test", model="gpt-4o", provider="openai")
 
 def _prompt_cost(messages: list[dict[str, str]]) -> float:
     """What LiteLLM's cost map charges for this prompt on gpt-4o, no completion."""
-    import litellm  # noqa: PLC0415 - slow; only these tests need it
+    import litellm  # slow; only these tests need it
 
     tokens = litellm.token_counter(model="gpt-4o", messages=messages)
     prompt, _ = litellm.cost_per_token(model="gpt-4o", prompt_tokens=tokens, completion_tokens=0)
@@ -176,15 +174,14 @@ def test_a_reset_after_the_stream_reached_the_client_is_not_retried_and_charged_
     body = {"model": "smart", "stream": True, "messages": messages}
     before = _metric(gateway, "llm_gateway_cost_usd_total", **GPT_4O)
     received = b""
-    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=60, headers=AUTH) as http:
-        with http.stream(
-            "POST", "/v1/chat/completions", json=body,
-            headers={"x-fake-reset-after-chunks": "3", "x-fake-chunk-delay-ms": "50"},
-        ) as response:  # fmt: skip
-            assert response.status_code == 200
-            with pytest.raises(httpx.HTTPError):
-                for piece in response.iter_bytes():
-                    received += piece
+    with httpx.Client(base_url=f"http://127.0.0.1:{gateway.port}", timeout=60, headers=AUTH) as http, http.stream(
+        "POST", "/v1/chat/completions", json=body,
+        headers={"x-fake-reset-after-chunks": "3", "x-fake-chunk-delay-ms": "50"},
+    ) as response:  # fmt: skip
+        assert response.status_code == 200
+        with pytest.raises(httpx.HTTPError):
+            for piece in response.iter_bytes():
+                received += piece
     assert b"data: " in received  # the stream had begun for the client: no retry could follow
     assert len([r for r in fake_requests(gateway) if marker in str(r.get("body"))]) == 1
     # The prompt and what was streamed, estimated (the provider's usage chunk never came).

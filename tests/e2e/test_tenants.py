@@ -17,8 +17,8 @@ import openai
 import pytest
 import redis.asyncio
 
-from extproc.tenancy.keys import REVOCATION_SECONDS, RedisKeyStore, generate_key, new_record
 from extproc.ops.launcher import Stack
+from extproc.tenancy.keys import REVOCATION_SECONDS, RedisKeyStore, generate_key, new_record
 from extproc.tenancy.settings import tenancy_metadata
 from tests.support.redis_server import redis_server
 from tests.support.sdk_clients import ADMIN_AUTH, anthropic_client, openai_client

@@ -43,7 +43,7 @@ def chromium_path() -> str | None:
 class BrowserPage:
     """One page of a headless Chromium, with what it reported and requested."""
 
-    page: "Page"
+    page: Page
     screenshots: Path
     # Console messages of type error, uncaught exceptions and CSP violations, in order.
     console_errors: list[str] = field(default_factory=list)
@@ -87,7 +87,7 @@ def browser_page(screenshots: Path, viewport: dict[str, int] = DESKTOP) -> Itera
             browser.close()
 
 
-def _console(session: BrowserPage, message: "ConsoleMessage") -> None:
+def _console(session: BrowserPage, message: ConsoleMessage) -> None:
     if message.type != "error":
         return
     if message.text.startswith(_FAILED_LOAD):

@@ -93,7 +93,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, collector: Collector) -> None:
         self._collector = collector
 
-    def Export(self, request, context):  # noqa: N802 - gRPC name
+    def Export(self, request, context):  # noqa: N802, ANN001, ANN202  # gRPC's servicer signature
         self._collector.add(request)
         return trace_service_pb2.ExportTraceServiceResponse()
 

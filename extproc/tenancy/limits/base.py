@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 REQUESTS = "requests"
@@ -141,7 +141,7 @@ def bucket_key(scope: str, tenant: str, name: str, unit: str) -> str:
 
 def periods(now: float) -> tuple[str, str]:
     """The UTC day and month of a wall-clock time, as the spend counters name them."""
-    moment = datetime.fromtimestamp(now, tz=timezone.utc)
+    moment = datetime.fromtimestamp(now, tz=UTC)
     return moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")
 
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.app import build_gateway
 from extproc.ext_proc.server import Listen, start
+from tests.support.gateway_config import gateway_config
 
 # What Envoy's active health checker sends as its user agent (gRPC checks included).
 ENVOY_HC = [("grpc.primary_user_agent", "Envoy/HC")]
@@ -22,7 +21,7 @@ KUBE_PROBE = [("grpc.primary_user_agent", "kube-probe/1.37")]
 
 @pytest.fixture(scope="module")
 def gateway():  # noqa: ANN201
-    return build_gateway(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    return build_gateway(gateway_config("gpt-4o-mini"))
 
 
 async def _check(channel: grpc.aio.Channel) -> int:

@@ -8,15 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from extproc.app import Gateway, build_gateway
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.decisions import Changes, Reply
 from extproc.redaction.policy import PrivacyPolicies
 from extproc.router.processor import RouterProcessor
 from extproc.tenancy.settings import Rates, Settings, TenantPolicy
 from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import gateway_config
 from tests.support.lanes import LANE_KEY_ENV, htpasswd_line, with_example_lane
 
 # These tests are about requests, not keys: the explicit no-auth mode, no limits.
@@ -30,7 +29,7 @@ USER = [{"role": "user", "content": "hi"}]
 
 @pytest.fixture(scope="module")
 def gateway() -> Gateway:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = gateway_config()
     return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=NO_AUTH, privacy=NO_PRIVACY)
 
 
@@ -88,7 +87,7 @@ async def test_models_list_is_answered_locally(processor: RouterProcessor) -> No
     assert {m["id"] for m in listing["data"]} == {
         *("gpt-4o", "gpt-4o-mini", "fast", "default", "smart"),
         *("claude-haiku-4-5", "claude", "gemini-2.5-flash", "gemini", "text-embedding-3-small", "embed"),
-        *("llama-3.1-8b", "local", "reliable", "qwen2.5-coder", "coder", "auto", "router"),
+        *("llama-3.1-8b", "local", "reliable", "qwen2.5-coder", "coder"),
     }
 
 
@@ -492,7 +491,7 @@ async def test_metrics_go_to_keyless_local_scrapers_only_where_the_settings_allo
     closed = await RouterProcessor(gateway).request_headers(_headers("GET", "/metrics"), True, {"source.address": source})
     assert _error(closed, 403)["code"] == "admin_key_required"
     open_locally = build_gateway(
-        yaml.safe_load(DEFAULT_CONFIG.read_text()),
+        gateway_config(),
         settings=Settings(auth_mode="none", loopback_metrics_without_key=True),
         privacy=NO_PRIVACY,
     )
@@ -538,7 +537,7 @@ async def test_malformed_bodies_get_a_400_in_the_clients_format(processor: Route
 def lane_gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     users = tmp_path_factory.mktemp("lane") / "lane.htpasswd"
     users.write_text(htpasswd_line("ops", "secret"))
-    config = with_example_lane(yaml.safe_load(DEFAULT_CONFIG.read_text()), users)
+    config = with_example_lane(gateway_config(), users)
     keys = Credentials({"FAKE_PROVIDER_API_KEY": "k", LANE_KEY_ENV: "lane-k"})
     return build_gateway(config, credentials=keys, settings=NO_AUTH, privacy=NO_PRIVACY)
 
@@ -598,7 +597,7 @@ async def test_a_request_refused_after_the_limits_stage_gives_its_reservation_ba
     settings = Settings(auth_mode="none", default=TenantPolicy(per_tenant=Rates(tokens_per_minute=TOKENS_PER_MINUTE)))
     # No provider key: preparing the request for the provider fails after every stage admitted it.
     keyless = build_gateway(
-        yaml.safe_load(DEFAULT_CONFIG.read_text()), credentials=Credentials({}), settings=settings, privacy=PrivacyPolicies()
+        gateway_config(), credentials=Credentials({}), settings=settings, privacy=PrivacyPolicies()
     )
     refused = RouterProcessor(keyless)
     reply = await _send_limited(refused)

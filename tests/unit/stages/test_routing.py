@@ -6,10 +6,8 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 
 from extproc.app import Gateway, build_gateway
-from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.config.fallback_list import FALLBACK_MODEL
 from extproc.decisions import Changes, Reply
 from extproc.ops.envoy_config import render
@@ -18,6 +16,7 @@ from extproc.router.processor import RouterProcessor
 from extproc.stages.routing import COMPLEXITY_HEADER, ROUTE_REASON_HEADER, TASK_HEADER
 from extproc.tenancy.settings import Settings, TenantPolicy
 from extproc.upstream.credentials import Credentials
+from tests.support.gateway_config import GATEWAY_SECTION, gateway_config, with_virtual_model
 
 CODE = "Write a Python function that merges two sorted lists, with type hints and pytest unit tests."
 GREETING = "hi there, how are you?"
@@ -34,8 +33,8 @@ NO_PRIVACY = PrivacyPolicies()
 
 
 def _gateway(settings: Settings = NO_AUTH, privacy: PrivacyPolicies = NO_PRIVACY) -> Gateway:
-    # As `up` runs it: with the fallback-list route and clusters.
-    config = render(yaml.safe_load(DEFAULT_CONFIG.read_text()))
+    # With a policy like the demo's `auto`, and as `up` runs it: the fallback-list route and clusters.
+    config = render(with_virtual_model(gateway_config()))
     return build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}), settings=settings,
                          privacy=privacy)  # fmt: skip
 
@@ -213,8 +212,8 @@ async def test_a_list_naming_a_model_the_tenant_may_not_use_is_a_400() -> None:
 
 
 async def test_a_list_whose_models_have_different_privacy_policies_is_refused() -> None:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    gateway = _gateway(privacy=load_privacy(config))  # llama-3.1-8b sends prompts as they are; gpt-4o masks
+    masking = gateway_config(gateway={**GATEWAY_SECTION, "privacy": {"request": {"mode": "mask"}}})
+    gateway = _gateway(privacy=load_privacy(masking))  # llama-3.1-8b sends prompts as they are; gpt-4o masks
     _, result = await _route(gateway, _chat(GREETING, model="llama-3.1-8b", models=["gpt-4o"]))
     assert isinstance(result, Reply) and result.status == 400
     error = orjson.loads(result.body)["error"]
@@ -230,8 +229,7 @@ async def test_a_fallback_list_on_messages_is_refused_in_anthropics_format(gatew
 
 
 async def test_without_the_generated_route_a_list_is_refused_saying_why() -> None:
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    gateway = build_gateway(config, credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
+    gateway = build_gateway(with_virtual_model(gateway_config()), credentials=Credentials({"FAKE_PROVIDER_API_KEY": "k"}),
                             settings=Settings(auth_mode="none"), privacy=PrivacyPolicies())  # fmt: skip
     _, result = await _route(gateway, _chat(GREETING, model="gpt-4o", models=["gpt-4o-mini"]))
     assert isinstance(result, Reply) and result.status == 400
