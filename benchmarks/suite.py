@@ -14,6 +14,10 @@ only figures from the same run compare):
   - full policy: keys, stacked rate limits and budgets in Redis (never
     refusing), the shipped privacy policy, the exact cache in Redis with
     every request a miss (each prompt differs) that is then stored;
+  - full policy + classifier routing: the same, every request to the
+    shipped virtual model `auto` (its rules, then the classifier, which
+    sends "Say hello" to gpt-4o-mini, the `fast` route's model), with its
+    conversation tiers in the same Redis;
   - exact cache hits (each process's LRU) and semantic cache hits (each
     process's index: embedding, search and guards on every request);
   - streaming: the passthrough gateway, every request `stream: true`;
@@ -144,6 +148,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             rows.append(measure("gateway, streaming (passthrough)", target, args, stream=True))
         rows.append(_traced(passthrough, tmp, keys_file, args))
         rows.append(_full_policy(source, tmp, args))
+        rows.append(_full_policy(source, tmp, args, model="auto", name="gateway, full policy + classifier routing"))
         exact = _config(tmp, "exact", _with_tenancy(source, limits={}, privacy={}, cache={"mode": "exact"}))
         with _gateway(exact, tmp / "exact", args.workers, keys_file, args) as stack:
             target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, list(stack.children().values()))
@@ -214,7 +219,10 @@ def _traced(config: Path, tmp: Path, keys_file: Path, args: argparse.Namespace) 
         terminate(collector)
 
 
-def _full_policy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) -> Row:
+def _full_policy(
+    source: dict[str, Any], tmp: Path, args: argparse.Namespace, model: str = "fast",
+    name: str = "gateway, full policy (cache misses)",
+) -> Row:  # fmt: skip
     from tests.support.redis_server import redis_server  # the test suite's real-Redis launcher
 
     with redis_server(tmp) as url:
@@ -228,10 +236,21 @@ def _full_policy(source: dict[str, Any], tmp: Path, args: argparse.Namespace) ->
             store={"kind": "redis", "redis_url": url},
             cache={"mode": "exact", "ttl_seconds": 600},
         )  # the shipped privacy policy stays
-        with _gateway(_config(tmp, "full", config), tmp / "full", args.workers, None, args) as stack:
+        label = f"full-{model}"
+        with _gateway(_config(tmp, label, config), tmp / label, args.workers, None, args) as stack:
             pids = [*stack.children().values(), redis_pid]
-            target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, pids)
-            return measure("gateway, full policy (cache misses)", target, args, unique=True)
+            target = Target(f"http://127.0.0.1:{stack.port}/v1/chat/completions", AUTH, pids, model=model)
+            if model != "fast":
+                _check_routed(target)
+            return measure(name, target, args, unique=True)
+
+
+def _check_routed(target: Target) -> None:
+    """The row measures what it says: its requests are routed by the classifier to the `fast` route's model."""
+    with httpx.Client(timeout=30, headers=target.headers) as http:
+        probe = http.post(target.url, json=_body(target.model, f"{PROMPT} #probe"))
+    assert probe.headers.get("x-gateway-route-reason") == "classifier", dict(probe.headers)
+    assert probe.headers.get("x-gateway-served-model") == "gpt-4o-mini", dict(probe.headers)
 
 
 async def _add_redis_key(url: str) -> None:

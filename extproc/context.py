@@ -17,6 +17,7 @@ from extproc.config.catalog import Endpoint, Lane, ModelRoute
 from extproc.cost.estimate import Estimate
 from extproc.cost.usage import Usage
 from extproc.redaction.output import OutputGuard
+from extproc.routing.decide import Decision
 from extproc.tenancy.auth import Access
 from extproc.tenancy.limits import Reservation
 
@@ -64,6 +65,14 @@ class RequestContext:
     # The body's `x_gateway` extension object (removed before the provider sees it).
     gateway_options: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    # Routing fields taken out of the body before anyone else reads it: the task the client
+    # named (`task_type`, or the seed API's `x_gateway.task`) and its `models` fallback list.
+    task_type: Any = None
+    fallback_models: Any = None
+    # Why the request went where it did, when a routing policy (a virtual model) or a fallback list chose.
+    routing: Decision | None = None
+    # Envoy's load-balancer metadata (`envoy.lb`): a fallback list's positions.
+    lb_metadata: dict[str, str] | None = None
     # The fail-open lane the request came in on (`/local/v1/...`), if any.
     lane: Lane | None = None
     # The lowest priority level a fallback may reach under a cost cap (None: any).

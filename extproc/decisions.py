@@ -60,6 +60,8 @@ class Changes:
     stream_body: bool = False
     # Dynamic metadata for later filters and the access log (namespace llm_gateway).
     metadata: dict[str, object] | None = None
+    # Dynamic metadata for Envoy's load balancer (namespace envoy.lb): a fallback list's positions.
+    lb_metadata: dict[str, str] | None = None
 
     def replace_body(self, body: bytes) -> Changes:
         """Replace a buffered body; Envoy refuses a mutated body whose content-length disagrees."""
@@ -76,4 +78,5 @@ class Changes:
             or self.clear_route_cache
             or self.stream_body
             or self.metadata
+            or self.lb_metadata
         )

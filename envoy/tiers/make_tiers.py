@@ -2,8 +2,8 @@
 """Write the demo tiers, envoy/tiers/<tier>.yaml, from the shipped envoy/envoy.yaml.
 
 Each tier is envoy/envoy.yaml with a few changes to the `llm_gateway`
-metadata (limits, budget, cache, which model the `default` alias picks),
-stated as data below. Run it after editing envoy/envoy.yaml or a tier:
+metadata (limits, budget, cache, which model the `default` alias picks,
+the routing policy of a virtual model such as `auto`), stated as data below. Run it after editing envoy/envoy.yaml or a tier:
 
     python envoy/tiers/make_tiers.py           # rewrite envoy/tiers/*.yaml
     python envoy/tiers/make_tiers.py --check   # exit 1 if they are out of date
@@ -39,8 +39,9 @@ TIERS: dict[str, dict[str, Any]] = {
     "free": {
         "description": (
             "Free tier: cache-heavy (exact-match answers kept for an hour), the\n"
-            "small model first (`default` is gpt-4o-mini), tight token limits and\n"
-            "budget, and a tighter still per-tenant limit on gpt-4o."
+            "small model first (`default` is gpt-4o-mini, and `auto` sends a request\n"
+            "to gpt-4o only when the classifier is sure it is complex), tight token\n"
+            "limits and budget, and a tighter still per-tenant limit on gpt-4o."
         ),
         "vhost": {
             "cache": {"mode": "exact", "ttl_seconds": 3600},
@@ -54,6 +55,21 @@ TIERS: dict[str, dict[str, Any]] = {
             "gpt-4o": {"requests_per_minute": 10, "tokens_per_minute": 10000},
         },
         "aliases": {"default": "gpt-4o-mini"},
+        # Routing by complexity, small model first: unsure means small here (the shipped policy's
+        # default is the large model); code still goes to the code model.
+        "routing": {
+            "auto": {
+                "default": "gpt-4o-mini",
+                "rules": [
+                    {"name": "tools", "when": {"tools": True}, "model": "gpt-4o-mini"},
+                    {"name": "classifier", "classify": {"min_confidence": 0.9, "table": [
+                        {"task": "code", "model": "qwen2.5-coder"},
+                        {"complexity": "complex", "model": "gpt-4o"},
+                    ]}},
+                ],
+                "conversation": {"header": "x-conversation-id", "ttl_seconds": 900},
+            },
+        },
     },
     "premium": {
         "description": (
@@ -70,6 +86,7 @@ TIERS: dict[str, dict[str, Any]] = {
         },
         "model_limits": {"gpt-4o": None},
         "aliases": {"default": "gpt-4o"},
+        "routing": {},
     },
 }
 
@@ -86,7 +103,7 @@ def _llm_host(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_routes(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The `llm_gateway` metadata of each model route, by model name."""
+    """The `llm_gateway` metadata of each model route (virtual models included), by model name."""
     models = {}
     for route in _llm_host(config).get("routes", []):
         meta = ((route.get("metadata") or {}).get("filter_metadata") or {}).get("llm_gateway") or {}
@@ -116,6 +133,10 @@ def build(tier: str, source: dict[str, Any]) -> dict[str, Any]:
             if alias in (meta.get("aliases") or []):
                 meta["aliases"] = [a for a in meta["aliases"] if a != alias]
         models[model]["aliases"] = [*(models[model].get("aliases") or []), alias]
+    for model, policy in spec["routing"].items():
+        if "routing" not in models.get(model, {}):
+            raise TierError(f"tier {tier}: envoy/envoy.yaml has no virtual model {model!r} with a routing policy")
+        models[model]["routing"] = copy.deepcopy(policy)
     return config
 
 

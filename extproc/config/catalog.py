@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
 from extproc.config.envoy_yaml import (
@@ -24,7 +24,8 @@ from extproc.config.envoy_yaml import (
     static_resources,
 )
 from extproc.config.envoy_yaml import MODEL_HEADER as MODEL_HEADER  # named from here by routing and the importer
-from extproc.config.schema import EndpointSettings, LaneRouteSettings
+from extproc.config.fallback_list import AGGREGATE_CLUSTER, SLOT_PREFIX, FallbackList, is_fallback_route, slot_count
+from extproc.config.schema import EndpointSettings, LaneRouteSettings, ModelRouteSettings
 from extproc.config.schema.levels import PRICE_FIELDS, RouteKind
 from extproc.config.validation import ConfigError, endpoint_settings, iter_named_routes, route_settings
 
@@ -66,6 +67,8 @@ class Endpoint:
     prices: Prices | None = None
     # Client headers this endpoint may get besides the common ones (lower case; `x-fake-*`: a prefix).
     forward_headers: tuple[str, ...] = ()
+    # On the fallback-list cluster: the model route whose endpoint this copy is.
+    route: str | None = None
 
     @property
     def upstream_model(self) -> str:
@@ -104,6 +107,16 @@ class ModelRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class VirtualModel:
+    """A model name that no cluster serves: its route's `routing` policy picks a model per request
+    (`routing/policy.py` reads the policy; Envoy never sees this name)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Lane:
     """A fail-open lane: requests under `prefix` (`/local/v1/...`) are for `cluster`'s models only,
     and Envoy, after its own authentication filter admits them, sends them straight to that
@@ -119,20 +132,32 @@ class Catalog:
 
     routes: dict[str, ModelRoute] = field(default_factory=dict)
     lanes: tuple[Lane, ...] = ()
+    virtual: dict[str, VirtualModel] = field(default_factory=dict)
+    # The route and cluster that walk a client's `models` list, when the configuration has them.
+    fallback_list: FallbackList | None = None
     _by_name: dict[str, ModelRoute] = field(default_factory=dict)
+    _virtual_by_name: dict[str, VirtualModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for route in self.routes.values():
-            for name in (route.name, *route.aliases):
-                if name in self._by_name:
-                    raise CatalogError(
-                        f"model name {name!r} is used by both {self._by_name[name].name!r} and {route.name!r}"
-                    )
-                self._by_name[name] = route
+        owners: dict[str, str] = {}
+        entries: list[ModelRoute | VirtualModel] = [*self.routes.values(), *self.virtual.values()]
+        for entry in entries:
+            for name in (entry.name, *entry.aliases):
+                if name in owners:
+                    raise CatalogError(f"model name {name!r} is used by both {owners[name]!r} and {entry.name!r}")
+                owners[name] = entry.name
+                if isinstance(entry, ModelRoute):
+                    self._by_name[name] = entry
+                else:
+                    self._virtual_by_name[name] = entry
 
     def resolve(self, requested: str) -> ModelRoute | None:
         """The route serving `requested` (a model name or an alias), if any."""
         return self._by_name.get(requested)
+
+    def resolve_virtual(self, requested: str) -> VirtualModel | None:
+        """The virtual model `requested` names (its name or an alias), if any."""
+        return self._virtual_by_name.get(requested)
 
     def lane_for(self, path: str) -> Lane | None:
         """The lane a request path is under, if any."""
@@ -146,10 +171,11 @@ class Catalog:
         return sorted(r.name for r in self.routes.values() if r.cluster == lane.cluster)
 
     def names(self) -> list[str]:
-        """Every name a client may ask for: models first, then aliases, sorted."""
+        """Every name a client may ask for: models first, then virtual models, then aliases, sorted."""
         models = sorted(self.routes)
-        aliases = sorted(n for n in self._by_name if n not in self.routes)
-        return models + aliases
+        virtual = sorted(self.virtual)
+        aliases = sorted(n for n in (*self._by_name, *self._virtual_by_name) if n not in self.routes and n not in self.virtual)
+        return models + virtual + aliases
 
 
 def provider_of(model: str) -> str:
@@ -162,15 +188,23 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     clusters = {c.get("name"): c for c in static_resources(config).get("clusters", []) or []}
     vhosts = {id(route): vhost for vhost, route in iter_routes_with_hosts(config)}
     routes: dict[str, ModelRoute] = {}
+    virtual: dict[str, VirtualModel] = {}
     lanes: list[Lane] = []
+    has_fallback_route = False
     for route, where in iter_named_routes(config):
+        has_fallback_route = has_fallback_route or is_fallback_route(route)
         settings = route_settings(route, where)
         if isinstance(settings, LaneRouteSettings):
             lanes.append(_lane(route, clusters, envoy_auth_filters(config)))
             continue
-        if settings is None:
+        if not isinstance(settings, ModelRouteSettings):
             continue
         name = settings.model
+        if settings.routing is not None:
+            if name in virtual or name in routes:
+                raise CatalogError(f"model {name!r} is defined by two routes")
+            virtual[name] = _virtual_model(route, settings)
+            continue
         target = (route.get("route") or {}).get("cluster")
         if not target:
             raise CatalogError(f"route for model {name!r} must name a `cluster` in its `route` action")
@@ -201,7 +235,34 @@ def load_catalog(config: dict[str, Any]) -> Catalog:
     for lane in lanes:
         if not any(r.cluster == lane.cluster for r in routes.values()):
             raise CatalogError(f"lane {lane.prefix!r} sends to cluster {lane.cluster!r}, which serves no model route")
-    return Catalog(routes, tuple(lanes))
+    fallback = _fallback_list(routes, slot_count(clusters)) if has_fallback_route and AGGREGATE_CLUSTER in clusters else None
+    return Catalog(routes, tuple(lanes), virtual, fallback)
+
+
+def _fallback_list(routes: dict[str, ModelRoute], slots: int) -> FallbackList:
+    """Each chat model's first level as the fallback-list cluster serves it (ops/fallback_resources.py copies them)."""
+    endpoints = {}
+    for route in routes.values():
+        if route.kind == "chat" and route.endpoints:
+            first = route.priorities[0]
+            endpoints[route.name] = tuple(
+                replace(e, cluster=AGGREGATE_CLUSTER, route=route.name) for e in route.endpoints if e.priority == first
+            )
+    return FallbackList(AGGREGATE_CLUSTER, slots, endpoints)
+
+
+def _virtual_model(route: dict[str, Any], settings: ModelRouteSettings) -> VirtualModel:
+    """A route whose `routing` policy picks the model: it matches its name like a model route, and
+    sends nowhere (Envoy only sees the model the policy picked)."""
+    name = settings.model
+    if (route.get("route") or {}).get("cluster"):
+        raise CatalogError(
+            f"route for model {name!r} has a `routing` policy and a cluster: a policy's route sends nowhere "
+            "(use a `direct_response`; see the `auto` route in the shipped envoy.yaml)"
+        )
+    if not _matches_model_header(route, name):
+        raise CatalogError(f"route for model {name!r} must match header {MODEL_HEADER!r} exactly equal to {name!r}")
+    return VirtualModel(name=name, aliases=tuple(settings.aliases), description=settings.description)
 
 
 def _lane(route: dict[str, Any], clusters: dict[str, Any], auth_filters: set[str]) -> Lane:
@@ -273,7 +334,8 @@ def _provider_key_variables(clusters: dict[str, Any], exclude: str) -> set[str]:
     """Every `api_key_env` of the endpoints of the clusters other than `exclude`."""
     names: set[str] = set()
     for name, cluster in clusters.items():
-        if name == exclude:
+        # A fallback list's slot clusters hold copies of the model clusters' endpoints (their keys too).
+        if name == exclude or str(name).startswith(SLOT_PREFIX):
             continue
         for _, lb_endpoint in iter_lb_endpoints(cluster):
             variable = (gateway_section(lb_endpoint) or {}).get("api_key_env")

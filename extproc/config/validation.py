@@ -16,7 +16,13 @@ from pydantic import BaseModel, ValidationError
 
 from extproc.config.envoy_yaml import METADATA_NAMESPACE, MODEL_HEADER, iter_lb_endpoints, iter_virtual_hosts, static_resources
 from extproc.config.problems import sentences
-from extproc.config.schema import EndpointSettings, LaneRouteSettings, ModelRouteSettings, VirtualHostSettings
+from extproc.config.schema import (
+    EndpointSettings,
+    FallbackListRouteSettings,
+    LaneRouteSettings,
+    ModelRouteSettings,
+    VirtualHostSettings,
+)
 
 _Section = TypeVar("_Section", bound=BaseModel)
 
@@ -57,14 +63,18 @@ def config_problems(config: dict[str, Any]) -> list[str]:
     return _walk(config).problems
 
 
-def route_settings(route: dict[str, Any], where: str) -> ModelRouteSettings | LaneRouteSettings | None:
+def route_settings(
+    route: dict[str, Any], where: str
+) -> ModelRouteSettings | LaneRouteSettings | FallbackListRouteSettings | None:
     """A route's settings (None when it has none); ConfigError when they are wrong."""
     present, meta = _section(route)
     if not present:
         return None
-    level: type[ModelRouteSettings] | type[LaneRouteSettings] = (
-        LaneRouteSettings if isinstance(meta, dict) and "lane" in meta else ModelRouteSettings
-    )
+    level: type[ModelRouteSettings] | type[LaneRouteSettings] | type[FallbackListRouteSettings] = ModelRouteSettings
+    if isinstance(meta, dict) and "lane" in meta:
+        level = LaneRouteSettings
+    elif isinstance(meta, dict) and "fallback_list" in meta:
+        level = FallbackListRouteSettings
     return _validated(level, meta, where)
 
 

@@ -36,9 +36,16 @@ def listing(catalog: Catalog) -> bytes:
     data = []
     for name in catalog.names():
         route = catalog.resolve(name)
-        assert route is not None
+        if route is None:  # a virtual model: its routing policy picks a model per request
+            virtual = catalog.resolve_virtual(name)
+            assert virtual is not None
+            entry: dict[str, Any] = {"id": name, "object": "model", "created": _CREATED, "owned_by": "llm-gateway"}
+            if name != virtual.name:
+                entry["alias_of"] = virtual.name
+            data.append(entry)
+            continue
         provider = route.endpoints[0].provider if route.endpoints else "unknown"
-        entry: dict[str, Any] = {"id": name, "object": "model", "created": _CREATED, "owned_by": provider}
+        entry = {"id": name, "object": "model", "created": _CREATED, "owned_by": provider}
         if name != route.name:
             entry["alias_of"] = route.name
         data.append(entry)

@@ -20,6 +20,7 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import json_format, struct_pb2, text_format
 
 from extproc.config.envoy_yaml import METADATA_NAMESPACE
+from extproc.config.fallback_list import LB_NAMESPACE
 from extproc.decisions import Changes, Reply
 from extproc.phases import METADATA_ATTRIBUTES, Message
 
@@ -135,8 +136,8 @@ def changes_response(phase: str, changes: Changes) -> pb.ProcessingResponse:
         getattr(response, phase).SetInParent()
     if changes.stream_body and phase == "response_headers":
         response.mode_override.CopyFrom(_STREAMED_RESPONSE_BODY)
-    if changes.metadata:
-        response.dynamic_metadata.CopyFrom(metadata_struct(changes.metadata))
+    if changes.metadata or changes.lb_metadata:
+        response.dynamic_metadata.CopyFrom(metadata_struct(changes.metadata or {}, changes.lb_metadata))
     return response
 
 
@@ -154,11 +155,14 @@ def reply_response(reply: Reply) -> pb.ProcessingResponse:
     return response
 
 
-def metadata_struct(values: dict[str, object]) -> struct_pb2.Struct:
-    """Dynamic metadata under the gateway's namespace, for the access log."""
+def metadata_struct(values: dict[str, object], lb: dict[str, str] | None = None) -> struct_pb2.Struct:
+    """Dynamic metadata under the gateway's namespace, for the access log; `lb` under Envoy's load
+    balancer's (`envoy.lb`: the subset a fallback list's positions pick)."""
     outer = struct_pb2.Struct()
     inner = outer.fields[METADATA_NAMESPACE].struct_value
     inner.update({k: v for k, v in values.items() if v is not None})
+    if lb:
+        outer.fields[LB_NAMESPACE].struct_value.update(lb)
     return outer
 
 

@@ -21,6 +21,7 @@ from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
 from extproc.ops.launcher import LaunchError, envoy_binary
 from extproc.prompts.settings import load_prompt_settings
 from extproc.redaction.policy import load_privacy
+from extproc.routing.policy import load_routing, unreachable
 from extproc.tenancy.settings import load_settings
 
 
@@ -67,6 +68,8 @@ def check_config(path: str | Path, run_envoy: bool = True, environ: dict[str, st
             _check_models(catalog, report, environ)
             _check_chains(config, catalog, report)
         _check_tenancy(config, catalog, report)
+        if catalog is not None:
+            _check_routing(config, catalog, report)
         _check_privacy(config, report)
         _check_cache(config, report)
         _check_prompts(config, report)
@@ -87,6 +90,22 @@ def _check_tenancy(config: dict[str, Any], catalog: Catalog | None, report: Repo
         unknown = sorted(set(settings.model_rates) - set(catalog.routes))
         if unknown:
             report.problems.append(f"Limits name models that have no route: {', '.join(unknown)}.")
+        for tenant, policy in sorted(settings.tenants.items()):
+            missing = sorted(m for m in policy.models or () if catalog.resolve(m) is None and catalog.resolve_virtual(m) is None)
+            if missing:
+                report.problems.append(f"Tenant {tenant!r} may use models that do not exist: {', '.join(missing)}.")
+
+
+def _check_routing(config: dict[str, Any], catalog: Catalog, report: Report) -> None:
+    """Routing policies: a missing model or split weights that do not add up stop the gateway; a rule
+    that can never match is explained."""
+    try:
+        policies = load_routing(config, catalog)
+    except ConfigError as exc:
+        report.problems.append(f"Routing policy: {exc}.")
+        return
+    for policy in policies.by_model.values():
+        report.warnings.extend(f"Routing policy: {finding}." for finding in unreachable(policy))
 
 
 def _check_privacy(config: dict[str, Any], report: Report) -> None:
@@ -153,8 +172,9 @@ def _check_models(catalog: Catalog, report: Report, environ: dict[str, str]) -> 
             if endpoint.api_key_file and not Path(endpoint.api_key_file).is_file():
                 report.warnings.append(f"Model {route.name!r}: key file {endpoint.api_key_file} does not exist.")
     _check_translation(catalog, report)
-    aliases = sum(len(r.aliases) for r in catalog.routes.values())
-    report.summary = f"{len(catalog.routes)} models ({', '.join(sorted(catalog.routes))}) and {aliases} aliases."
+    aliases = sum(len(r.aliases) for r in catalog.routes.values()) + sum(len(v.aliases) for v in catalog.virtual.values())
+    routed = f", {len(catalog.virtual)} routed by policy ({', '.join(sorted(catalog.virtual))})" if catalog.virtual else ""
+    report.summary = f"{len(catalog.routes)} models ({', '.join(sorted(catalog.routes))}){routed} and {aliases} aliases."
 
 
 PREVIOUS_PRIORITIES = "envoy.retry_priorities.previous_priorities"

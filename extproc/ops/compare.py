@@ -11,6 +11,10 @@ with a prompt holding an e-mail address and with a repeated request (policy
 differences: masking, caching). A pair is "same" only when both sides answered
 alike; a side that failed makes the command exit non-zero. Both sides are
 called over HTTP exactly as a client would call them, one after the other.
+With `--router auto`, probes that exercise routing (code, a greeting, an
+analysis) go to the gateway's virtual model while LiteLLM gets them with
+`--model`; which model each side routed to, and why (the gateway's
+`x-gateway-route-reason`, task and complexity), is printed too.
 """
 
 from __future__ import annotations
@@ -52,6 +56,14 @@ class Probe:
     path: str = CHAT
     # What the row looks at besides status and shape: "pii" (was the value masked?) or "cache" (was it a hit?).
     watch: str = ""
+    # The model the gateway is asked for instead of the body's (a virtual model such as `auto`).
+    gateway_model: str | None = None
+
+    def body_for(self, gateway: bool) -> dict[str, Any] | bytes:
+        """The body one side gets."""
+        if gateway and self.gateway_model and isinstance(self.body, dict):
+            return {**self.body, "model": self.gateway_model}
+        return self.body
 
     @property
     def stream(self) -> bool:
@@ -84,6 +96,20 @@ def default_probes(model: str, embeddings_model: str | None = None) -> list[Prob
     if embeddings_model:
         probes.append(Probe("embeddings", {"model": embeddings_model, "input": ["one", "two"]}, "/v1/embeddings"))
     return probes
+
+
+def routing_probes(model: str, router: str) -> list[Probe]:
+    """Requests a routing policy tells apart, sent to the gateway's `router` (LiteLLM gets `model`)."""
+    asks = {
+        "routed: code": "Write a Python function that merges two sorted lists, with pytest tests.",
+        "routed: greeting": "hi there, how are you?",
+        "routed: analysis": ("Analyse the economic and social trade-offs of a four-day work week for a manufacturer, "
+                             "compare evidence from pilots in three countries, and recommend a rollout plan."),
+    }  # fmt: skip
+    return [
+        Probe(name, {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 64}, gateway_model=router)
+        for name, text in asks.items()
+    ]
 
 
 @dataclass
@@ -176,10 +202,12 @@ def preflight(client: httpx.Client, key: str | None, name: str) -> str | None:
     return None
 
 
-def call(client: httpx.Client, probe: Probe, headers: dict[str, str], cost_header: str) -> Side:
-    """Send one probe; read status, body (a stream's chunks are merged), usage and cost."""
+def call(client: httpx.Client, probe: Probe, headers: dict[str, str], cost_header: str, gateway: bool = False) -> Side:
+    """Send one probe (as the gateway side gets it when `gateway`); read status, body (a stream's chunks
+    are merged), usage and cost."""
     side = Side()
-    content = probe.body if isinstance(probe.body, bytes) else orjson.dumps(probe.body)
+    body = probe.body_for(gateway)
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
     started = time.perf_counter()
     try:
         with client.stream("POST", probe.path, content=content, headers={"content-type": "application/json", **headers}) as response:
@@ -213,7 +241,7 @@ def run(
     gateway_headers = {"authorization": f"Bearer {gateway_key}"} if gateway_key else {}
     for probe in probes:
         left = call(litellm, probe, {"authorization": f"Bearer {litellm_key}"}, "x-litellm-response-cost")
-        right = call(gateway, probe, gateway_headers, "x-gateway-cost-usd")
+        right = call(gateway, probe, gateway_headers, "x-gateway-cost-usd", gateway=True)
         rows.append(Row(probe, left, right, shape_differences(left.body, right.body)))
     return rows
 

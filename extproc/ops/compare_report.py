@@ -30,6 +30,8 @@ def table(rows: list[Row]) -> str:
         lead = "  ".join(cell.ljust(width) for cell, (_, width) in zip(cells, COLUMNS, strict=True))
         lines.append(f"{lead}  {notes[0]}")
         lines += [" " * (len(lead) + 2) + more for more in notes[1:]]
+    lines += ["", "Routed to (L: the model that answered; G: the model that served, and why a policy chose it):"]
+    lines += [f"  {row.probe.name}: L {answered_by(row.litellm)}, G {routing(row.gateway)}" for row in rows]
     lines += ["", "Headers of note (L: LiteLLM, G: gateway):"]
     for row in rows:
         lines.append(f"  {row.probe.name}")
@@ -89,6 +91,22 @@ def _side(side: Side, row: Row) -> dict[str, Any]:
     if row.probe.watch == "cache":
         out["cache"] = cache_view(side)
     return out
+
+
+def answered_by(side: Side) -> str:
+    """The model an answer says it came from."""
+    model = side.body.get("model") if isinstance(side.body, dict) else None
+    return str(model) if model else "–"
+
+
+def routing(side: Side) -> str:
+    """The gateway's routing: the model that served, and why a policy chose it (with the classifier's labels)."""
+    served = side.headers.get("x-gateway-served-model") or answered_by(side)
+    reason = side.headers.get("x-gateway-route-reason")
+    if not reason:
+        return served
+    labels = [side.headers[h] for h in ("x-gateway-task", "x-gateway-complexity") if side.headers.get(h)]
+    return f"{served} ({reason}{': ' + ', '.join(labels) if labels else ''})"
 
 
 def _cut(value: str) -> str:

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from extproc.config.catalog import CatalogError, load_catalog
 from extproc.config.envoy_yaml import gateway_section, iter_lb_endpoints, static_resources
+from extproc.ops.fallback_resources import with_fallback_list
+from extproc.routing.policy import DEFAULT_MAX_FALLBACK_MODELS
+from extproc.tenancy.settings import tenancy_metadata
 
 EXTPROC_CLUSTER = "llm_gateway_extproc"
 FAKE_PROVIDER_KEY_ENV = "FAKE_PROVIDER_API_KEY"
@@ -45,8 +49,9 @@ def render(
     services: list[ServiceAddress] | None = None,
     fake_provider_port: int | None = None,
 ) -> dict[str, Any]:
-    """A copy of `config` with the given ports and service endpoints."""
-    out = copy.deepcopy(config)
+    """A copy of `config` with the given ports and service endpoints, and the resources that walk a
+    client's fallback list (`fallback_resources.py`)."""
+    out = with_fallback_resources(copy.deepcopy(config))
     static = out.get("static_resources") or {}
     for listener in (static.get("listeners", []) or [])[:1]:
         if listener_port is not None:
@@ -64,6 +69,19 @@ def render(
             for lb_endpoint in fake_provider_endpoints(cluster):
                 _move_endpoint(lb_endpoint, fake_provider_port)
     return out
+
+
+def with_fallback_resources(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with the fallback-list clusters and route for its chat models (`routing.max_fallback_models`
+    positions); as it is when its models cannot be read (`check` says why)."""
+    try:
+        catalog = load_catalog(config)
+    except CatalogError:
+        return config
+    routing = tenancy_metadata(config).get("routing")
+    slots = routing.get("max_fallback_models") if isinstance(routing, dict) else None
+    slots = slots if isinstance(slots, int) and not isinstance(slots, bool) and 1 <= slots <= 10 else DEFAULT_MAX_FALLBACK_MODELS
+    return with_fallback_list(config, catalog, slots)
 
 
 def fake_provider_endpoints(cluster: dict[str, Any]) -> list[dict[str, Any]]:

@@ -27,6 +27,12 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a chat model name both serve")
     parser.add_argument("--embeddings-model", default=None, help="an embeddings model name both serve")
     parser.add_argument(
+        "--router",
+        default=None,
+        metavar="MODEL",
+        help="a virtual model of the gateway (e.g. auto): routing probes go to it, and to --model on LiteLLM",
+    )
+    parser.add_argument(
         "--litellm-key", default=os.environ.get("LITELLM_MASTER_KEY"), help="LiteLLM's key (default: $LITELLM_MASTER_KEY)"
     )
     parser.add_argument(
@@ -78,13 +84,15 @@ def run_compare(args: argparse.Namespace) -> int:
     1 when a side failed a request, 2 when a side cannot be compared at all (unreachable, key refused)."""
     import httpx  # noqa: PLC0415 - imported when the command runs: keeps `--help` fast
 
-    from extproc.ops.compare import default_probes, preflight, run  # noqa: PLC0415
+    from extproc.ops.compare import default_probes, preflight, routing_probes, run  # noqa: PLC0415
     from extproc.ops.compare_report import as_json, table  # noqa: PLC0415
 
     if not args.litellm_key:
         print("problem: LiteLLM needs its key: --litellm-key or LITELLM_MASTER_KEY", file=sys.stderr)
         return 2
     probes = default_probes(args.model, args.embeddings_model)
+    if args.router:
+        probes += routing_probes(args.model, args.router)
     with httpx.Client(base_url=args.litellm, timeout=120) as litellm, httpx.Client(base_url=args.gateway, timeout=120) as gateway:
         problems = [p for p in (preflight(litellm, args.litellm_key, "LiteLLM"),
                                 preflight(gateway, args.gateway_key, "The gateway")) if p]  # fmt: skip

@@ -35,6 +35,21 @@ def request_metadata(ctx: RequestContext, client_format: str | None) -> dict[str
         # The upstream filter refuses fallbacks beyond this level (cost cap).
         "max_priority": ctx.max_priority,
         **_prompt(ctx),
+        **routing_metadata(ctx),
+    }
+
+
+def routing_metadata(ctx: RequestContext) -> dict[str, object]:
+    """Why a routing policy chose the route, for the log line (nothing when no policy chose)."""
+    decision = ctx.routing
+    if decision is None:
+        return {}
+    return {
+        "route_reason": decision.reason,
+        "routing_policy": decision.policy,
+        "split_arm": decision.arm,
+        "task": decision.task,
+        "complexity": decision.complexity,
     }
 
 
@@ -78,6 +93,7 @@ def reply_metadata(ctx: RequestContext, client_format: str | None, reply: Reply)
         "decisions": list(ctx.decisions),
         "error": clipped(reply.reason, MAX_MESSAGE_CHARS) or None,
         **_prompt(ctx),
+        **routing_metadata(ctx),
     }
 
 
@@ -104,6 +120,16 @@ def record_answer(ctx: RequestContext) -> None:
         time_per_output_token_s=_time_per_output_token(ctx),
         upstream_latency_s=_seconds(ctx.response_headers.get(UPSTREAM_SERVICE_TIME_HEADER)),
     )
+    decision = ctx.routing
+    if decision is not None:
+        metrics.record_routing(
+            policy=decision.policy,
+            reason=decision.reason,
+            model=ctx.route.name if ctx.route else decision.model,
+            task=decision.task,
+            complexity=decision.complexity,
+            cost_usd=ctx.cost_usd,
+        )
 
 
 def _prompt(ctx: RequestContext) -> dict[str, object]:

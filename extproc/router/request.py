@@ -59,11 +59,14 @@ def read_body(ctx: RequestContext, spec: EndpointSpec, body: bytes) -> None:
     except orjson.JSONDecodeError as exc:
         raise GatewayError(400, f"The request body is not valid JSON: {exc}.", code="invalid_json") from None
     options = _pop_gateway_options(decoded)
+    task_type, fallback_models = _pop_routing_fields(decoded, options)
     canonical = spec.to_canonical(decoded)
     named_prompt = isinstance(canonical, dict) and "prompt" in canonical
     ctx.prompt_reference = canonical.pop("prompt") if named_prompt else None
     ctx.gateway_options, ctx.client_body, ctx.body, ctx.kind = options, decoded, canonical, spec.kind
-    ctx.body_changed = bool(options) or canonical is not decoded or named_prompt
+    ctx.task_type, ctx.fallback_models = task_type, fallback_models
+    routing_fields = task_type is not None or fallback_models is not None
+    ctx.body_changed = bool(options) or canonical is not decoded or named_prompt or routing_fields
 
 
 def validate_body(ctx: RequestContext, spec: EndpointSpec) -> ParsedRequest:
@@ -85,7 +88,7 @@ def upstream_changes(
     cluster without an upstream filter, the request prepared for its only endpoint (GatewayError when
     it cannot be)."""
     assert ctx.body is not None
-    changes = Changes(set_headers=ctx.upstream_headers, clear_route_cache=True)
+    changes = Changes(set_headers=ctx.upstream_headers, clear_route_cache=True, lb_metadata=ctx.lb_metadata)
     body_changed = spec.prepare_upstream(ctx.body, parsed) or ctx.body_changed
     if spec.upstream_path != ctx.path:
         changes.set_headers[":path"] = spec.upstream_path
@@ -110,6 +113,17 @@ def _unknown_endpoint(ctx: RequestContext, registry: Registry, path: str) -> Gat
     if registry.knows_path(path.split("?", 1)[0]):
         return GatewayError(405, f"Method {method} is not allowed on {where}.", code="method_not_allowed")
     return GatewayError(404, f"Unknown endpoint {method} {where}.", code="unknown_endpoint")
+
+
+def _pop_routing_fields(body: Any, options: dict[str, Any]) -> tuple[Any, Any]:
+    """Remove `task_type` and `models` (routing's, checked by the routing stage) from a request body of
+    either client format, before its schema sees them; the seed API sends the task as `x_gateway.task`."""
+    if not isinstance(body, dict):
+        return None, None
+    task_type = body.pop("task_type", None)
+    if task_type is None:
+        task_type = options.get("task")
+    return task_type, body.pop("models", None)
 
 
 def _pop_gateway_options(body: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from extproc.config.catalog import Endpoint
+from extproc.config.fallback_list import FALLBACK_MODEL_KEY
 from extproc.context import RequestContext
 from extproc.decisions import PROVIDER_HEADER, SERVED_MODEL_HEADER
 from extproc.upstream import attempts
@@ -40,7 +41,10 @@ def _serving_endpoint(ctx: RequestContext, host: dict[str, Any]) -> Endpoint | N
     if route is None or not route.endpoints:
         return None
     model = host.get("model")
-    return next((endpoint for endpoint in route.endpoints if endpoint.model == model), route.endpoints[0])
+    copy_of = host.get(FALLBACK_MODEL_KEY)  # a fallback list's position: the model route it serves
+    return next(
+        (e for e in route.endpoints if e.model == model and (copy_of is None or e.route == copy_of)), route.endpoints[0]
+    )
 
 
 def _status(headers: dict[str, str]) -> int | None:

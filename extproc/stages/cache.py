@@ -118,6 +118,10 @@ class CacheStage(Stage):
         if "no-store" in directives:
             self._outcome(ctx, "bypass", "no-store")
             return
+        if ctx.routing is not None and ctx.routing.fallback_list:
+            # Any model of the client's list may answer: its answer is not the first model's to keep.
+            self._outcome(ctx, "bypass", "fallback_list")
+            return
         if temperature > policy.max_temperature:
             self._outcome(ctx, "bypass", "temperature")
             return

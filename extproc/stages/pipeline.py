@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from extproc.config.catalog import Catalog
 from extproc.cost.estimate import Estimator
 from extproc.cost.pricing import Pricing
 from extproc.redaction.policy import PrivacyPolicies
@@ -45,7 +44,7 @@ class Pipeline:
 
 
 def build_pipeline(
-    catalog: Catalog,
+    routing: RoutingStage,
     authenticator: Authenticator,
     settings: Settings,
     limits: Limits,
@@ -75,7 +74,7 @@ def build_pipeline(
 
     `scan_pool` is the redaction workers to use (a reload keeps the running ones).
     """
-    body: list[Stage] = [RoutingStage(catalog), AnswerSizeStage()]
+    body: list[Stage] = [routing, AnswerSizeStage()]
     if privacy.any_active:
         body.append(RedactionStage(privacy, scan_pool))
     body.append(CostControlStage(estimator))

@@ -20,6 +20,8 @@ as an OpenTelemetry-to-Prometheus exporter would name them):
     llm_gateway_upstream_latency_seconds{model, provider}                 histogram: provider, to its headers (Envoy's measure)
     llm_gateway_overhead_seconds{route}                                   histogram: the service's own time per request
     llm_gateway_fallbacks_total{route, provider}                          counter: answers served by a later attempt
+    llm_gateway_routing_requests_total{policy, reason, model, task, complexity}  counter: answers per routing decision
+    llm_gateway_routing_cost_usd_total{policy, reason, model}             counter: USD per routing decision
     llm_gateway_redactions_total, llm_gateway_cache_*                     counters: privacy policy and cache outcomes
     llm_gateway_prompt_requests_total{prompt, version}                    counter: requests expanded from a prompt version
     llm_gateway_prompt_errors_total{code}                                 counter: requests whose prompt could not be used
@@ -54,6 +56,11 @@ Label values, as the processor should pass them:
   pair as prompt="other", version="other".
 - code: the error code of a prompt that could not be used (`prompt_not_found`,
   `prompt_variables_invalid`, ...): a fixed set.
+- policy, reason: the virtual model whose routing policy chose (`auto`) and why: a
+  rule's name, `<rule>/<arm>` for a split, `classifier`, `task_type`, `conversation`
+  or `default` (names from envoy.yaml); task and complexity: what the classifier
+  table used (the classifier's fixed labels), empty when it did not run. A client's
+  `models` fallback list counts under policy `models` and reason `fallback_list`.
 
 None and empty values become "unknown". Request ids, prompts, keys or anything
 else per request never go into a label: every label value must come from a set
@@ -184,6 +191,19 @@ class Metrics:
             "llm_gateway_fallbacks_total",
             "Answers served by a retry or a fallback (an attempt after the first), by route and the provider that served.",
             ("route", "provider"),
+            registry=registry,
+        )
+        self.routing_requests = Counter(
+            "llm_gateway_routing_requests_total",
+            "Answers to requests a routing policy (a virtual model) or a client's fallback list routed, by policy,"
+            " reason (rule, split arm, classifier...), chosen model, and the task and complexity the classifier used.",
+            ("policy", "reason", "model", "task", "complexity"),
+            registry=registry,
+        )
+        self.routing_cost = Counter(
+            "llm_gateway_routing_cost_usd_total",
+            "Cost in USD of the answers a routing policy or a fallback list routed, by policy, reason and chosen model.",
+            ("policy", "reason", "model"),
             registry=registry,
         )
         self.time_to_first_token = Histogram(

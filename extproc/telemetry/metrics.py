@@ -305,6 +305,20 @@ def record_answer(
         series.upstream_latency.observe(upstream_latency_s)
 
 
+def record_routing(
+    *, policy: str, reason: str, model: str | None, task: str | None, complexity: str | None, cost_usd: float | None
+) -> None:
+    """record_routing counts one answer to a routed request (a virtual model's policy or a fallback list) and its cost.
+
+    Every label comes from configuration or the classifier's fixed labels: bounded.
+    """
+    state = _state or _default_state()
+    m = state.metrics
+    m.routing_requests.labels(_label(policy), _label(reason), _label(model), task or "", complexity or "").inc()
+    if cost_usd is not None and cost_usd > 0:
+        m.routing_cost.labels(_label(policy), _label(reason), _label(model)).inc(cost_usd)
+
+
 def record_overhead(*, route: str | None, seconds: float) -> None:
     """record_overhead adds the service's own processing time of one request (every request it saw)."""
     state = _state or _default_state()

@@ -291,6 +291,12 @@ class StreamTrace(NoTrace):
             "llm_gateway.prompt": ctx.prompt_name,
             "llm_gateway.prompt_version": ctx.prompt_version,
         }
+        if ctx.routing is not None:
+            attributes["llm_gateway.route_reason"] = ctx.routing.reason
+            attributes["llm_gateway.routing.policy"] = ctx.routing.policy
+            attributes["llm_gateway.routing.split_arm"] = ctx.routing.arm
+            attributes["llm_gateway.routing.task"] = ctx.routing.task
+            attributes["llm_gateway.routing.complexity"] = ctx.routing.complexity
         body = ctx.body or {}
         for field, key in (("max_tokens", "gen_ai.request.max_tokens"), ("temperature", "gen_ai.request.temperature")):
             if isinstance(body.get(field), (int, float)) and not isinstance(body.get(field), bool):

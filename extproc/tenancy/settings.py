@@ -17,6 +17,8 @@ stays the one file an operator tunes:
               budget:     { usd_per_day: 20, usd_per_month: 300 }
             tenants:
               acme: { per_tenant: { tokens_per_minute: 2000000 }, budget: { usd_per_day: 100 } }
+              # `models`: what a tenant may ask for (names or aliases); absent, any model.
+              trial: { models: [auto, gpt-4o-mini] }
 
 and on a model route, per tenant and model:
 
@@ -77,6 +79,8 @@ class TenantPolicy:
     per_tenant: Rates = Rates()
     per_key: Rates = Rates()
     budget: Budget = Budget()
+    # The model names (and aliases) the tenant may ask for, by name or in a fallback list; None: any.
+    models: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,7 @@ def load_settings(config: dict[str, Any]) -> Settings:
         hold_ttl_seconds=host.store.hold_ttl_seconds,
         on_store_error=host.store.on_error,
         default=default,
-        tenants={name: _override(default, _policy(limits)) for name, limits in host.tenants.items()},
+        tenants={name: _override(default, section) for name, section in host.tenants.items()},
         model_rates={name: _rates(route.limits) for name, route in settings.routes.items() if route.limits is not None},
     )
 
@@ -159,12 +163,14 @@ def _policy(section: schema.TenantLimits) -> TenantPolicy:
     return TenantPolicy(per_tenant=_rates(section.per_tenant), per_key=_rates(section.per_key), budget=_budget(section.budget))
 
 
-def _override(default: TenantPolicy, own: TenantPolicy) -> TenantPolicy:
-    """`default` with every limit the tenant's own policy sets replaced."""
+def _override(default: TenantPolicy, own_section: schema.TenantSettings) -> TenantPolicy:
+    """`default` with every limit the tenant's own section sets replaced, and its models allow-list."""
+    own = _policy(own_section)
     return TenantPolicy(
         per_tenant=_merged(default.per_tenant, own.per_tenant),
         per_key=_merged(default.per_key, own.per_key),
         budget=_merged(default.budget, own.budget),
+        models=frozenset(own_section.models) if own_section.models is not None else None,
     )
 
 

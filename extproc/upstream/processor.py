@@ -24,6 +24,7 @@ import orjson
 
 from extproc import formats as client_formats
 from extproc.config.catalog import Catalog, Endpoint
+from extproc.config.fallback_list import FALLBACK_MODEL_KEY
 from extproc.decisions import Changes, Reply
 from extproc.errors import GatewayError
 from extproc.phases import CLUSTER_NAME, REQUEST_BODY, REQUEST_HEADERS, RESPONSE_HEADERS, UPSTREAM_HOST_METADATA, Message
@@ -99,7 +100,7 @@ class UpstreamProcessor:
         self._number = attempts.attempt_number(headers)
         meta = attributes.get(UPSTREAM_HOST_METADATA) or {}
         cluster = attributes.get(CLUSTER_NAME, "")
-        self._endpoint = self._endpoints.get((cluster, str(meta.get("model", ""))))
+        self._endpoint = self._endpoints.get((cluster, endpoint_key(meta)))
         self._path = self._paths.get(cluster) or headers.get(":path", "")
         if self._endpoint is None:
             return self._reply(
@@ -173,10 +174,25 @@ class UpstreamProcessor:
 
 
 def endpoints_by_cluster(catalog: Catalog) -> dict[tuple[str, str], Endpoint]:
-    """Every endpoint of every model route, keyed by (cluster, LiteLLM model)."""
-    return {(e.cluster, e.model): e for route in catalog.routes.values() for e in route.endpoints}
+    """Every endpoint of every model route, keyed by (cluster, LiteLLM model); the fallback-list cluster's
+    copies by (cluster, "<model route>|<LiteLLM model>"), since two routes may serve one LiteLLM model."""
+    found = {(e.cluster, e.model): e for route in catalog.routes.values() for e in route.endpoints}
+    fallback = catalog.fallback_list
+    for copies in fallback.endpoints.values() if fallback is not None else ():
+        found.update({(e.cluster, f"{e.route}|{e.model}"): e for e in copies})
+    return found
+
+
+def endpoint_key(host_metadata: dict[str, Any]) -> str:
+    """How `endpoints_by_cluster` names the endpoint whose `llm_gateway` metadata this is."""
+    model = str(host_metadata.get("model", ""))
+    route = host_metadata.get(FALLBACK_MODEL_KEY)
+    return f"{route}|{model}" if route else model
 
 
 def canonical_paths(catalog: Catalog) -> dict[str, str]:
-    """Cluster -> the canonical (OpenAI) path of the route it serves."""
-    return {route.cluster: CANONICAL_PATHS[route.kind] for route in catalog.routes.values()}
+    """Cluster -> the canonical (OpenAI) path of the route it serves (the fallback list's: chat)."""
+    paths = {route.cluster: CANONICAL_PATHS[route.kind] for route in catalog.routes.values()}
+    if catalog.fallback_list is not None:
+        paths[catalog.fallback_list.cluster] = CANONICAL_PATHS["chat"]
+    return paths

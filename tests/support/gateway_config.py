@@ -68,6 +68,26 @@ MODELS: dict[str, tuple[dict[str, Any], str, list[dict[str, Any]], bool]] = {
          "privacy": {"request": {"mode": "off"}}},
         "local_vllm", [_endpoint("hosted_vllm/llama-3.1-8b", f"{FAKE_PROVIDER}/v1", **LOCAL_PRICE)], False,
     ),
+    "qwen2.5-coder": (
+        {"aliases": ["coder"], "description": "Qwen2.5 Coder 32B on the local vLLM server, for code.",
+         "privacy": {"request": {"mode": "off"}}},
+        "local_vllm_coder", [_endpoint("hosted_vllm/qwen2.5-coder-32b", f"{FAKE_PROVIDER}/v1", **LOCAL_PRICE)], False,
+    ),
+}  # fmt: skip
+# A routing policy like the demo's `auto` (tests that route by policy add it with `with_virtual_model`).
+AUTO_POLICY: dict[str, Any] = {
+    "default": "gpt-4o",
+    "rules": [
+        {"name": "tools", "when": {"tools": True}, "model": "gpt-4o"},
+        {"name": "images", "when": {"images": True}, "model": "gpt-4o"},
+        {"name": "long-context", "when": {"prompt_tokens": {"min": 100000}}, "model": "gemini-2.5-flash"},
+        {"name": "classifier", "classify": {"min_confidence": 0.8, "table": [
+            {"task": "code", "model": "qwen2.5-coder"},
+            {"complexity": "simple", "model": "gpt-4o-mini"},
+            {"complexity": "complex", "model": "gpt-4o"},
+        ]}},
+    ],
+    "conversation": {"header": "x-conversation-id", "ttl_seconds": 1800},
 }  # fmt: skip
 # Routes whose own settings go on the route rather than in its metadata.
 ROUTE_BUFFER_LIMITS = {"text-embedding-3-small": 62914560}
@@ -154,6 +174,23 @@ def gateway_config(*models: str, gateway: dict[str, Any] | None = None) -> dict[
             "clusters": clusters,
         },
     }
+
+
+def with_virtual_model(
+    config: dict[str, Any], name: str = "auto", routing: dict[str, Any] | None = None, aliases: tuple[str, ...] = ("router",)
+) -> dict[str, Any]:
+    """`config` with a virtual model: a route whose `routing` policy (AUTO_POLICY by default) picks the model."""
+    out = copy.deepcopy(config)
+    meta = {"model": name, "aliases": list(aliases), "routing": copy.deepcopy(routing or AUTO_POLICY)}
+    route = {
+        "match": {"prefix": "/", "headers": [{"name": "x-gateway-model", "string_match": {"exact": name}}]},
+        "direct_response": {"status": 500},
+        "metadata": {"filter_metadata": {"llm_gateway": meta}},
+    }
+    host = out["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]
+    routes = host["virtual_hosts"][0]["routes"]
+    routes.insert(len(routes) - 1, route)
+    return out
 
 
 def write_gateway_config(path: Path, *models: str, gateway: dict[str, Any] | None = None) -> Path:

@@ -7,6 +7,15 @@ reads which place, and how to add a setting.
 """
 
 from extproc.config.schema.base import Section
-from extproc.config.schema.levels import EndpointSettings, LaneRouteSettings, ModelRouteSettings, VirtualHostSettings
+from extproc.config.schema.levels import (
+    EndpointSettings,
+    FallbackListRouteSettings,
+    LaneRouteSettings,
+    ModelRouteSettings,
+    VirtualHostSettings,
+)
 
-__all__ = ["EndpointSettings", "LaneRouteSettings", "ModelRouteSettings", "Section", "VirtualHostSettings"]
+__all__ = [
+    "EndpointSettings",
+    "FallbackListRouteSettings",
+    "LaneRouteSettings", "ModelRouteSettings", "Section", "VirtualHostSettings"]

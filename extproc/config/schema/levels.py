@@ -13,7 +13,7 @@ to regenerate docs/configuration.md's reference and envoy/llm-gateway.schema.jso
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -21,9 +21,21 @@ from extproc.config.schema.base import NonEmpty, Section
 from extproc.config.schema.cache import GatewayCache, RouteCache
 from extproc.config.schema.privacy import Privacy
 from extproc.config.schema.prompts import Prompts
-from extproc.config.schema.tenancy import Auth, Rates, Store, TenantLimits
+from extproc.config.schema.tenancy import Auth, Rates, Store, TenantLimits, TenantSettings
 
 RouteKind = Literal["chat", "embeddings"]
+
+
+class GatewayRouting(Section):
+    """Gateway-wide routing settings."""
+
+    max_fallback_models: int = Field(
+        5,
+        ge=1,
+        le=10,
+        description="The most models a client's `models` fallback list may name (each is tried in order); at most the "
+        "slot clusters `render` generates.",
+    )
 
 
 class VirtualHostSettings(Section):
@@ -32,11 +44,14 @@ class VirtualHostSettings(Section):
     auth: Auth = Field(Auth(), description="Who may call.")
     store: Store = Field(Store(), description="Where keys, buckets, spend and holds live.")
     limits: TenantLimits = Field(TenantLimits(), description="Every tenant's limits and budget, unless `tenants` names it.")
-    tenants: dict[str, TenantLimits] = Field(
-        {}, description="Per tenant name: the same three sections, overriding `limits` field by field for that tenant."
+    tenants: dict[str, TenantSettings] = Field(
+        {},
+        description="Per tenant name: the same three sections, overriding `limits` field by field for that tenant, "
+        "and the `models` it may use."
     )
     cache: GatewayCache = Field(GatewayCache(), description="The response cache.")
     privacy: Privacy = Field(Privacy(), description="Redaction and the output policy.")
+    routing: GatewayRouting = Field(GatewayRouting(), description="What every routing policy shares.")
     prompts: Prompts = Field(Prompts(), description="The prompt registry (requests that name a prompt, `/v1/gateway/prompts`).")
 
 
@@ -56,12 +71,24 @@ class ModelRouteSettings(Section):
     privacy: Privacy | None = Field(
         None, description="This model's privacy policy: `request`, `response` and `log_text` each replace the virtual host's."
     )
+    routing: dict[str, Any] | None = Field(
+        None,
+        description="Makes this a virtual model (such as `auto`): its policy (`default`, `rules`, `conversation`) picks "
+        "a real model per request; the route sends nowhere. Its fields are checked by the routing policy loader; see "
+        "\"Routing: virtual models, rules, splits and the classifier\".",
+    )
     fallback_max_cost_usd: float | None = Field(
         None,
         ge=0,
         description="A fallback level after the first is tried only while the request's estimated maximum cost "
         "there is at most this (USD).",
     )
+
+
+class FallbackListRouteSettings(Section):
+    """The route `render` generates for clients' `models` fallback lists (never written by hand)."""
+
+    fallback_list: Literal[True] = Field(description="Marks the generated fallback-list route.")
 
 
 class LaneRouteSettings(Section):
@@ -102,6 +129,11 @@ class EndpointSettings(Section):
     forward_headers: list[NonEmpty] = Field(
         [],
         description="Client headers this endpoint may get besides the common ones: names, or prefixes ending in `*`.",
+    )
+    fallback_model: NonEmpty | None = Field(
+        None,
+        description="Written by `render` on the fallback-list slot clusters' copies of each endpoint: the model route "
+        "it serves in a client's `models` list (never set by hand).",
     )
 
     @field_validator("forward_headers")

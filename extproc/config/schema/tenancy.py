@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from extproc.config.schema.base import Section
+from extproc.config.schema.base import NonEmpty, Section
 
 AuthMode = Literal["api_keys", "none"]
 StoreKind = Literal["sqlite", "memory", "redis"]
@@ -94,3 +94,14 @@ class TenantLimits(Section):
     per_tenant: Rates = Field(Rates(), description="One bucket pair per tenant.")
     per_key: Rates = Field(Rates(), description="One bucket pair per API key.")
     budget: Budget = Field(Budget(), description="Spend per tenant, per UTC day and month.")
+
+
+class TenantSettings(TenantLimits):
+    """One tenant's overrides of `limits`, and the models it may use."""
+
+    models: list[NonEmpty] | None = Field(
+        None,
+        min_length=1,
+        description="The model names and aliases the tenant may ask for (by name, through `auto`'s routing, or in a "
+        "`models` fallback list): 403 `model_not_allowed` otherwise; unset: any model.",
+    )

@@ -73,8 +73,9 @@ def _config(routes: list[dict[str, Any]], clusters: list[dict[str, Any]]) -> dic
 def test_shipped_config_offers_a_model_per_fake_wire(shipped: Catalog) -> None:
     assert set(shipped.routes) == {
         "gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash", "text-embedding-3-small", "llama-3.1-8b",
-        "reliable",
+        "reliable", "qwen2.5-coder",
     }  # fmt: skip
+    assert set(shipped.virtual) == {"auto"}
     assert {r.endpoints[0].provider for r in shipped.routes.values()} == {"openai", "anthropic", "gemini", "hosted_vllm"}
     assert shipped.routes["text-embedding-3-small"].kind == "embeddings"
     assert shipped.routes["claude-haiku-4-5"].kind == "chat"
@@ -114,9 +115,10 @@ def test_unknown_name_does_not_resolve(shipped: Catalog) -> None:
 
 def test_names_lists_models_then_aliases_each_sorted(shipped: Catalog) -> None:
     assert shipped.names() == [
-        *("claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "llama-3.1-8b", "reliable"),
+        *("claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o", "gpt-4o-mini", "llama-3.1-8b", "qwen2.5-coder", "reliable"),
         "text-embedding-3-small",
-        *("claude", "default", "embed", "fast", "gemini", "local", "smart"),
+        "auto",
+        *("claude", "coder", "default", "embed", "fast", "gemini", "local", "router", "smart"),
     ]
 
 

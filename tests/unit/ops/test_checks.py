@@ -49,8 +49,8 @@ def test_shipped_config_is_ok_including_envoys_own_validation() -> None:
     assert report.ok, report.problems
     assert report.warnings == []
     assert report.summary == (
-        "7 models (claude-haiku-4-5, gemini-2.5-flash, gpt-4o, gpt-4o-mini, llama-3.1-8b, reliable, "
-        "text-embedding-3-small) and 7 aliases."
+        "8 models (claude-haiku-4-5, gemini-2.5-flash, gpt-4o, gpt-4o-mini, llama-3.1-8b, qwen2.5-coder, reliable, "
+        "text-embedding-3-small), 1 routed by policy (auto) and 9 aliases."
     )
 
 
@@ -192,3 +192,49 @@ def test_a_chain_without_a_retry_policy_is_a_warning(check: Callable[..., Report
     del _reliable_route(config)["route"]["retry_policy"]
     [warning] = check(config).warnings
     assert "'reliable' has 3 priority levels but no `retry_policy`" in warning
+
+
+def _auto_routing(config: dict[str, Any]) -> dict[str, Any]:
+    for vhost in config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"][
+        "route_config"
+    ]["virtual_hosts"]:
+        for route in vhost["routes"]:
+            meta = (route.get("metadata") or {}).get("filter_metadata", {}).get("llm_gateway", {})
+            if meta.get("model") == "auto":
+                return meta["routing"]
+    raise AssertionError("no auto route")
+
+
+def test_a_routing_rule_naming_a_missing_model_is_a_problem(check: Callable[..., Report], config: dict[str, Any]) -> None:
+    _auto_routing(config)["rules"][0]["model"] = "gpt-5"
+    [problem] = check(config).problems
+    assert problem.startswith("Routing policy:") and "'gpt-5', which does not exist" in problem and "gpt-4o-mini" in problem
+
+
+def test_split_weights_that_do_not_add_up_are_a_problem(check: Callable[..., Report], config: dict[str, Any]) -> None:
+    arms = [{"name": "control", "model": "gpt-4o-mini", "weight": 90}, {"name": "canary", "model": "claude", "weight": 5}]
+    _auto_routing(config)["rules"].insert(0, {"name": "canary", "split": {"arms": arms}})
+    [problem] = check(config).problems
+    assert "weights add up to 95 (90 + 5), not 100" in problem
+
+
+def test_a_rule_that_cannot_match_is_explained(check: Callable[..., Report], config: dict[str, Any]) -> None:
+    rules = _auto_routing(config)["rules"]
+    rules.insert(0, {"name": "everything", "model": "gpt-4o"})
+    rules.insert(1, {"name": "internal", "when": {"header": {"name": "X-Gateway-Tier"}}, "model": "gpt-4o"})
+    rules[-1]["classify"]["table"].append({"task": "code", "complexity": "simple", "model": "gpt-4o-mini"})
+    report = check(config)
+    assert report.ok
+    text = "\n".join(report.warnings)
+    assert "rule 'tools' can never match: rule 'everything' before it matches every request" in text
+    assert "Envoy removes the x-gateway-* headers clients send (its header 'x-gateway-tier')" in text
+    assert "table row 4 (task code and complexity simple -> gpt-4o-mini) can never match: row 1 (task code" in text
+
+
+def test_a_tenant_allowed_a_missing_model_is_a_problem(check: Callable[..., Report], config: dict[str, Any]) -> None:
+    vhost_meta = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"][
+        "route_config"
+    ]["virtual_hosts"][0]["metadata"]["filter_metadata"]["llm_gateway"]
+    vhost_meta["tenants"] = {"trial": {"models": ["auto", "gpt-9"]}}
+    [problem] = check(config).problems
+    assert problem == "Tenant 'trial' may use models that do not exist: gpt-9."

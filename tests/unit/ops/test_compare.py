@@ -6,7 +6,17 @@ import json
 
 import httpx
 
-from extproc.ops.compare import PII_VALUE, Probe, Row, Side, _merge_stream, notable_headers, preflight, shape_differences
+from extproc.ops.compare import (
+    PII_VALUE,
+    Probe,
+    Row,
+    Side,
+    _merge_stream,
+    notable_headers,
+    preflight,
+    routing_probes,
+    shape_differences,
+)
 from extproc.ops.compare_report import as_json, summary, table
 from extproc.ops.launcher import free_port
 
@@ -99,3 +109,16 @@ def test_an_unreachable_side_or_a_refused_key_is_said_before_anything_is_compare
         assert "its key was refused" in (preflight(gateway, "sk-gw-x", "The gateway") or "")
     with httpx.Client(base_url="http://litellm", transport=httpx.MockTransport(lambda r: httpx.Response(200, json={}))) as ok:
         assert preflight(ok, "k", "LiteLLM") is None
+
+
+def test_routing_and_its_reason_show_side_by_side() -> None:
+    [code, *_] = routing_probes("gpt-4o-mini", "auto")
+    assert code.body_for(gateway=True)["model"] == "auto" and code.body_for(gateway=False)["model"] == "gpt-4o-mini"
+    gateway = Side(status=200, body={"model": "qwen2.5-coder-32b"}, headers={
+        "x-gateway-served-model": "qwen2.5-coder-32b", "x-gateway-route-reason": "classifier",
+        "x-gateway-task": "code", "x-gateway-complexity": "simple"})  # fmt: skip
+    litellm = Side(status=200, body={"model": "gpt-4o-mini"})
+    plain = Side(status=200, body={"model": "gpt-4o-mini"}, headers={"x-gateway-served-model": "gpt-4o-mini"})
+    text = table([Row(code, litellm, gateway), Row(Probe("chat", {}), litellm, plain)])
+    assert f"  {code.name}: L gpt-4o-mini, G qwen2.5-coder-32b (classifier: code, simple)" in text
+    assert "  chat: L gpt-4o-mini, G gpt-4o-mini" in text

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from extproc.config.envoy_yaml import DEFAULT_CONFIG
+from extproc.config.validation import ConfigError
 from extproc.ops.checks import check_config
 from extproc.ops.launcher import free_port
 from extproc.ops.preflight import problems
 from extproc.prompts.settings import PromptSettings, load_prompt_settings
-from extproc.config.validation import ConfigError
 from extproc.tenancy.settings import Settings, load_settings, tenancy_metadata
 
 

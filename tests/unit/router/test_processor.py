@@ -87,7 +87,7 @@ async def test_models_list_is_answered_locally(processor: RouterProcessor) -> No
     assert {m["id"] for m in listing["data"]} == {
         *("gpt-4o", "gpt-4o-mini", "fast", "default", "smart"),
         *("claude-haiku-4-5", "claude", "gemini-2.5-flash", "gemini", "text-embedding-3-small", "embed"),
-        *("llama-3.1-8b", "local", "reliable"),
+        *("llama-3.1-8b", "local", "reliable", "qwen2.5-coder", "coder"),
     }
 
 

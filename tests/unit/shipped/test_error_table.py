@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[3]
 # the seed API (docs/seed-api.md), prompts and evals (docs/prompts-and-evals.md).
 DOCUMENTED_ELSEWHERE = ("fake_provider", "seed_api", "prompts", "evals")
 # The constructors of client-facing errors: GatewayError(status, message, code=...) and
-# TranslationError(status, message, code).
-ERRORS = {"GatewayError": 2, "TranslationError": 2}
+# TranslationError(status, message, code), and the 400 helpers _bad(message, code) of modules with many.
+ERRORS = {"GatewayError": 2, "TranslationError": 2, "_bad": 1}
 # Raised while the service builds its translators at start: it refuses to start instead (and
 # `llm-gateway check` names the endpoint), so no client ever gets them.
 START_ONLY = {"unknown_provider", "unsupported_provider"}

@@ -147,7 +147,8 @@ def test_envoy_reaches_the_services_by_their_in_cluster_names(layer: tuple[str, 
     extproc_service = _named(objects, "Service", "llm-gateway-extproc")
     assert extproc_service["spec"]["clusterIP"] == "None", "Envoy must see every pod, not one virtual IP"
     for cluster in config["static_resources"]["clusters"]:
-        for locality in cluster["load_assignment"]["endpoints"]:
+        # An aggregate cluster (a fallback list's) has no endpoints of its own.
+        for locality in cluster.get("load_assignment", {}).get("endpoints", []):
             for endpoint in locality["lb_endpoints"]:
                 host, port = _socket(endpoint["endpoint"]["address"])
                 assert host in services and port in services[host], f"cluster {cluster['name']} goes to {host}:{port}"

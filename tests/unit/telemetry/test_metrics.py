@@ -32,6 +32,8 @@ FAMILIES = {
     "llm_gateway_cost_usd": {"model", "provider", "tenant"},
     "llm_gateway_usage_estimated": {"model", "provider"},
     "llm_gateway_rejections": {"reason", "status"},
+    "llm_gateway_routing_requests": {"policy", "reason", "model", "task", "complexity"},
+    "llm_gateway_routing_cost_usd": {"policy", "reason", "model"},
     "llm_gateway_redactions": {"route", "direction", "entity", "action"},
     "llm_gateway_cache_requests": {"route", "tenant", "outcome"},
     "llm_gateway_cache_saved_tokens": {"route", "tenant"},
@@ -232,8 +234,21 @@ def test_cache_explorations_their_cost_and_the_expected_errors() -> None:
     assert value(samples, "llm_gateway_cache_expected_errors_total", route="fast", tenant="acme") == pytest.approx(0.15)
 
 
+def test_routing_decisions_count_requests_and_cost_per_reason() -> None:
+    metrics.record_routing(policy="auto", reason="classifier", model="gpt-4o", task="math", complexity="complex", cost_usd=0.02)
+    metrics.record_routing(policy="auto", reason="classifier", model="gpt-4o", task="math", complexity="complex", cost_usd=0.01)
+    metrics.record_routing(policy="auto", reason="canary/control", model="gpt-4o-mini", task=None, complexity=None, cost_usd=None)
+    samples = scrape()
+    labels = {"policy": "auto", "reason": "classifier", "model": "gpt-4o"}
+    assert value(samples, "llm_gateway_routing_requests_total", **labels, task="math", complexity="complex") == 2
+    assert value(samples, "llm_gateway_routing_cost_usd_total", **labels) == pytest.approx(0.03)
+    split = {"policy": "auto", "reason": "canary/control", "model": "gpt-4o-mini", "task": "", "complexity": ""}
+    assert value(samples, "llm_gateway_routing_requests_total", **split) == 1
+
+
 def test_families_and_labels_are_exactly_the_documented_ones() -> None:
     metrics.record_answer(**ANSWER)
+    metrics.record_routing(policy="auto", reason="tools", model="gpt-4o", task=None, complexity=None, cost_usd=0.1)
     metrics.record_rejection(reason="bad_request", status=400)
     metrics.record_redactions(route="fast", direction="request", action="mask", counts={"US_SSN": 1})
     metrics.record_cache(route="fast", tenant="t", outcome="hit")
