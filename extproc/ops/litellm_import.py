@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from extproc.cache.policy import load_cache_policies
-from extproc.config.catalog import MODEL_HEADER, PRICE_KEYS, provider_of
+from extproc.config.catalog import MODEL_HEADER, PRICE_KEYS, has_upstream_ext_proc, provider_of
 from extproc.config.envoy_yaml import METADATA_NAMESPACE, gateway_section, iter_routes
 from extproc.config.validation import ConfigError
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
@@ -386,11 +386,7 @@ def _template_protocol_options(static: dict[str, Any]) -> dict[str, Any]:
     """The upstream ext_proc filter block of the template's per-attempt clusters."""
     for cluster in static.get("clusters", []):
         options = cluster.get("typed_extension_protocol_options")
-        if options and any(
-            f.get("name") == "envoy.filters.http.ext_proc"
-            for o in options.values()
-            for f in (o or {}).get("http_filters", [])
-        ):
+        if options and has_upstream_ext_proc(cluster):
             return copy.deepcopy(options)
     raise LiteLLMImportError("the template envoy.yaml has no cluster with the upstream ext_proc filter to copy")
 
