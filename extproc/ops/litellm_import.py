@@ -42,8 +42,6 @@ DEFAULT_API_BASES = {
     "groq": "https://api.groq.com/openai/v1",
     "together_ai": "https://api.together.xyz/v1",
 }
-# Providers whose wire format is OpenAI's: a single-model cluster of these needs no upstream filter.
-OPENAI_WIRE = ("openai", "hosted_vllm", "groq", "together_ai")
 ENV_PREFIX = "os.environ/"
 
 
@@ -299,10 +297,9 @@ def _cluster(name: str, chain: list[list[_Deployment]], protocol_options: dict[s
     }
     if cluster["type"] == "STRICT_DNS":
         cluster["dns_lookup_family"] = "V4_ONLY"
-    models = {d.model for level in chain for d in level}
-    # The router filter prepares a request for a cluster's first endpoint only: any second
-    # endpoint, or a provider that needs translation, needs the per-attempt filter.
-    if sum(len(level) for level in chain) > 1 or any(provider_of(m) not in OPENAI_WIRE for m in models):
+    # The router filter prepares (and translates) a request for a cluster's first endpoint only:
+    # a second endpoint needs the per-attempt filter; one endpoint saves its gRPC stream.
+    if sum(len(level) for level in chain) > 1:
         cluster["typed_extension_protocol_options"] = copy.deepcopy(protocol_options)
     if tls_hosts:
         # One TLS context per provider host, picked by the endpoint's metadata, so each
