@@ -125,6 +125,9 @@ def test_names_lists_models_then_aliases_each_sorted(shipped: Catalog) -> None:
 def test_only_the_cluster_with_upstream_ext_proc_prepares_per_attempt(shipped: Catalog) -> None:
     assert shipped.routes["gpt-4o"].per_attempt is True
     assert shipped.routes["gpt-4o-mini"].per_attempt is False
+    # One endpoint of another wire format is translated at the router too; a chain is per attempt.
+    assert shipped.routes["claude-haiku-4-5"].per_attempt is False
+    assert shipped.routes["reliable"].per_attempt is True
 
 
 def test_shipped_endpoints_carry_their_metadata(shipped: Catalog) -> None:
