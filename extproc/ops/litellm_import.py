@@ -42,6 +42,8 @@ DEFAULT_API_BASES = {
     "groq": "https://api.groq.com/openai/v1",
     "together_ai": "https://api.together.xyz/v1",
 }
+# Providers whose wire format is OpenAI's: a single-model cluster of these needs no upstream filter.
+OPENAI_WIRE = ("openai", "hosted_vllm", "groq", "together_ai")
 ENV_PREFIX = "os.environ/"
 
 
@@ -297,9 +299,11 @@ def _cluster(name: str, chain: list[list[_Deployment]], protocol_options: dict[s
     }
     if cluster["type"] == "STRICT_DNS":
         cluster["dns_lookup_family"] = "V4_ONLY"
-    # The router filter prepares (and translates) a request for a cluster's first endpoint only:
-    # a second endpoint needs the per-attempt filter; one endpoint saves its gRPC stream.
-    if sum(len(level) for level in chain) > 1:
+    models = {d.model for level in chain for d in level}
+    # The router filter prepares a request for a cluster's first endpoint only: any second endpoint
+    # needs the per-attempt filter. A translated provider keeps it too, as the shipped template does
+    # (the attempt log and the charging of retried resets); ADR 0003 measures what leaving it out saves.
+    if sum(len(level) for level in chain) > 1 or any(provider_of(m) not in OPENAI_WIRE for m in models):
         cluster["typed_extension_protocol_options"] = copy.deepcopy(protocol_options)
     if tls_hosts:
         # One TLS context per provider host, picked by the endpoint's metadata, so each

@@ -126,12 +126,16 @@ def test_the_log_line_shows_how_long_envoy_waited_for_each_ext_proc_call(chain: 
     calls = dict(item.split(":", 1) for item in entry["ext_proc_upstream"].split(","))
     assert calls["rh"].endswith(":0") and calls["rb"].startswith("2:") and calls["sh"].endswith(":0")
     assert "sb" not in calls  # the upstream filter never sees response bodies
-    # Claude's own cluster has one endpoint: translated by the router filter, no second stream.
-    prepared = http.post(CHAT, json={"model": CLAUDE, "messages": [{"role": "user", "content": "Hi."}]})
-    assert prepared.status_code == 200 and prepared.json()["object"] == "chat.completion"
+    # Claude's own cluster keeps the upstream filter as shipped: its one attempt has a record of its own.
+    claude = http.post(CHAT, json={"model": CLAUDE, "messages": [{"role": "user", "content": "Hi."}]})
+    assert claude.status_code == 200 and claude.json()["object"] == "chat.completion"
+    line = access_log_entry(chain, claude.headers["x-gateway-request-id"])
+    assert line["upstream_path"] == "/v1/messages" and line["ext_proc_upstream"].startswith("rh:")
+    # gpt-4o-mini's cluster has no upstream filter: prepared by the router filter, no second stream.
+    prepared = http.post(CHAT, json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi."}]})
+    assert prepared.status_code == 200
     line = access_log_entry(chain, prepared.headers["x-gateway-request-id"])
-    assert line["upstream_path"] == "/v1/messages" and int(line["ext_proc_request_body_us"]) > 0
-    assert line["ext_proc_upstream"] in (None, "", "-")
+    assert int(line["ext_proc_request_body_us"]) > 0 and line["ext_proc_upstream"] in (None, "", "-")
 
 
 def test_each_attempt_reaches_its_provider_in_its_own_wire_format_and_keys(chain: Stack, http: httpx.Client) -> None:
