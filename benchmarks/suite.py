@@ -318,10 +318,11 @@ async def _add_redis_key(url: str) -> None:
 
 
 def _prime_semantic(target: Target, workers: int) -> None:
-    """Store the original prompt in every process, then check that the paraphrase hits."""
+    """Store the original prompt in every process, then check that the paraphrase hits. `no-cache`: the
+    exact store is shared by the processes, and an exact hit would leave a process's index empty."""
     with httpx.Client(timeout=30, headers=target.headers) as http:
         for _ in range(8 * workers):
-            http.post(target.url, json=_body(target.model, PROMPT))
+            http.post(target.url, json=_body(target.model, PROMPT), headers={"cache-control": "no-cache"})
         probe = http.post(target.url, json=_body(target.model, PARAPHRASE))
     assert probe.headers.get("x-gateway-cache-match") == "semantic", dict(probe.headers)
 
