@@ -409,13 +409,17 @@ def _body(model: str, prompt: str, stream: bool = False) -> dict[str, Any]:
 
 
 def _wrk(name: str, target: Target, args: argparse.Namespace, *, stream: bool, prompt: str, unique: bool) -> Row:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua(target, prompt, stream, unique))
-    command = ["wrk", "-t2", f"-c{args.connections}", "-s", script.name]
-    subprocess.run([*command, "-d2s", target.url], capture_output=True, check=True)  # warm-up
+    def command() -> list[str]:
+        """wrk with a script of its own: with `unique`, its prompts differ from every earlier run's."""
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(_lua(target, prompt, stream, unique))
+        return ["wrk", "-t2", f"-c{args.connections}", "-s", script.name]
+
+    subprocess.run([*command(), "-d2s", target.url], capture_output=True, check=True)  # warm-up
+    measured = command()
     with Sampler(target.pids, target.services) as sampler:
         out = subprocess.run(
-            [*command, f"-d{args.duration}s", "--latency", target.url], capture_output=True, text=True, check=True
+            [*measured, f"-d{args.duration}s", "--latency", target.url], capture_output=True, text=True, check=True
         ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return Row(
@@ -435,13 +439,20 @@ def _lua(target: Target, prompt: str, stream: bool, unique: bool) -> str:
     if not unique:
         lines.append(f"wrk.body = '{body % ''}'")
         return "\n".join(lines) + "\n"
-    # Every request a new prompt: a cache miss each time. The thread id keeps wrk's threads apart.
+    # Every request a new prompt: a cache miss each time. The run's id keeps this run's prompts apart
+    # from every earlier one's (wrk's math.random is not seeded: each run and thread would draw the
+    # same numbers, and hit the cache); the thread number, given by setup(), keeps the threads apart.
     lines += [
+        f'local run_id = "{secrets.token_hex(6)}"',
+        "local threads = 0",
+        "setup = function(thread)",
+        "  threads = threads + 1",
+        "  thread:set('thread_id', threads)",
+        "end",
         "local counter = 0",
-        "local thread_id = tostring(math.random(1, 1e9))",
         "request = function()",
         "  counter = counter + 1",
-        f"  local body = string.format('{body}', ' #' .. thread_id .. '-' .. counter)",
+        f"  local body = string.format('{body}', ' #' .. run_id .. '-' .. thread_id .. '-' .. counter)",
         "  return wrk.format(nil, nil, nil, body)",
         "end",
     ]
