@@ -42,6 +42,8 @@ Columns:
   load generators are left out: they are the same for every row.
 - peak MB: the largest sum of those processes' resident memory, sampled
   every 100 ms during the wrk run.
+- svc CPU ms/req: the service processes' share of the CPU column (their
+  redaction workers not included).
 - svc MB: the largest resident memory of one service process (the gateway's
   or the floor's; its redaction workers not included) during the wrk run,
   that is after the warm-up.
@@ -127,6 +129,8 @@ class Row(Result):
     peak_mb: float = 0.0
     # The largest resident memory of one service process (None: the row has none).
     service_mb: float | None = None
+    # CPU milliseconds per request of the service processes alone (None: the row has none).
+    service_cpu_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -427,6 +431,7 @@ def _wrk(name: str, target: Target, args: argparse.Namespace, *, stream: bool, p
         cpu_s_per_1k=sampler.cpu_seconds / max(requests, 1) * 1000,
         peak_mb=sampler.peak_rss / 2**20,
         service_mb=sampler.peak_service_rss / 2**20 if target.services else None,
+        service_cpu_ms=sampler.service_cpu_seconds / max(requests, 1) * 1000 if target.services else None,
     )
 
 
@@ -469,11 +474,13 @@ class Sampler:
         self.cpu_seconds = 0.0
         self.peak_rss = 0
         self.peak_service_rss = 0
+        self.service_cpu_seconds = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> Sampler:
         self._cpu_start = self._cpu()
+        self._service_cpu_start = self._cpu(self._services)
         self._thread.start()
         return self
 
@@ -481,10 +488,13 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         self.cpu_seconds = self._cpu() - self._cpu_start
+        self.service_cpu_seconds = self._cpu(self._services) - self._service_cpu_start
 
-    def _cpu(self) -> float:
+    def _cpu(self, only: set[int] | None = None) -> float:
         total = 0.0
         for process in self._processes:
+            if only is not None and process.pid not in only:
+                continue
             times = process.cpu_times()
             total += times.user + times.system + times.children_user + times.children_system
         return total
@@ -512,8 +522,8 @@ def table(rows: list[Row]) -> str:
     litellm = next((r for r in rows if r.name.startswith("LiteLLM")), None)
     lines = [
         "| variant | req/s | vs bare | x LiteLLM | p50 ms | p99 ms | errors | p50 @100/s | added | p99 @100/s | added "
-        "| TTFT @100/s | added | CPU s/1k req | peak MB | svc MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| TTFT @100/s | added | CPU s/1k req | svc CPU ms/req | peak MB | svc MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         ratio = f"{r.rps / litellm.rps:.1f}x" if litellm and litellm.rps else "–"
@@ -522,7 +532,7 @@ def table(rows: list[Row]) -> str:
             f"| {_ms(r.rate_p50_ms)} | {_added(r.rate_p50_ms, base.rate_p50_ms)} "
             f"| {_ms(r.rate_p99_ms)} | {_added(r.rate_p99_ms, base.rate_p99_ms)} "
             f"| {_ms(r.ttft_p50_ms)} | {_added(r.ttft_p50_ms, base.ttft_p50_ms)} "
-            f"| {r.cpu_s_per_1k:.2f} | {r.peak_mb:,.0f} | {_ms(r.service_mb, '.0f')} |"
+            f"| {r.cpu_s_per_1k:.2f} | {_ms(r.service_cpu_ms)} | {r.peak_mb:,.0f} | {_ms(r.service_mb, '.0f')} |"
         )
     return "\n".join(lines)
 
