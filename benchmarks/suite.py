@@ -21,7 +21,8 @@ only figures from the same run compare):
     shipped virtual model `auto` (its rules, then the classifier, which
     sends "Say hello" to gpt-4o-mini, the `fast` route's model), with its
     conversation tiers in the same Redis;
-  - exact cache hits (each process's LRU) and semantic cache hits (each
+  - exact cache hits (the shipped store: one SQLite file shared by the
+    processes, in the run's directory) and semantic cache hits (each
     process's index: embedding, search and guards on every request);
   - streaming: the passthrough gateway, every request `stream: true`;
   - traced: the passthrough gateway with tracing on and every request
