@@ -158,6 +158,8 @@ def main() -> None:
     args.unix_sockets, args.envoy_concurrency = True, None
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (scripts/install.sh test does)")
+    if not args.skip_litellm and not LITELLM.exists():  # before the rows, not after ten minutes of them
+        raise SystemExit(f"{LITELLM} is missing: scripts/install.sh test installs the LiteLLM proxy (or --skip-litellm)")
     rows = run(args)
     print()
     print(table(rows))
