@@ -114,12 +114,9 @@ def report(stacks: Counter[str], top: int) -> None:
             inclusive[frame] += count
         own[frames[-1]] += count
     print(f"{total} samples")
-    for title, counter, keep in (
-        ("inclusive, extproc/", inclusive, lambda f: "extproc/" in f),
-        ("self, anywhere", own, lambda f: True),
-    ):
+    for title, counter, prefix in (("inclusive, extproc/", inclusive, "extproc/"), ("self, anywhere", own, "")):
         print(f"\n--- {title} ---")
-        shown = [(frame, count) for frame, count in counter.most_common() if keep(frame)][:top]
+        shown = [(frame, count) for frame, count in counter.most_common() if prefix in frame][:top]
         for frame, count in shown:
             print(f"{count / total:6.1%}  {frame}")
 

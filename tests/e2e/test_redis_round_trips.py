@@ -60,7 +60,7 @@ class _Monitor:
 
     def __init__(self, url: str) -> None:
         self._client = redis.Redis.from_url(url)
-        self._monitor = self._client.monitor()
+        self._monitor = self._client.monitor()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
         self._monitor.__enter__()
         self._sentinel = f"stop-{uuid.uuid4().hex}"
         self.commands: list[str] = []
