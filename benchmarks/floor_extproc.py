@@ -2,9 +2,10 @@
 
     python -m benchmarks.floor_extproc --uds /tmp/floor.sock
 
-It answers the same four messages per request the gateway's router filter
-sends (request headers, buffered request body, response headers, buffered
-response body) with the least a gateway must do: set `x-gateway-model` and
+It answers whichever of the four messages per request the router filter
+sends in its processing mode (request headers, buffered request body,
+response headers, buffered response body; the suite's floors send 2, 3 and
+4 of them) with the least a gateway must do: set `x-gateway-model` and
 clear the route cache, so the shipped envoy.yaml routes the request. No
 auth, no parsing, no policy. The suite runs it in place of the service, so
 every run shows how much of the gateway's cost is the ext_proc round trips

@@ -35,7 +35,7 @@ from extproc.ops.envoy_config import FAKE_PROVIDER_KEY_ENV, render
 from extproc.ops.launcher import Child, Stack, StackOptions, envoy_binary, free_port, terminate
 from extproc.ops.litellm_proxy import LITELLM, litellm_proxy
 from extproc.tenancy.keys import FileKeyStore, RedisKeyStore, generate_key, new_record
-from extproc.tenancy.settings import tenancy_metadata
+from extproc.tenancy.settings import STORE_PATH_ENV, tenancy_metadata
 
 HERE = Path(__file__).resolve().parent
 BODY = '{"model":"%s","messages":[{"role":"user","content":"Say hello"}],"max_tokens":16}'
@@ -150,7 +150,9 @@ def _gateway(
             fake_provider=False,
             run_dir=run_dir,
             capture_logs=True,
-            extra_env={FAKE_PROVIDER_KEY_ENV: "bench-key"},
+            # The embedded store (limits, the exact cache) in the run's own directory: a host-wide file
+            # would carry cache entries from one run, or one row, into the next.
+            extra_env={FAKE_PROVIDER_KEY_ENV: "bench-key", STORE_PATH_ENV: str(run_dir / "store.sqlite3")},
             unix_sockets=args.unix_sockets,
             envoy_concurrency=args.envoy_concurrency,
             keys_file=keys_file,

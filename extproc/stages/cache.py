@@ -14,7 +14,8 @@ stages that saw the request (so through this request's output policy). On
 the way back a miss takes the provider's answer as the model wrote it (a
 stream is put back together chunk by chunk), and at the end stores it, priced
 (accounting ran before it on the way back), with its prompt's embedding;
-never an error.
+never an error. The exact entry is written once the answer has gone: the
+client does not wait for the store.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class CacheStage(Stage):
         self.explorer = Explorer(index, embedder) if index is not None else None
         # By (tenant, route): this process's share of each error and exploration budget.
         self._budgets: dict[tuple[str, str], RouteBudget] = {}
+        # Entries being written after their answer went out, and the writes themselves.
+        self._pending: dict[tuple[str, str], Entry] = {}
+        self._writes: set[asyncio.Task[None]] = set()
 
     @property
     def embedder(self) -> Embedder | None:
@@ -130,7 +134,7 @@ class CacheStage(Stage):
         if semantic and policy.learned:
             self._budget(ctx.tenant, ctx.route.name, policy).looked_up()
         if "no-cache" not in directives:
-            entry = await self.store.get(ctx.tenant, key)
+            entry = self._pending.get((ctx.tenant, key)) or await self.store.get(ctx.tenant, key)
             if entry is not None:
                 ctx.cache_hit = entry
                 ctx.client_headers[MATCH_HEADER] = "exact"
@@ -147,6 +151,7 @@ class CacheStage(Stage):
 
     async def purge(self, tenant: str) -> int:
         """Forget every exact and semantic entry of `tenant`; how many there were."""
+        await self.written()  # an entry still being written must not outlive the purge
         count = await self.store.purge(tenant)
         if self.index is not None:
             count += await self.index.purge(tenant)
@@ -241,13 +246,36 @@ class CacheStage(Stage):
             provider=endpoint.provider if endpoint else "",
             cost_usd=ctx.cost_usd,
         )
-        await self.store.put(ctx.tenant, ctx.cache_key, entry, ctx.cache_ttl)
+        self._store_later(ctx.tenant, ctx.cache_key, entry, ctx.cache_ttl)
         if ctx.cache_explored is not None and self.explorer is not None:
             # The label decides whether this prompt gets an entry of its own (exploration.py).
             self.explorer.settle(ctx, self._policies.for_model(ctx.route.name if ctx.route else None), entry)
         elif ctx.cache_semantic is not None and self.index is not None:
             scope, vector, text = ctx.cache_semantic
             await self.index.add(ctx.tenant, scope, vector, text, entry, ctx.cache_ttl)
+
+    def _store_later(self, tenant: str, key: str, entry: Entry, ttl_seconds: int) -> None:
+        """Write the entry once the answer has gone: the client does not wait for the store's round trip.
+
+        The write starts on the event loop's next turn, before this process reads another message;
+        the stores log and swallow their own failures (the cache is optional)."""
+        self._pending[(tenant, key)] = entry  # this process's look-ups see it at once
+
+        async def write() -> None:
+            try:
+                await self.store.put(tenant, key, entry, ttl_seconds)
+            finally:
+                if self._pending.get((tenant, key)) is entry:
+                    del self._pending[(tenant, key)]
+
+        task = asyncio.get_running_loop().create_task(write())
+        self._writes.add(task)  # a reference until it is done: the loop keeps only weak ones
+        task.add_done_callback(self._writes.discard)
+
+    async def written(self) -> None:
+        """Wait for the entries still being written (tests, and a clean stop)."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
 
     @staticmethod
     def _outcome(ctx: RequestContext, outcome: str, why: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Protocol
 
 REQUESTS = "requests"
@@ -141,7 +142,14 @@ def bucket_key(scope: str, tenant: str, name: str, unit: str) -> str:
 
 def periods(now: float) -> tuple[str, str]:
     """The UTC day and month of a wall-clock time, as the spend counters name them."""
-    moment = datetime.fromtimestamp(now, tz=UTC)
+    return _periods_of_minute(math.floor(now / 60))
+
+
+@lru_cache(maxsize=4)
+def _periods_of_minute(minute: int) -> tuple[str, str]:
+    # Every request names its periods twice (take, settle): formatting once per UTC minute is
+    # exact, since a UTC day and month always start on a whole minute.
+    moment = datetime.fromtimestamp(minute * 60, tz=UTC)
     return moment.strftime("%Y-%m-%d"), moment.strftime("%Y-%m")
 
 
