@@ -32,6 +32,7 @@ from extproc.redaction.pool import ScanPool
 from extproc.routing.classifier import Classifier
 from extproc.routing.conversations import ConversationStore, MemoryConversations, RedisConversations, SqliteConversations
 from extproc.routing.policy import RoutingPolicies, load_routing
+from extproc.seed_api import ModelChoices
 from extproc.stages.base import Stage
 from extproc.stages.cache import CacheStage
 from extproc.stages.pipeline import Pipeline, build_pipeline
@@ -39,6 +40,7 @@ from extproc.stages.prompt import PromptStage
 from extproc.stages.recent import RecentRequestsStage
 from extproc.stages.redaction import RedactionStage
 from extproc.stages.routing import RoutingStage
+from extproc.stages.seed_api import SeedApiStage
 from extproc.stores import redis_client
 from extproc.telemetry.recent import RecentRequests
 from extproc.tenancy.auth import Authenticator
@@ -143,6 +145,7 @@ def build_gateway(
         prompt_stage,
         pool,
         RecentRequestsStage(recent),
+        SeedApiStage(ModelChoices.from_catalog(catalog)),
     )
     return Gateway(
         catalog=catalog,

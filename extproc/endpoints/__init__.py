@@ -18,10 +18,13 @@ from extproc.endpoints.messages import Messages
 from extproc.endpoints.metrics import MetricsEndpoint
 from extproc.endpoints.models import ModelsList
 from extproc.endpoints.prompts import PromptRegistry
+from extproc.endpoints.provider_status import ProviderStatus
 from extproc.endpoints.recent_requests import RecentRequestsList
+from extproc.endpoints.seed_query import SeedQueryEndpoint
 from extproc.endpoints.tenant_limits import TenantLimits
 from extproc.playground.files import StaticFiles
 from extproc.prompts.resolver import PromptResolver
+from extproc.seed_api import ModelChoices
 from extproc.telemetry.recent import RecentRequests
 from extproc.tenancy.limits import Limits
 from extproc.tenancy.settings import Settings
@@ -79,13 +82,18 @@ def default_registry(
     static: StaticFiles | None = None,
 ) -> Registry:
     """Every endpoint this build serves; the local ones answer from what they are given here."""
+    models = ModelChoices.from_catalog(catalog)
     local: list[LocalEndpoint] = [
         ModelsList(catalog), TenantLimits(settings, limits), CachePurge(cache), MetricsEndpoint(envoy_admin_url),
+        ProviderStatus(catalog, envoy_admin_url),
     ]  # fmt: skip
     if recent is not None:
         local.append(RecentRequestsList(recent))
     return Registry(
-        forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()],
+        forwarded=[
+            ChatCompletions(), Messages(), Embeddings(), CostEstimate(models),
+            SeedQueryEndpoint("/api/query", models), SeedQueryEndpoint("/v1/gateway/query", models),
+        ],  # fmt: skip
         local=local,
         resources=(PromptRegistry(prompts),) if prompts is not None else (),
         static=static,

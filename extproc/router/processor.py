@@ -201,6 +201,8 @@ class RouterProcessor:
                     reply = await stage.on_request(ctx)
                 self._ran.append(stage)
                 if reply is not None:
+                    for earlier in self._ran[-2::-1]:
+                        earlier.on_reply(ctx, reply)
                     reply.headers.update(self._id_header())
                     return reply
                 if ctx.cache_hit is not None and self._spec is not None:

@@ -23,6 +23,7 @@ from extproc.stages.prompt import PromptStage
 from extproc.stages.recent import RecentRequestsStage
 from extproc.stages.redaction import RedactionStage
 from extproc.stages.routing import RoutingStage
+from extproc.stages.seed_api import SeedApiStage
 from extproc.tenancy.auth import Authenticator
 from extproc.tenancy.limits import Limits
 from extproc.tenancy.settings import Settings
@@ -56,6 +57,7 @@ def build_pipeline(
     prompt: PromptStage | None = None,
     scan_pool: ScanPool | None = None,
     recent: RecentRequestsStage | None = None,
+    seed_api: SeedApiStage | None = None,
 ) -> Pipeline:
     """The stages that envoy.yaml's policies switch on, in the request's order.
 
@@ -76,9 +78,12 @@ def build_pipeline(
 
     `scan_pool` is the redaction workers to use (a reload keeps the running ones). `recent`, right
     after auth, records each request's outcome for its tenant's recent-requests list (on the way
-    back it is among the last, so it sees the request priced and settled).
+    back it is among the last, so it sees the request priced and settled). `seed_api`, first at the
+    body, applies the seed API's options before routing and, last on the way back, writes its
+    answer in the seed's shape after every other stage saw it canonical.
     """
-    body: list[Stage] = [routing, AnswerSizeStage()]
+    body: list[Stage] = [seed_api] if seed_api is not None else []
+    body += [routing, AnswerSizeStage()]
     if privacy.any_active:
         body.append(RedactionStage(privacy, scan_pool))
     body.append(CostControlStage(estimator))
