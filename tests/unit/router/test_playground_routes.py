@@ -12,9 +12,11 @@ from extproc.app import Gateway, build_gateway
 from extproc.decisions import Changes, Reply
 from extproc.redaction.policy import PrivacyPolicies
 from extproc.router.processor import RouterProcessor
+from extproc.telemetry import tracing
 from extproc.tenancy.settings import Settings
 from extproc.upstream.credentials import Credentials
 from tests.support.gateway_config import gateway_config
+from tests.support.otlp_collector import otlp_collector
 
 CHAT = "/v1/chat/completions"
 JSON_200 = {":status": "200", "content-type": "application/json"}
@@ -103,9 +105,6 @@ async def test_each_finished_request_is_listed_with_its_figures_and_no_text(open
 
 
 async def test_with_tracing_on_every_answer_names_its_trace(open_gateway: Gateway) -> None:
-    from extproc.telemetry import tracing  # noqa: PLC0415
-    from tests.support.otlp_collector import otlp_collector  # noqa: PLC0415
-
     with otlp_collector() as running:
         tracing.configure(tracing.TracingSettings(endpoint=f"http://{running.endpoint}"))
         try:
