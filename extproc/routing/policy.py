@@ -37,6 +37,7 @@ of the catalog, or the gateway refuses to start.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,7 +185,9 @@ def only_keys(section: dict[str, Any], allowed: tuple[str, ...], where: str) -> 
     """SettingsError naming any key of `section` not in `allowed` (a typo would otherwise be ignored)."""
     unknown = sorted(set(section) - set(allowed))
     if unknown:
-        raise SettingsError(f"{where} does not know {', '.join(unknown)}; it takes {', '.join(allowed)}")
+        close = [difflib.get_close_matches(key, allowed, n=1, cutoff=0.6) for key in unknown]
+        hints = [f"{key} (did you mean {match[0]}?)" if match else key for key, match in zip(unknown, close, strict=True)]
+        raise SettingsError(f"{where} does not know {', '.join(hints)}; it takes {', '.join(allowed)}")
 
 
 def _policy(name: str, section: dict[str, Any], catalog: Catalog) -> RoutingPolicy:

@@ -29,6 +29,7 @@ from tests.support.sdk_clients import ADMIN_AUTH, AUTH, TEST_ADMIN_KEY, TEST_API
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "evals/golden.yaml"
+ROUTING = ROOT / "evals/routing.yaml"
 PROMPTS = ROOT / "evals/prompts"
 
 
@@ -55,6 +56,16 @@ def test_the_golden_suite_passes_with_local_prompts(gateway: Stack, tmp_path: Pa
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("26", "0", "0")
     assert "golden: 100.0% passed (26 passed" in done.stdout
+
+
+def test_the_routing_suite_passes_against_the_shipped_auto_policy(gateway: Stack, tmp_path: Path) -> None:
+    report = tmp_path / "routing.json"
+    done = eval_run(gateway, ROUTING, "--json", report)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = read_json(report)
+    assert result["counts"]["skipped"] == 0 and result["counts"]["failed"] == 0, result["cases"]
+    served = {case["case"]: case["served_model"] for case in result["cases"]}
+    assert served["auto-greeting-small"] == "gpt-4o-mini" and served["auto-complex-analysis"] == "gpt-4o"
 
 
 def test_the_golden_prompt_cases_expand_what_the_provider_receives(gateway: Stack, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def test_the_shipped_suites_and_prompts_load() -> None:
     used = {case.prompt["name"] for case in golden.cases if case.prompt}
     assert used == set(prompts) and len(prompts) >= 2
     routing = load_suite(ROOT / "evals/routing.yaml")
-    assert any(case.skip for case in routing.cases) and any(not case.skip for case in routing.cases)
+    assert not any(case.skip for case in routing.cases) and any(case.model == "auto" for case in routing.cases)
 
 
 def test_a_yaml_syntax_error_says_where() -> None:

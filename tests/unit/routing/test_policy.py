@@ -62,7 +62,7 @@ def test_aliases_in_a_policy_are_resolved_to_their_models() -> None:
         ({"default": "gpt-4o", "rules": [{"model": "gpt-4o"}]}, "needs a `name`"),
         ({"default": "gpt-4o", "rules": [{"name": "x"}]}, "exactly one of model, split or classify"),
         ({"default": "gpt-4o", "rules": [{"name": "x", "model": "gpt-4o"}, {"name": "x", "model": "gpt-4o"}]}, "two rules named"),
-        ({"default": "gpt-4o", "rules": [{"name": "x", "when": {"tool": True}, "model": "gpt-4o"}]}, "does not know tool"),
+        ({"default": "gpt-4o", "rules": [{"name": "x", "when": {"tool": True}, "model": "gpt-4o"}]}, "does not know tool (did you mean tools?)"),
         ({"default": "gpt-4o", "rules": [{"name": "x", "when": {"task": "poetry"}, "model": "gpt-4o"}]}, "unknown tasks poetry"),
         ({"default": "gpt-4o", "rules": [{"name": "x", "when": {"prompt_tokens": {"min": 10, "max": 5}}, "model": "gpt-4o"}]},
          "can never match"),
