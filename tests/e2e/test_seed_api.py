@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from extproc.ops.launcher import Stack
+from extproc.tenancy.settings import tenancy_metadata
 from tests.support.sdk_clients import AUTH
 
 from .conftest import fake_requests, shipped_config, start_stack, wait_until
@@ -132,6 +133,22 @@ def test_the_seeds_estimate_body_gets_the_seeds_estimate(http: httpx.Client) -> 
     # A chat body still gets the gateway's own estimate.
     chat = http.post("/v1/gateway/cost-estimate", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     assert chat.status_code == 200 and "endpoints" in chat.json() and "cost_estimate" not in chat.json()
+
+
+def test_a_repeated_query_is_answered_from_the_cache_in_the_seeds_shape(tmp_path_factory: pytest.TempPathFactory) -> None:
+    config = shipped_config()
+    tenancy_metadata(config)["cache"] = {"mode": "exact", "ttl_seconds": 600}
+    stack = start_stack(tmp_path_factory.mktemp("seed-cache"), config)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{stack.port}", timeout=30, headers=AUTH) as client:
+            body = {"query": "What is the capital of France?", "model": "openai", "model_version": "gpt-4o-mini"}
+            first, second = client.post("/api/query", json=body).json(), client.post("/api/query", json=body).json()
+        assert first["cache"] == "miss" and second["cache"] == "hit", (first, second)
+        assert second["object"] == "gateway.query" and second["response"] == first["response"]
+        assert second["cost"]["total_usd"] == 0.0 and second["num_tokens"] == first["num_tokens"]
+        assert len(fake_requests(stack)) == 1
+    finally:
+        stack.stop()
 
 
 # --- errors --------------------------------------------------------------------------------
