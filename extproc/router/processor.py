@@ -360,6 +360,7 @@ class RouterProcessor:
     def failed(self) -> Reply:
         """The 500 for a failure of the gateway itself, in the client's format."""
         reply = self.internal_error()
+        self.ctx.status = reply.status  # what the client got, for the stages' on_response
         self.replied(reply)
         return reply
 

@@ -3,6 +3,7 @@ list filled at each request's end, and the headers the page shows."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -117,3 +118,15 @@ async def test_with_tracing_on_every_answer_names_its_trace(open_gateway: Gatewa
             assert isinstance(untraced, Reply) and "x-gateway-trace-id" not in untraced.headers
         finally:
             tracing.shutdown()
+
+
+async def test_a_request_the_gateway_failed_is_listed_as_a_500(open_gateway: Gateway) -> None:
+    processor = RouterProcessor(open_gateway)
+    body = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
+    await processor.request_headers(_headers("POST", CHAT, **{"x-request-id": "req-failed"}), False)
+    assert isinstance(await processor.request_body(orjson.dumps(body)), Changes)
+    assert processor.failed().status == 500  # the service raised on a later message
+    processor.close()
+    await asyncio.gather(*open_gateway.unfinished)
+    listed = {entry["request_id"]: entry for entry in await _recent(open_gateway)}
+    assert listed["req-failed"]["status"] == 500
