@@ -377,13 +377,24 @@ def _prices(meta: EndpointSettings) -> Prices | None:
     return Prices(meta.input_cost_per_token, meta.output_cost_per_token, meta.input_cost_per_token if cached is None else cached)
 
 
+# The ext_proc filter's config type: an upstream filter is known by it, whatever its name (the shipped
+# one is named apart from the router filter, so that each keeps its own timings for the access log).
+EXT_PROC_TYPE = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
+
+
 def has_upstream_ext_proc(cluster: dict[str, Any]) -> bool:
     """True when the cluster's upstream HTTP filters include ext_proc."""
     for options in (cluster.get("typed_extension_protocol_options") or {}).values():
         for http_filter in (options or {}).get("http_filters", []) or []:
-            if http_filter.get("name") == "envoy.filters.http.ext_proc":
+            if is_ext_proc(http_filter):
                 return True
     return False
+
+
+def is_ext_proc(http_filter: dict[str, Any]) -> bool:
+    """True when an HTTP filter entry is ext_proc (by its config type, or by Envoy's filter name)."""
+    typed = http_filter.get("typed_config") or {}
+    return typed.get("@type") == EXT_PROC_TYPE or http_filter.get("name") == "envoy.filters.http.ext_proc"
 
 
 def _buffer_limit(obj: dict[str, Any]) -> int | None:

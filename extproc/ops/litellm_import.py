@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from extproc.cache.policy import load_cache_policies
-from extproc.config.catalog import MODEL_HEADER, PRICE_KEYS, provider_of
+from extproc.config.catalog import MODEL_HEADER, PRICE_KEYS, has_upstream_ext_proc, provider_of
 from extproc.config.envoy_yaml import METADATA_NAMESPACE, gateway_section, iter_routes
 from extproc.config.validation import ConfigError
 from extproc.ops.envoy_config import EXTPROC_CLUSTER, FAKE_PROVIDER_KEY_ENV
@@ -300,8 +300,9 @@ def _cluster(name: str, chain: list[list[_Deployment]], protocol_options: dict[s
     if cluster["type"] == "STRICT_DNS":
         cluster["dns_lookup_family"] = "V4_ONLY"
     models = {d.model for level in chain for d in level}
-    # The router filter prepares a request for a cluster's first endpoint only: any second
-    # endpoint, or a provider that needs translation, needs the per-attempt filter.
+    # The router filter prepares a request for a cluster's first endpoint only: any second endpoint
+    # needs the per-attempt filter. A translated provider keeps it too, as the shipped template does
+    # (the attempt log and the charging of retried resets); ADR 0003 measures what leaving it out saves.
     if sum(len(level) for level in chain) > 1 or any(provider_of(m) not in OPENAI_WIRE for m in models):
         cluster["typed_extension_protocol_options"] = copy.deepcopy(protocol_options)
     if tls_hosts:
@@ -386,11 +387,7 @@ def _template_protocol_options(static: dict[str, Any]) -> dict[str, Any]:
     """The upstream ext_proc filter block of the template's per-attempt clusters."""
     for cluster in static.get("clusters", []):
         options = cluster.get("typed_extension_protocol_options")
-        if options and any(
-            f.get("name") == "envoy.filters.http.ext_proc"
-            for o in options.values()
-            for f in (o or {}).get("http_filters", [])
-        ):
+        if options and has_upstream_ext_proc(cluster):
             return copy.deepcopy(options)
     raise LiteLLMImportError("the template envoy.yaml has no cluster with the upstream ext_proc filter to copy")
 

@@ -46,8 +46,8 @@ def _provider_request(stack: Stack, marker: str) -> dict[str, Any]:
     ("path", "model", "per_attempt"),
     [
         ("/v1/chat/completions", "smart", True),  # gpt-4o: the upstream filter prepares each attempt
-        ("/v1/chat/completions", "claude", True),  # translated to Anthropic's wire
-        ("/v1/messages", "claude", True),  # an Anthropic client
+        ("/v1/chat/completions", "claude", False),  # translated to Anthropic's wire by the router filter
+        ("/v1/messages", "claude", False),  # an Anthropic client
         ("/v1/chat/completions", "fast", False),  # gpt-4o-mini: the router filter prepares it
         ("/v1/embeddings", "embed", False),
     ],

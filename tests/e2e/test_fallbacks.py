@@ -112,6 +112,32 @@ def test_an_openai_endpoint_falls_back_to_anthropic_and_the_client_still_gets_op
     assert entry["attempts"] == raw.headers["x-gateway-attempts"]
 
 
+def test_the_log_line_shows_how_long_envoy_waited_for_each_ext_proc_call(chain: Stack, http: httpx.Client) -> None:
+    """Envoy's own timings of the router filter's four messages, and of the upstream filter's calls
+    apart from them (one filter name each); a cluster prepared at the router has no upstream calls."""
+    response = _ask(http, headers=_fail(LLAMA))
+    assert response.status_code == 200
+    entry = access_log_entry(chain, response.headers["x-gateway-request-id"])
+    for phase in ("request_headers", "request_body", "response_headers", "response_body"):
+        assert int(entry[f"ext_proc_{phase}_us"]) > 0, phase
+    assert int(entry["ext_proc_response_body_calls"]) == 1
+    # rh:<us>:<grpc status>,rb:<calls>:<us>:<status>,sh:<us>:<status>,...: headers of the first
+    # attempt, the body calls of both attempts (the Llama level failed, Claude answered).
+    calls = dict(item.split(":", 1) for item in entry["ext_proc_upstream"].split(","))
+    assert calls["rh"].endswith(":0") and calls["rb"].startswith("2:") and calls["sh"].endswith(":0")
+    assert "sb" not in calls  # the upstream filter never sees response bodies
+    # Claude's own cluster keeps the upstream filter as shipped: its one attempt has a record of its own.
+    claude = http.post(CHAT, json={"model": CLAUDE, "messages": [{"role": "user", "content": "Hi."}]})
+    assert claude.status_code == 200 and claude.json()["object"] == "chat.completion"
+    line = access_log_entry(chain, claude.headers["x-gateway-request-id"])
+    assert line["upstream_path"] == "/v1/messages" and line["ext_proc_upstream"].startswith("rh:")
+    # gpt-4o-mini's cluster has no upstream filter: prepared by the router filter, no second stream.
+    prepared = http.post(CHAT, json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi."}]})
+    assert prepared.status_code == 200
+    line = access_log_entry(chain, prepared.headers["x-gateway-request-id"])
+    assert int(line["ext_proc_request_body_us"]) > 0 and line["ext_proc_upstream"] in (None, "", "-")
+
+
 def test_each_attempt_reaches_its_provider_in_its_own_wire_format_and_keys(chain: Stack, http: httpx.Client) -> None:
     marker = f"wire-check-{_letters()}"
     response = _ask(http, _fail(LLAMA, CLAUDE), messages=[{"role": "user", "content": marker}])

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from extproc.config.catalog import Catalog, Endpoint, load_catalog
-from extproc.config.envoy_yaml import iter_connection_managers, iter_routes
+from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_connection_managers, iter_routes
 from extproc.config.validation import ConfigError
 from extproc.ops.launcher import envoy_binary
 from tests.support.lanes import htpasswd_line, with_example_lane
@@ -125,6 +125,18 @@ def test_names_lists_models_then_aliases_each_sorted(shipped: Catalog) -> None:
 def test_only_the_cluster_with_upstream_ext_proc_prepares_per_attempt(shipped: Catalog) -> None:
     assert shipped.routes["gpt-4o"].per_attempt is True
     assert shipped.routes["gpt-4o-mini"].per_attempt is False
+    # The translated one-endpoint clusters keep the filter as shipped (the attempt log, resets
+    # charged); a chain needs it.
+    assert shipped.routes["claude-haiku-4-5"].per_attempt is True
+    assert shipped.routes["reliable"].per_attempt is True
+
+
+def test_a_one_endpoint_cluster_of_another_wire_format_without_the_filter_is_prepared_at_the_router() -> None:
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    claude = next(c for c in config["static_resources"]["clusters"] if c["name"] == "fake_anthropic_claude_haiku")
+    del claude["typed_extension_protocol_options"]
+    route = load_catalog(config).routes["claude-haiku-4-5"]
+    assert [e.provider for e in route.endpoints] == ["anthropic"] and route.per_attempt is False
 
 
 def test_shipped_endpoints_carry_their_metadata(shipped: Catalog) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from extproc.config.catalog import load_catalog
+from extproc.config.catalog import is_ext_proc, load_catalog
 from extproc.config.envoy_yaml import DEFAULT_CONFIG, iter_lb_endpoints, iter_routes
 from extproc.config.fallback_list import (
     AGGREGATE_CLUSTER,
@@ -47,7 +47,7 @@ def test_each_position_offers_every_chat_models_first_level() -> None:
     assert aggregate["cluster_type"]["typed_config"]["clusters"] == slots
     # The aggregate's upstream filters are the ones Envoy runs: the ext_proc that prepares each attempt.
     filters = aggregate["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["http_filters"]
-    assert filters[0]["name"] == "envoy.filters.http.ext_proc"
+    assert is_ext_proc(filters[0])
     [route] = [r for r in iter_routes(out) if is_fallback_route(r)]
     assert route["match"]["headers"][0]["string_match"]["exact"] == FALLBACK_MODEL
     assert route["route"]["retry_policy"]["num_retries"] == 4

@@ -56,6 +56,15 @@ def test_fallbacks_become_priority_levels_each_translated_per_attempt(example: A
     assert local.prices is not None and local.prices.prompt == 1e-7 and local.address == "10.0.0.5:8000"
 
 
+def test_a_single_translated_deployment_keeps_the_per_attempt_filter_like_the_template(example: Any) -> None:
+    """One Anthropic endpoint keeps the upstream filter, as the shipped template's translated clusters do
+    (every attempt logged, retried resets charged); an OpenAI-wire one is prepared at the router."""
+    catalog = load_catalog(example.config)
+    claude = catalog.routes["claude"]
+    assert [e.provider for e in claude.endpoints] == ["anthropic"] and claude.per_attempt
+    assert any(not route.per_attempt for route in catalog.routes.values() if route.endpoints[0].provider == "openai")
+
+
 def test_retries_reach_every_level_and_the_timeout_is_kept(example: Any) -> None:
     action = _route_config(example.config, "local-llama")["route"]
     assert action["timeout"] == "120s"
