@@ -24,6 +24,7 @@ from extproc.config.envoy_yaml import envoy_admin_url
 from extproc.cost.estimate import Estimator
 from extproc.cost.pricing import Pricing
 from extproc.endpoints import Registry, default_registry
+from extproc.playground.files import StaticFiles
 from extproc.prompts.resolver import PromptResolver
 from extproc.prompts.settings import PromptSettings, load_prompt_settings
 from extproc.redaction.policy import PrivacyPolicies, load_privacy
@@ -31,13 +32,17 @@ from extproc.redaction.pool import ScanPool
 from extproc.routing.classifier import Classifier
 from extproc.routing.conversations import ConversationStore, MemoryConversations, RedisConversations, SqliteConversations
 from extproc.routing.policy import RoutingPolicies, load_routing
+from extproc.seed_api import ModelChoices
 from extproc.stages.base import Stage
 from extproc.stages.cache import CacheStage
 from extproc.stages.pipeline import Pipeline, build_pipeline
 from extproc.stages.prompt import PromptStage
+from extproc.stages.recent import RecentRequestsStage
 from extproc.stages.redaction import RedactionStage
 from extproc.stages.routing import RoutingStage
+from extproc.stages.seed_api import SeedApiStage
 from extproc.stores import redis_client
+from extproc.telemetry.recent import RecentRequests
 from extproc.tenancy.auth import Authenticator
 from extproc.tenancy.keys import FileKeyStore, KeyStore, RedisKeyStore
 from extproc.tenancy.limits import Limits, MemoryLimits, RedisLimits, SqliteLimits
@@ -67,6 +72,8 @@ class Gateway:
     # The prompt registry: its store, and the versions and labels this process has read.
     prompts: PromptResolver | None = None
     prompt_settings: PromptSettings | None = None
+    # The tenants' recent requests in this process (the playground's list); a reload keeps them.
+    recent: RecentRequests = field(default_factory=RecentRequests)
     # Requests being finished after their stream ended early (a reference keeps each task alive).
     unfinished: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -125,6 +132,7 @@ def build_gateway(
         resolver = PromptResolver(prompts.open_store(), prompts.head_ttl_seconds, prompts.max_rendered_bytes)
     prompt_stage = PromptStage(resolver, prompts.body_limit)
     pool = previous.scan_pools[0] if previous is not None and previous.scan_pools else None
+    recent = previous.recent if previous is not None else RecentRequests()
     pipeline = build_pipeline(
         build_routing(catalog, routing, settings, privacy),
         authenticator,
@@ -136,10 +144,14 @@ def build_gateway(
         estimator,
         prompt_stage,
         pool,
+        RecentRequestsStage(recent),
+        SeedApiStage(ModelChoices.from_catalog(catalog)),
     )
     return Gateway(
         catalog=catalog,
-        registry=default_registry(catalog, settings, limits, cache_stage, envoy_admin_url(config), resolver),
+        registry=default_registry(
+            catalog, settings, limits, cache_stage, envoy_admin_url(config), resolver, recent, _playground(previous)
+        ),
         pipeline=pipeline,
         credentials=credentials or Credentials(),
         translators=build_translators(catalog),
@@ -152,7 +164,14 @@ def build_gateway(
         cache_policies=cache,
         prompts=resolver,
         prompt_settings=prompts,
+        recent=recent,
     )
+
+
+def _playground(previous: Gateway | None) -> StaticFiles:
+    """The playground's files (read once per process: a reload keeps the ones read)."""
+    kept = previous.registry.static("/playground/") if previous is not None else None
+    return kept if kept is not None else StaticFiles()
 
 
 def _same_stores(before: Settings, after: Settings) -> bool:

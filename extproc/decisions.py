@@ -13,6 +13,8 @@ from extproc.errors import GatewayError
 
 # Headers on every answer: Envoy's request id, and which model and provider served it.
 REQUEST_ID_HEADER = "x-gateway-request-id"
+# The trace the request belongs to, when tracing is on (32 hex digits, as W3C traceparent writes it).
+TRACE_ID_HEADER = "x-gateway-trace-id"
 SERVED_MODEL_HEADER = "x-gateway-served-model"
 PROVIDER_HEADER = "x-gateway-provider"
 

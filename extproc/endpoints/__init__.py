@@ -18,8 +18,14 @@ from extproc.endpoints.messages import Messages
 from extproc.endpoints.metrics import MetricsEndpoint
 from extproc.endpoints.models import ModelsList
 from extproc.endpoints.prompts import PromptRegistry
+from extproc.endpoints.provider_status import ProviderStatus
+from extproc.endpoints.recent_requests import RecentRequestsList
+from extproc.endpoints.seed_query import SeedQueryEndpoint
 from extproc.endpoints.tenant_limits import TenantLimits
+from extproc.playground.files import StaticFiles
 from extproc.prompts.resolver import PromptResolver
+from extproc.seed_api import ModelChoices
+from extproc.telemetry.recent import RecentRequests
 from extproc.tenancy.limits import Limits
 from extproc.tenancy.settings import Settings
 
@@ -31,12 +37,21 @@ class Registry:
     under a prefix)."""
 
     def __init__(
-        self, forwarded: list[EndpointSpec], local: list[LocalEndpoint], resources: tuple[LocalResource, ...] = ()
+        self,
+        forwarded: list[EndpointSpec],
+        local: list[LocalEndpoint],
+        resources: tuple[LocalResource, ...] = (),
+        static: StaticFiles | None = None,
     ) -> None:
         self._forwarded = {(spec.method, spec.path): spec for spec in forwarded}
         self._local = {(spec.method, spec.path): spec for spec in local}
         self._paths = {path for _, path in (*self._forwarded, *self._local)}
         self._resources = resources
+        self._static = static
+
+    def static(self, path: str) -> StaticFiles | None:
+        """The playground's static files when `path` is theirs (answered without a key: they hold no data)."""
+        return self._static if self._static is not None and self._static.handles(path) else None
 
     def forwarded(self, method: str, path: str) -> EndpointSpec | None:
         """The spec of a forwarded endpoint (query string ignored), if registered."""
@@ -63,10 +78,23 @@ def default_registry(
     cache: Purger | None,
     envoy_admin_url: str | None,
     prompts: PromptResolver | None = None,
+    recent: RecentRequests | None = None,
+    static: StaticFiles | None = None,
 ) -> Registry:
     """Every endpoint this build serves; the local ones answer from what they are given here."""
+    models = ModelChoices.from_catalog(catalog)
+    local: list[LocalEndpoint] = [
+        ModelsList(catalog), TenantLimits(settings, limits), CachePurge(cache), MetricsEndpoint(envoy_admin_url),
+        ProviderStatus(catalog, envoy_admin_url),
+    ]  # fmt: skip
+    if recent is not None:
+        local.append(RecentRequestsList(recent))
     return Registry(
-        forwarded=[ChatCompletions(), Messages(), Embeddings(), CostEstimate()],
-        local=[ModelsList(catalog), TenantLimits(settings, limits), CachePurge(cache), MetricsEndpoint(envoy_admin_url)],
+        forwarded=[
+            ChatCompletions(), Messages(), Embeddings(), CostEstimate(models),
+            SeedQueryEndpoint("/api/query", models), SeedQueryEndpoint("/v1/gateway/query", models),
+        ],  # fmt: skip
+        local=local,
         resources=(PromptRegistry(prompts),) if prompts is not None else (),
+        static=static,
     )

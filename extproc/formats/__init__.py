@@ -152,8 +152,13 @@ ANTHROPIC_PATH = "/v1/messages"
 
 
 def for_path(path: str) -> ClientFormat:
-    """The format a client calling `path` speaks, before any endpoint is chosen (`/v1/messages...`: Anthropic)."""
+    """The format a client calling `path` speaks, before any endpoint is chosen (`/v1/messages...`: Anthropic;
+    the seed API's paths: the seed's)."""
+    from extproc.formats.seed import SEED, SEED_PATHS  # noqa: PLC0415 - seed.py builds on this module
+
     route = path.split("?", 1)[0]
+    if route in SEED_PATHS:
+        return SEED
     return ANTHROPIC if route == ANTHROPIC_PATH or route.startswith(ANTHROPIC_PATH + "/") else OPENAI
 
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from extproc.config.catalog import Catalog, Endpoint
 from extproc.context import RequestContext
-from extproc.decisions import CLIENT_DISCONNECTED, REQUEST_ID_HEADER, Changes, Reply
+from extproc.decisions import CLIENT_DISCONNECTED, REQUEST_ID_HEADER, TRACE_ID_HEADER, Changes, Reply
 from extproc.endpoints import EndpointSpec, LocalResource, ParsedRequest, Registry
 from extproc.errors import GatewayError
 from extproc.formats import ClientFormat, error_reply, for_path
@@ -114,6 +114,10 @@ class RouterProcessor:
         ctx = self.ctx
         registry = self._gateway.registry
         path = read_headers(ctx, headers, (attributes or {}).get(SOURCE_ADDRESS, ""), self._gateway.catalog)
+        static = registry.static(path)
+        if static is not None:  # the playground's files: no key, no stage (they hold no data)
+            page = static.answer(ctx.method, path, headers)
+            return Reply(page.status, page.body, page.headers, reason="static")
         local = registry.local(ctx.method, path)
         resource = registry.resource(path) if local is None else None
         ctx.access = local.access if local is not None else resource.access if resource is not None else Access.TENANT
@@ -197,6 +201,8 @@ class RouterProcessor:
                     reply = await stage.on_request(ctx)
                 self._ran.append(stage)
                 if reply is not None:
+                    for earlier in self._ran[-2::-1]:
+                        earlier.on_reply(ctx, reply)
                     reply.headers.update(self._id_header())
                     return reply
                 if ctx.cache_hit is not None and self._spec is not None:
@@ -354,6 +360,7 @@ class RouterProcessor:
     def failed(self) -> Reply:
         """The 500 for a failure of the gateway itself, in the client's format."""
         reply = self.internal_error()
+        self.ctx.status = reply.status  # what the client got, for the stages' on_response
         self.replied(reply)
         return reply
 
@@ -378,12 +385,17 @@ class RouterProcessor:
         return self._spec.client_format.name if self._spec is not None else None
 
     def _reject(self, error: GatewayError) -> Reply:
+        if self.ctx.status is None:  # the status the client gets, for the stages' on_response
+            self.ctx.status = error.status
         self.ctx.decisions.append(f"rejected:{error.code or error.status}")
         metrics.record_rejection(reason=error.code or "error", status=error.status)
         return error_reply(self.client_format, error, self._id_header())
 
     def _id_header(self) -> dict[str, str]:
-        return {REQUEST_ID_HEADER: self.ctx.request_id} if self.ctx.request_id else {}
+        ids = {REQUEST_ID_HEADER: self.ctx.request_id} if self.ctx.request_id else {}
+        if self._trace.trace_id:
+            ids[TRACE_ID_HEADER] = self._trace.trace_id
+        return ids
 
     def _request_metadata(self) -> dict[str, object]:
         return access_log.request_metadata(self.ctx, self._format_name)

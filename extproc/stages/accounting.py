@@ -44,6 +44,8 @@ class AccountingStage(Stage):
             ctx.completion_text.append(completion_text(answer))
         if ctx.usage is None:
             self._count(ctx)
+        # Priced now, like a stream's usage chunk, so the stages after it on the way back see the cost.
+        ctx.cost_usd = self._cost(ctx)
         return False
 
     def on_chunk(self, ctx: RequestContext, chunk: dict[str, Any]) -> None:

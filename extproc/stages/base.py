@@ -13,6 +13,9 @@ the output guard rewrites it after the cache took it as the model wrote it.
 - `on_chunk`: each chunk of a streamed answer in the canonical format; may
   change it in place.
 - `closing_chunks`: at a stream's end, chunks to add before it closes.
+- `on_reply`: an answer a later stage made itself (a dry run's estimate):
+  the stages that saw the request before it see it, in reverse order, and
+  may rewrite it (the seed API's shapes).
 - `on_response`: the end of the request, whatever ended it (an answer, an
   error, a refusal by a later stage, the client leaving): usage is known if
   there was any. Every stage whose `on_request` ran gets this call, once.
@@ -40,6 +43,9 @@ class Stage:
     def on_answer(self, ctx: RequestContext, answer: dict[str, Any]) -> bool:
         """Inspect (or change in place) a buffered canonical answer; True when it changed."""
         return False
+
+    def on_reply(self, ctx: RequestContext, reply: Reply) -> None:
+        """Inspect (or change in place) the answer a later stage made without calling a provider."""
 
     def on_chunk(self, ctx: RequestContext, chunk: dict[str, Any]) -> None:
         """Inspect (or change in place) one canonical chunk of a streamed answer."""

@@ -20,8 +20,10 @@ from extproc.stages.cache import CacheStage
 from extproc.stages.cost_control import CostControlStage
 from extproc.stages.limits import LimitsStage
 from extproc.stages.prompt import PromptStage
+from extproc.stages.recent import RecentRequestsStage
 from extproc.stages.redaction import RedactionStage
 from extproc.stages.routing import RoutingStage
+from extproc.stages.seed_api import SeedApiStage
 from extproc.tenancy.auth import Authenticator
 from extproc.tenancy.limits import Limits
 from extproc.tenancy.settings import Settings
@@ -54,6 +56,8 @@ def build_pipeline(
     estimator: Estimator,
     prompt: PromptStage | None = None,
     scan_pool: ScanPool | None = None,
+    recent: RecentRequestsStage | None = None,
+    seed_api: SeedApiStage | None = None,
 ) -> Pipeline:
     """The stages that envoy.yaml's policies switch on, in the request's order.
 
@@ -72,9 +76,14 @@ def build_pipeline(
     - accounting last, so on the way back it is first: the answer is priced before the cache
       stores it and before limits settle on its cost.
 
-    `scan_pool` is the redaction workers to use (a reload keeps the running ones).
+    `scan_pool` is the redaction workers to use (a reload keeps the running ones). `recent`, right
+    after auth, records each request's outcome for its tenant's recent-requests list (on the way
+    back it is among the last, so it sees the request priced and settled). `seed_api`, first at the
+    body, applies the seed API's options before routing and, last on the way back, writes its
+    answer in the seed's shape after every other stage saw it canonical.
     """
-    body: list[Stage] = [routing, AnswerSizeStage()]
+    body: list[Stage] = [seed_api] if seed_api is not None else []
+    body += [routing, AnswerSizeStage()]
     if privacy.any_active:
         body.append(RedactionStage(privacy, scan_pool))
     body.append(CostControlStage(estimator))
@@ -83,6 +92,5 @@ def build_pipeline(
     if cache is not None:
         body.append(cache)
     body.append(AccountingStage(pricing, estimator))
-    return Pipeline(
-        at_headers=(AuthStage(authenticator),), at_body=tuple(body), before_validation=(prompt,) if prompt else ()
-    )
+    at_headers: tuple[Stage, ...] = (AuthStage(authenticator), recent) if recent else (AuthStage(authenticator),)
+    return Pipeline(at_headers=at_headers, at_body=tuple(body), before_validation=(prompt,) if prompt else ())

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # How long a client refused for a busy scanner should wait before trying again.
 _BUSY_RETRY_AFTER_S = 2
+# What the request's scan masked, by entity: `EMAIL_ADDRESS=2,PHONE_NUMBER=1`.
+REDACTIONS_HEADER = "x-gateway-redactions"
 
 
 class RedactionStage(Stage):
@@ -68,6 +70,8 @@ class RedactionStage(Stage):
                 if request.mode == "block":
                     raise _sensitive_data(ctx, scan)
                 ctx.decisions.append(f"redacted:{sum(scan.counts.values())}")
+                # Counts by entity, never a value (the playground shows them).
+                ctx.client_headers[REDACTIONS_HEADER] = ",".join(f"{k}={v}" for k, v in sorted(ctx.redactions.items()))
         restoring = placeholders if request.mode == "restore" and placeholders and placeholders.originals else None
         if (response.mode != "off" or restoring is not None) and ctx.kind == "chat":
             detector = self.detector(response.entities, response.deny_list) if response.mode != "off" else None

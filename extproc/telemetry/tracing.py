@@ -216,6 +216,9 @@ _NO_STAGE = contextlib.nullcontext()
 class NoTrace:
     """What a request records when tracing is off: nothing, at the cost of a method call."""
 
+    # The trace's id as 32 hex digits ("" when tracing is off): x-gateway-trace-id.
+    trace_id = ""
+
     def stage(self, name: str, ctx: RequestContext) -> contextlib.AbstractContextManager[Any]:
         """A child span around one stage (here: nothing)."""
         return _NO_STAGE
@@ -244,6 +247,7 @@ class StreamTrace(NoTrace):
         self._context = trace.set_span_in_context(span)
         self._reply: tuple[int, str] | None = None
         self._logged = 0  # decisions already recorded as events
+        self.trace_id = format(span.get_span_context().trace_id, "032x")
 
     @contextlib.contextmanager
     def stage(self, name: str, ctx: RequestContext) -> Iterator[None]:  # noqa: D102
