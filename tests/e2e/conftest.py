@@ -21,6 +21,7 @@ from extproc.config.envoy_yaml import DEFAULT_CONFIG
 from extproc.ops.launcher import Stack, StackOptions
 from extproc.tenancy.keys import FileKeyStore, new_record
 from extproc.tenancy.settings import STORE_PATH_ENV, tenancy_metadata
+from tests.support.browser import BrowserPage, browser_page
 from tests.support.sdk_clients import AUTH, TEST_ADMIN_KEY, TEST_API_KEY
 
 pytestmark = pytest.mark.e2e
@@ -115,3 +116,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: f
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserPage]:
+    """A headless Chromium page (Debian's chromium), its screenshots in the test's tmp dir."""
+    with browser_page(tmp_path / "screenshots") as session:
+        yield session

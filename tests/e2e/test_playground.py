@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from playwright.sync_api import expect
 
 from extproc.ops.launcher import Stack
 from extproc.playground.files import CONTENT_SECURITY_POLICY
-from tests.support.browser import BrowserPage, browser_page
+from tests.support.browser import BrowserPage
 from tests.support.sdk_clients import AUTH, TEST_API_KEY
 
 from .conftest import start_stack
@@ -139,35 +138,19 @@ def test_redactions_are_counted_by_entity_on_the_answer(http: httpx.Client) -> N
 # --- the page in a browser -------------------------------------------------------------
 
 
-@pytest.fixture()
-def browser(tmp_path: Path) -> Iterator[BrowserPage]:
-    with browser_page(tmp_path / "screenshots") as session:
-        yield session
-
-
-def _enter_key(browser: BrowserPage, key: str) -> None:
-    browser.page.fill("#api-key", key)
-    browser.page.click("#key-save")
-
-
-def _decisions(browser: BrowserPage) -> dict[str, str]:
-    terms = browser.page.locator("#decisions dt").all_inner_texts()
-    details = browser.page.locator("#decisions dd").all_inner_texts()
-    return dict(zip(terms, details, strict=True))
-
 
 def test_the_page_streams_an_answer_with_its_decisions_and_lists_it(stack: Stack, browser: BrowserPage) -> None:
     page = browser.page
     response = page.goto(f"http://127.0.0.1:{stack.port}/")  # the root's redirect, then the page
     assert response is not None and response.status == 200 and page.url.endswith("/playground/")
-    _enter_key(browser, TEST_API_KEY)
+    browser.enter_key(TEST_API_KEY)
     page.wait_for_selector("#model option[value=fast]", state="attached")
     page.select_option("#model", "fast")
     page.fill("#user", "Write to me at ann@example.com, please.")
     page.click("#send")
     page.wait_for_selector(".turn.assistant:not(.streaming)")
     assert page.locator(".turn.assistant .text").text_content()  # the fake provider's streamed words
-    decisions = _decisions(browser)
+    decisions = browser.decisions()
     request_id = decisions["Request id"]
     assert request_id and decisions["Served model"] and decisions["Provider"] == "openai"
     assert decisions["Redactions"] == "EMAIL_ADDRESS=1"
@@ -186,7 +169,7 @@ def test_the_page_streams_an_answer_with_its_decisions_and_lists_it(stack: Stack
 def test_the_page_shows_the_gateways_401_for_a_wrong_key(stack: Stack, browser: BrowserPage) -> None:
     page = browser.page
     page.goto(f"http://127.0.0.1:{stack.port}/playground/")
-    _enter_key(browser, WRONG_KEY)
+    browser.enter_key(WRONG_KEY)
     page.fill("#user", "Hello?")
     page.click("#send")
     error = page.locator("#chat-error")

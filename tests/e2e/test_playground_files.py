@@ -14,14 +14,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from extproc.playground.files import CONTENT_SECURITY_POLICY, StaticFiles
-from tests.support.browser import PHONE, BrowserPage, browser_page
+from tests.support.browser import PHONE, BrowserPage
 
 GOOD_KEY = "sk-playground-good-0123456789"
 WRONG_KEY = "sk-playground-wrong-9876543210"
@@ -172,22 +171,6 @@ def gateway() -> Iterator[FakeGateway]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[BrowserPage]:
-    with browser_page(tmp_path / "screenshots") as session:
-        yield session
-
-
-def _enter_key(browser: BrowserPage, key: str) -> None:
-    browser.page.fill("#api-key", key)
-    browser.page.click("#key-save")
-
-
-def _decisions(browser: BrowserPage) -> dict[str, str]:
-    terms = browser.page.locator("#decisions dt").all_inner_texts()
-    details = browser.page.locator("#decisions dd").all_inner_texts()
-    return dict(zip(terms, details, strict=True))
-
 
 def test_page_loads_under_its_csp_with_no_console_error(gateway: FakeGateway, browser: BrowserPage) -> None:
     response = browser.page.goto(gateway.url + "/playground/")
@@ -207,7 +190,7 @@ def test_page_loads_under_its_csp_with_no_console_error(gateway: FakeGateway, br
 def test_page_streams_the_answer_and_shows_the_decisions(gateway: FakeGateway, browser: BrowserPage) -> None:
     page = browser.page
     page.goto(gateway.url + "/playground/")
-    _enter_key(browser, GOOD_KEY)
+    browser.enter_key(GOOD_KEY)
     page.wait_for_selector("#model option[value=fast]", state="attached")
     assert page.locator("#model option").all_inner_texts() == ["auto", "fast", "smart"]
     # The prompt API does not answer 200 here (404), so its picker stays hidden.
@@ -220,12 +203,12 @@ def test_page_streams_the_answer_and_shows_the_decisions(gateway: FakeGateway, b
     answer = page.locator(".turn.assistant .text")
     expect(answer).to_have_text("Paris ")
     assert answer.text_content() == "Paris "  # the first piece is on the page before the rest was sent
-    assert _decisions(browser)["Served model"] == "gpt-4o-mini-2024-07-18"  # headers came first
+    assert browser.decisions()["Served model"] == "gpt-4o-mini-2024-07-18"  # headers came first
     gateway.release_stream.set()
     page.wait_for_selector(".turn.assistant:not(.streaming)")
     assert answer.text_content() == "".join(ANSWER)
 
-    decisions = _decisions(browser)
+    decisions = browser.decisions()
     assert decisions["Request id"] == STREAM_HEADERS["x-gateway-request-id"]
     assert decisions["Provider"] == "openai"
     assert decisions["Route reason"] == STREAM_HEADERS["x-gateway-route-reason"]
@@ -260,7 +243,7 @@ def test_page_keeps_the_conversation_for_the_next_turn(gateway: FakeGateway, bro
     page = browser.page
     gateway.release_stream.set()
     page.goto(gateway.url + "/playground/")
-    _enter_key(browser, GOOD_KEY)
+    browser.enter_key(GOOD_KEY)
     for question in ("First?", "Second?"):
         page.fill("#user", question)
         page.click("#send")
@@ -274,7 +257,7 @@ def test_page_keeps_the_conversation_for_the_next_turn(gateway: FakeGateway, bro
 def test_page_shows_the_gateways_401_message(gateway: FakeGateway, browser: BrowserPage) -> None:
     page = browser.page
     page.goto(gateway.url + "/playground/")
-    _enter_key(browser, WRONG_KEY)
+    browser.enter_key(WRONG_KEY)
     expect(page.locator("#key-status")).to_contain_text("Invalid API key.")
     page.fill("#user", "Hello?")
     page.click("#send")
@@ -291,7 +274,7 @@ def test_page_shows_the_gateways_401_message(gateway: FakeGateway, browser: Brow
 def test_page_lists_recent_requests_and_spend_against_budget(gateway: FakeGateway, browser: BrowserPage) -> None:
     page = browser.page
     page.goto(gateway.url + "/playground/")
-    _enter_key(browser, GOOD_KEY)
+    browser.enter_key(GOOD_KEY)
     page.click("#tab-recent")
     page.wait_for_selector("#recent-rows tr")
     rows = page.locator("#recent-rows tr")

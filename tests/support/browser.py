@@ -63,6 +63,17 @@ class BrowserPage:
         """Resize the page's viewport (DESKTOP, PHONE)."""
         self.page.set_viewport_size(size)
 
+    def enter_key(self, key: str) -> None:
+        """Type an API key into the playground and save it (the page keeps it in session storage)."""
+        self.page.fill("#api-key", key)
+        self.page.click("#key-save")
+
+    def decisions(self) -> dict[str, str]:
+        """The playground's decisions panel, term by term (Served model, Route reason, ...)."""
+        terms = self.page.locator("#decisions dt").all_inner_texts()
+        details = self.page.locator("#decisions dd").all_inner_texts()
+        return dict(zip(terms, details, strict=True))
+
 
 @contextmanager
 def browser_page(screenshots: Path, viewport: dict[str, int] = DESKTOP) -> Iterator[BrowserPage]:
