@@ -10,24 +10,19 @@ never an error, as with Redis.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import TypeVar
 
 import orjson
 
 from extproc.cache.store import Entry
 from extproc.errors import StoreUnavailable
-from extproc.stores import in_transaction, open_sqlite, store_call
+from extproc.stores import SqliteDatabase
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_entries (
   tenant TEXT NOT NULL, key TEXT NOT NULL, expires REAL NOT NULL, entry BLOB NOT NULL,
@@ -43,12 +38,11 @@ class SqliteCache:
     def __init__(self, path: str | Path, max_entries: int = 10_000) -> None:
         self.path = Path(path)
         self._max = max_entries
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-sqlite")
-        self._db: sqlite3.Connection | None = None
+        self._db = SqliteDatabase(self.path, _SCHEMA, "sqlite cache")
 
     async def get(self, tenant: str, key: str) -> Entry | None:  # noqa: D102
         try:
-            raw = await self._run(lambda db: db.execute(
+            raw = await self._db.run(lambda db: db.execute(
                 "SELECT entry FROM cache_entries WHERE tenant = ? AND key = ? AND expires > ?", (tenant, key, time.time())
             ).fetchone(), write=False)  # fmt: skip
         except StoreUnavailable as exc:
@@ -64,23 +58,17 @@ class SqliteCache:
     async def put(self, tenant: str, key: str, entry: Entry, ttl_seconds: int) -> None:  # noqa: D102
         blob = orjson.dumps(asdict(entry))
         try:
-            await self._run(lambda db: self._put(db, tenant, key, blob, time.time() + ttl_seconds))
+            await self._db.run(lambda db: self._put(db, tenant, key, blob, time.time() + ttl_seconds))
         except StoreUnavailable as exc:
             log.warning("cache store unavailable, answer not cached: %s", exc)
 
     async def purge(self, tenant: str) -> int:
         """Forget every entry of `tenant`; StoreUnavailable when the file cannot be written."""
-        return await self._run(lambda db: db.execute("DELETE FROM cache_entries WHERE tenant = ?", (tenant,)).rowcount)
+        return await self._db.run(lambda db: db.execute("DELETE FROM cache_entries WHERE tenant = ?", (tenant,)).rowcount)
 
     def close(self) -> None:
         """Close the connection and stop the thread (tests)."""
-        def close_db() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-        self._executor.submit(close_db).result()
-        self._executor.shutdown()
+        self._db.close()
 
     def _put(self, db: sqlite3.Connection, tenant: str, key: str, blob: bytes, expires: float) -> None:
         db.execute("INSERT OR REPLACE INTO cache_entries VALUES (?, ?, ?, ?)", (tenant, key, expires, blob))
@@ -91,13 +79,3 @@ class SqliteCache:
                 "DELETE FROM cache_entries WHERE (tenant, key) IN (SELECT tenant, key FROM cache_entries ORDER BY expires LIMIT ?)",
                 (count - self._max,),
             )
-
-    async def _run(self, operation: Callable[[sqlite3.Connection], _T], write: bool = True) -> _T:
-        loop = asyncio.get_running_loop()
-        with store_call(f"sqlite cache {self.path}"):
-            return await loop.run_in_executor(self._executor, self._in_transaction, operation, write)
-
-    def _in_transaction(self, operation: Callable[[sqlite3.Connection], _T], write: bool) -> _T:
-        if self._db is None:
-            self._db = open_sqlite(self.path, _SCHEMA)
-        return in_transaction(self._db, operation, write)

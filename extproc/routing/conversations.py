@@ -14,18 +14,16 @@ A store that fails raises StoreUnavailable; the stage then routes on the classif
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import orjson
 
-from extproc.stores import in_transaction, open_sqlite, store_call
+from extproc.stores import SqliteDatabase, store_call
 
 PREFIX = "llm_gateway:conv:"
 # The in-process store forgets the least recently used conversations beyond this many.
@@ -33,7 +31,6 @@ DEFAULT_MAX_ENTRIES = 100_000
 # How many characters of the opening messages name a conversation that has no id.
 _OPENING_CHARS = 2000
 _SWEEP_EVERY_S = 60.0
-_T = TypeVar("_T")
 
 
 class ConversationStore(Protocol):
@@ -115,8 +112,7 @@ class SqliteConversations:
     def __init__(self, path: str | Path, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations-sqlite")
-        self._db: Any = None
+        self._db = SqliteDatabase(self.path, _SCHEMA, "sqlite conversations", before_commit=self._maybe_sweep)
         self._swept = 0.0
 
     async def recall(self, key: str, ttl_seconds: int) -> bool:
@@ -128,34 +124,18 @@ class SqliteConversations:
             )
             return bool(cursor.rowcount)
 
-        return await self._run(touch)
+        return await self._db.run(touch)
 
     async def remember(self, key: str, ttl_seconds: int) -> None:
         """The conversation reached complex: keep that for `ttl_seconds` after now."""
         def keep(db: Any) -> None:
             db.execute("INSERT OR REPLACE INTO conversations (key, expires) VALUES (?, ?)", (key, self._clock() + ttl_seconds))
 
-        await self._run(keep)
+        await self._db.run(keep)
 
     def close(self) -> None:
         """Close the connection and stop the thread (tests)."""
-        def close_db() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-
-        self._executor.submit(close_db).result()
-        self._executor.shutdown()
-
-    async def _run(self, operation: Callable[[Any], _T]) -> _T:
-        loop = asyncio.get_running_loop()
-        with store_call(f"sqlite conversations {self.path}"):
-            return await loop.run_in_executor(self._executor, self._in_transaction, operation)
-
-    def _in_transaction(self, operation: Callable[[Any], _T]) -> _T:
-        if self._db is None:
-            self._db = open_sqlite(self.path, _SCHEMA)
-        return in_transaction(self._db, operation, True, self._maybe_sweep)
+        self._db.close()
 
     def _maybe_sweep(self, db: Any) -> None:
         now = self._clock()
